@@ -1,0 +1,21 @@
+//! The wire contract between workers, gateways and browsers. Both services depend on this
+//! crate, so a channel name or an event field is defined exactly once.
+//!
+//! - [`channel`]: Redis pub/sub channel names (`job:{id}`, `queue:{name}`, `worker:{id}`,
+//!   the gateway's broadcast and custom-event channels) and identifier validation.
+//! - [`events`]: the JSON events, field for field as the original design's "Event Formats".
+//! - [`publisher`]: the publish API (`publish_job_update`, `publish_queue_update`,
+//!   `publish_worker_status`, broadcasts and custom events).
+//! - [`time`]: epoch-millisecond timestamps carried by every event.
+
+pub mod channel;
+pub mod events;
+pub mod publisher;
+pub mod time;
+
+pub use channel::{Channel, ChannelKind, InvalidName};
+pub use events::{
+    Closing, Connected, CustomEvent, Heartbeat, JobStatus, JobUpdate, QueueUpdate, Stage,
+    SubscriptionChange, WorkerState, WorkerStatus,
+};
+pub use publisher::Publisher;

@@ -1,0 +1,85 @@
+//! The admin server: liveness, readiness and Prometheus metrics, on its own port so that
+//! probes and scrapes never compete with public traffic and are never exposed by the Service
+//! that routes browsers.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// One named readiness check and its current state.
+#[derive(Clone, Debug, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Answers "can this process take traffic now?".
+pub trait Readiness: Send + Sync + 'static {
+    fn checks(&self) -> Vec<Check>;
+}
+
+#[derive(Clone)]
+struct AdminState {
+    readiness: Arc<dyn Readiness>,
+    metrics: PrometheusHandle,
+}
+
+/// Builds the admin router.
+pub fn router(readiness: Arc<dyn Readiness>, metrics: PrometheusHandle) -> Router {
+    Router::new()
+        .route("/livez", get(livez))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(render_metrics))
+        .with_state(AdminState { readiness, metrics })
+}
+
+/// Serves the admin router until `shutdown` is cancelled.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
+
+async fn livez() -> impl IntoResponse {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(State(state): State<AdminState>) -> Response {
+    let checks = state.readiness.checks();
+    let ready = checks.iter().all(|check| check.ok);
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "checks": checks,
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+async fn render_metrics(State(state): State<AdminState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}

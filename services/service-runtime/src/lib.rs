@@ -1,0 +1,16 @@
+//! What every service process of the product needs, in one place so the gateway and the
+//! worker start, report and stop the same way.
+//!
+//! - [`config`]: shared environment settings (`REDIS_URL`, `LOG_FORMAT`) and duration parsing.
+//! - [`redis`]: fred clients with a reconnect policy and command timeouts.
+//! - [`telemetry`]: tracing subscriber set-up (`RUST_LOG`, JSON or pretty lines).
+//! - [`metrics`]: the process-wide Prometheus recorder and its upkeep.
+//! - [`admin`]: the admin HTTP server (`/livez`, `/readyz`, `/metrics`).
+//! - [`shutdown`]: SIGTERM/SIGINT into a cancellation token.
+
+pub mod admin;
+pub mod config;
+pub mod metrics;
+pub mod redis;
+pub mod shutdown;
+pub mod telemetry;

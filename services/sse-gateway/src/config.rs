@@ -1,0 +1,115 @@
+//! Gateway configuration, from environment variables only (each also a `--flag`).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+use service_runtime::config::{LogFormat, RedisArgs, parse_duration};
+
+/// sse-gateway: the HTTP API and Server-Sent-Events streams.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "sse-gateway", version, about)]
+pub struct GatewayConfig {
+    #[command(flatten)]
+    pub redis: RedisArgs,
+
+    /// Public HTTP API and SSE streams.
+    #[arg(long, env = "HTTP_ADDR", default_value = "0.0.0.0:8000")]
+    pub http_addr: SocketAddr,
+
+    /// Admin server: /livez, /readyz, /metrics.
+    #[arg(long, env = "ADMIN_ADDR", default_value = "0.0.0.0:9000")]
+    pub admin_addr: SocketAddr,
+
+    /// Interval between `heartbeat` events on every stream.
+    #[arg(long, env = "HEARTBEAT_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    pub heartbeat_interval: Duration,
+
+    /// Reconnect delay suggested to EventSource with the SSE `retry:` field.
+    #[arg(long, env = "SSE_RETRY", default_value = "3s", value_parser = parse_duration)]
+    pub sse_retry: Duration,
+
+    /// Comma-separated origins allowed by CORS, or `*` (narrow this in production).
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = "*")]
+    pub cors_allowed_origins: String,
+
+    /// Largest event payload forwarded to clients; larger messages are dropped and counted.
+    #[arg(long, env = "MAX_EVENT_BYTES", default_value_t = 65_536)]
+    pub max_event_bytes: usize,
+
+    /// Events buffered per stream before the client counts as too slow and is closed.
+    #[arg(long, env = "CLIENT_BUFFER_EVENTS", default_value_t = 256)]
+    pub client_buffer_events: usize,
+
+    /// How long a closed slow client gets to read its final event before its socket is cut.
+    #[arg(long, env = "SLOW_CLIENT_GRACE", default_value = "5s", value_parser = parse_duration)]
+    pub slow_client_grace: Duration,
+
+    /// Bearer token required by the broadcast and custom-event endpoints (unset: open).
+    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// Largest accepted JSON request body.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 65_536)]
+    pub max_body_bytes: usize,
+
+    /// Time limit for every non-stream request.
+    #[arg(long, env = "REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// After SIGTERM, how long open connections get to finish before they are cut.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+
+    /// This pod's name, reported in stats and events (Kubernetes sets it from metadata.name).
+    #[arg(long, env = "POD_NAME", default_value = "")]
+    pub pod_name: String,
+
+    /// `json` (one object per line) or `pretty`.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "pretty")]
+    pub log_format: LogFormat,
+}
+
+impl GatewayConfig {
+    /// Defaults for everything, listening on ephemeral loopback ports (tests, embedding).
+    pub fn local(redis_url: impl Into<String>) -> Self {
+        let mut config = Self::parse_from(["sse-gateway"]);
+        config.redis.redis_url = redis_url.into();
+        config.http_addr = ([127, 0, 0, 1], 0).into();
+        config.admin_addr = ([127, 0, 0, 1], 0).into();
+        config
+    }
+
+    /// The configured pod name, or the host name, or a random one.
+    pub fn pod_name(&self) -> String {
+        if !self.pod_name.is_empty() {
+            return self.pod_name.clone();
+        }
+        std::env::var("HOSTNAME")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| {
+                format!(
+                    "gateway-{}",
+                    &uuid::Uuid::new_v4().simple().to_string()[..8]
+                )
+            })
+    }
+
+    /// Checks relations between values that clap cannot.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            !self.heartbeat_interval.is_zero(),
+            "HEARTBEAT_INTERVAL must be greater than zero"
+        );
+        anyhow::ensure!(
+            self.client_buffer_events >= 8,
+            "CLIENT_BUFFER_EVENTS must be at least 8"
+        );
+        anyhow::ensure!(
+            self.max_event_bytes >= 256,
+            "MAX_EVENT_BYTES must be at least 256"
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,99 @@
+//! The hot path: one Redis message becomes one frame, queued on every local subscriber.
+
+use progress_contract::channel::{BROADCAST_CHANNEL, CONNECTION_EVENTS_CHANNEL};
+use progress_contract::{ChannelKind, CustomEvent};
+use uuid::Uuid;
+
+use super::{Hub, Push, read};
+use crate::frame::{self, Rejected};
+use crate::metrics as m;
+
+impl Hub {
+    /// Routes one message received on `channel`. Never fails: bad messages are dropped,
+    /// logged and counted.
+    pub fn dispatch(&self, channel: &str, payload: &[u8]) {
+        match channel {
+            BROADCAST_CHANNEL => self.dispatch_custom(payload, true),
+            CONNECTION_EVENTS_CHANNEL => self.dispatch_custom(payload, false),
+            _ => self.dispatch_progress(channel, payload),
+        }
+    }
+
+    fn dispatch_progress(&self, channel: &str, payload: &[u8]) {
+        let Some(kind) = channel
+            .split_once(':')
+            .and_then(|(prefix, _)| ChannelKind::from_word(prefix))
+        else {
+            return;
+        };
+        let data = match frame::checked_payload(payload, self.settings.max_event_bytes) {
+            Ok(data) => data,
+            Err(rejected) => return drop_message(channel, rejected, payload.len()),
+        };
+        let event = kind.event_name();
+        let frame = frame::event_frame(event, None, &data);
+        let subscribers: Vec<_> = match read(&self.routes).get(channel) {
+            Some(subscribers) => subscribers.values().cloned().collect(),
+            None => return,
+        };
+        let mut delivered = 0u64;
+        for connection in subscribers {
+            match connection.push(frame.clone(), self.settings.capacity) {
+                Push::Queued => delivered += 1,
+                Push::Full => {
+                    metrics::counter!(m::EVENTS_DROPPED, "reason" => "slow_consumer").increment(1);
+                    self.evict_slow(&connection);
+                }
+                Push::Closed => {}
+            }
+        }
+        metrics::counter!(m::EVENTS_DELIVERED, "event" => event).increment(delivered);
+    }
+
+    fn dispatch_custom(&self, payload: &[u8], broadcast: bool) {
+        if payload.len() > self.settings.max_event_bytes {
+            return drop_message("custom", Rejected::Oversize, payload.len());
+        }
+        let Ok(custom) = serde_json::from_slice::<CustomEvent>(payload) else {
+            return drop_message("custom", Rejected::Malformed, payload.len());
+        };
+        if !progress_contract::events::is_valid_custom_event_name(&custom.event) {
+            return drop_message("custom", Rejected::Malformed, payload.len());
+        }
+        let data = serde_json::to_vec(&custom.data).unwrap_or_default();
+        let frame = frame::event_frame(&custom.event, None, &data);
+        let targets: Vec<_> = if broadcast {
+            read(&self.connections).values().cloned().collect()
+        } else {
+            let Some(id) = custom
+                .connection_id
+                .as_deref()
+                .and_then(|id| Uuid::parse_str(id).ok())
+            else {
+                return drop_message("custom", Rejected::Malformed, payload.len());
+            };
+            // Every pod receives it; only the one holding the stream delivers.
+            self.connection(&id).into_iter().collect()
+        };
+        let mut delivered = 0u64;
+        for connection in targets {
+            match connection.push(frame.clone(), self.settings.capacity) {
+                Push::Queued => delivered += 1,
+                Push::Full => self.evict_slow(&connection),
+                Push::Closed => {}
+            }
+        }
+        let label = if broadcast { "broadcast" } else { "custom" };
+        metrics::counter!(m::EVENTS_DELIVERED, "event" => label).increment(delivered);
+    }
+}
+
+fn drop_message(channel: &str, rejected: Rejected, size: usize) {
+    metrics::counter!(m::EVENTS_DROPPED, "reason" => rejected.as_str()).increment(1);
+    tracing::warn!(
+        channel,
+        size,
+        reason = rejected.as_str(),
+        "dropped a published message"
+    );
+}

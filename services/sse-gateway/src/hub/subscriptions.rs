@@ -1,0 +1,152 @@
+//! Refcounted Redis subscriptions: exactly one SUBSCRIBE per channel per process, however
+//! many local streams want it, and UNSUBSCRIBE when the last one leaves.
+//!
+//! The local route table is the source of truth; [`Hub::reconcile`] makes Redis match it for
+//! one channel, under one async lock, so concurrent subscribe/unsubscribe cannot interleave
+//! their Redis commands. After a reconnect, [`Hub::resubscribe_all`] re-sends the whole set.
+
+use std::sync::Arc;
+
+use fred::prelude::PubsubInterface;
+use progress_contract::Channel;
+use progress_contract::channel::{BROADCAST_CHANNEL, CONNECTION_EVENTS_CHANNEL};
+use progress_contract::events::{StreamEvent, SubscriptionChange};
+use uuid::Uuid;
+
+use super::{Hub, HubError, read, write};
+use crate::metrics as m;
+
+/// Channels every pod always listens to.
+pub const SYSTEM_CHANNELS: [&str; 2] = [BROADCAST_CHANNEL, CONNECTION_EVENTS_CHANNEL];
+
+impl Hub {
+    /// Subscribes stream `id` to `channel`; the stream gets `subscribed`.
+    /// Returns false when it was already subscribed (the event is still sent).
+    pub async fn subscribe(
+        self: &Arc<Self>,
+        id: &Uuid,
+        channel: &Channel,
+    ) -> Result<bool, HubError> {
+        let connection = self.connection(id).ok_or(HubError::UnknownConnection)?;
+        if connection.is_closed() {
+            return Err(HubError::Closing);
+        }
+        let name = channel.redis_name();
+        let added = connection.add_channel(&name);
+        write(&self.routes)
+            .entry(name.clone())
+            .or_default()
+            .insert(*id, connection.clone());
+        if let Err(error) = self.ensure_subscribed(&name).await {
+            if added {
+                connection.remove_channel(&name);
+                self.remove_route(&name, id);
+            }
+            return Err(error);
+        }
+        self.send(
+            &connection,
+            &StreamEvent::Subscribed(SubscriptionChange::for_channel(channel)),
+        );
+        Ok(added)
+    }
+
+    /// Unsubscribes stream `id` from `channel`; the stream gets `unsubscribed`.
+    /// Returns false when it was not subscribed.
+    pub async fn unsubscribe(
+        self: &Arc<Self>,
+        id: &Uuid,
+        channel: &Channel,
+    ) -> Result<bool, HubError> {
+        let connection = self.connection(id).ok_or(HubError::UnknownConnection)?;
+        let name = channel.redis_name();
+        let removed = connection.remove_channel(&name);
+        if removed && self.remove_route(&name, id) {
+            self.reconcile(&name).await;
+        }
+        self.send(
+            &connection,
+            &StreamEvent::Unsubscribed(SubscriptionChange::for_channel(channel)),
+        );
+        Ok(removed)
+    }
+
+    /// Subscribes the system channels; called once at start-up.
+    pub async fn subscribe_system_channels(&self) -> Result<(), fred::error::Error> {
+        let mut redis = self.redis_channels.lock().await;
+        let channels: Vec<String> = SYSTEM_CHANNELS.iter().map(|c| (*c).to_owned()).collect();
+        self.subscriber.subscribe(channels.clone()).await?;
+        redis.extend(channels);
+        metrics::gauge!(m::REDIS_SUBSCRIPTIONS).set(redis.len() as f64);
+        Ok(())
+    }
+
+    /// Re-sends SUBSCRIBE for every channel a local stream wants (after a reconnect the
+    /// server has forgotten them all).
+    pub async fn resubscribe_all(&self) -> Result<usize, fred::error::Error> {
+        let mut redis = self.redis_channels.lock().await;
+        let mut wanted: Vec<String> = read(&self.routes).keys().cloned().collect();
+        wanted.extend(SYSTEM_CHANNELS.iter().map(|c| (*c).to_owned()));
+        for batch in wanted.chunks(512) {
+            self.subscriber.subscribe(batch.to_vec()).await?;
+        }
+        redis.clear();
+        redis.extend(wanted);
+        metrics::gauge!(m::REDIS_SUBSCRIPTIONS).set(redis.len() as f64);
+        Ok(redis.len())
+    }
+
+    /// Makes Redis match the route table for `channel`. Failures are logged; the next
+    /// reconnect or reconcile repairs them.
+    pub(super) async fn reconcile(&self, channel: &str) {
+        let mut redis = self.redis_channels.lock().await;
+        let wanted = read(&self.routes).contains_key(channel);
+        let subscribed = redis.contains(channel);
+        if wanted && !subscribed {
+            match self.subscriber.subscribe(channel).await {
+                Ok(()) => {
+                    redis.insert(channel.to_owned());
+                }
+                Err(error) => tracing::warn!(%error, channel, "SUBSCRIBE failed"),
+            }
+        } else if !wanted && subscribed {
+            match self.subscriber.unsubscribe(channel).await {
+                Ok(()) => {
+                    redis.remove(channel);
+                }
+                Err(error) => tracing::warn!(%error, channel, "UNSUBSCRIBE failed"),
+            }
+        }
+        metrics::gauge!(m::REDIS_SUBSCRIPTIONS).set(redis.len() as f64);
+    }
+
+    async fn ensure_subscribed(&self, channel: &str) -> Result<(), HubError> {
+        let mut redis = self.redis_channels.lock().await;
+        if !redis.contains(channel) {
+            self.subscriber.subscribe(channel).await?;
+            redis.insert(channel.to_owned());
+            metrics::gauge!(m::REDIS_SUBSCRIPTIONS).set(redis.len() as f64);
+        }
+        Ok(())
+    }
+
+    /// Removes one route; true when the channel has no local subscriber left.
+    fn remove_route(&self, channel: &str, id: &Uuid) -> bool {
+        let mut routes = write(&self.routes);
+        let Some(subscribers) = routes.get_mut(channel) else {
+            return false;
+        };
+        subscribers.remove(id);
+        if subscribers.is_empty() {
+            routes.remove(channel);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Channels subscribed on Redis right now (system channels included).
+    pub async fn redis_channels(&self) -> Vec<String> {
+        self.redis_channels.lock().await.iter().cloned().collect()
+    }
+}

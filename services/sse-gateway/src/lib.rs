@@ -1,0 +1,24 @@
+//! sse-gateway: holds Server-Sent-Events streams and fans Redis pub/sub events out to them.
+//!
+//! - [`config`]: environment variables.
+//! - [`app`]: build (connect, bind) and run (serve, drain, stop).
+//! - [`server`]: the accept loop, with per-connection cut handles.
+//! - [`routes`]: the public HTTP API.
+//! - [`hub`]: local streams, channel routing, refcounted Redis subscriptions.
+//! - [`redis_listener`]: pub/sub messages and reconnects into the hub.
+//! - [`frame`]: SSE framing and payload checks.
+//! - [`error`]: the JSON error body every failure returns.
+//! - [`metrics`]: metric names.
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod frame;
+pub mod hub;
+pub mod metrics;
+pub mod redis_listener;
+pub mod routes;
+pub mod server;
+
+pub use app::Application;
+pub use config::GatewayConfig;

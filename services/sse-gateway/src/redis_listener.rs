@@ -1,0 +1,65 @@
+//! Tasks that connect the Redis subscriber to the hub: the message loop, and the reconnect
+//! loop that re-subscribes every channel after the connection comes back.
+
+use std::sync::Arc;
+
+use fred::prelude::EventInterface;
+use fred::types::Value;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+use crate::hub::Hub;
+use crate::metrics as m;
+
+/// Forwards every pub/sub message to the hub until `shutdown`.
+pub async fn run_messages(hub: Arc<Hub>, shutdown: CancellationToken) {
+    let mut messages = hub.subscriber().message_rx();
+    loop {
+        let received = tokio::select! {
+            () = shutdown.cancelled() => return,
+            received = messages.recv() => received,
+        };
+        match received {
+            Ok(message) => match &message.value {
+                Value::String(text) => hub.dispatch(&message.channel, text.as_bytes()),
+                Value::Bytes(bytes) => hub.dispatch(&message.channel, bytes),
+                other => {
+                    metrics::counter!(m::EVENTS_DROPPED, "reason" => "malformed").increment(1);
+                    tracing::warn!(channel = %message.channel, kind = ?other.kind(), "non-text pub/sub message dropped");
+                }
+            },
+            Err(RecvError::Lagged(missed)) => {
+                metrics::counter!(m::EVENTS_DROPPED, "reason" => "lagged").increment(missed);
+                tracing::error!(missed, "the pub/sub reader fell behind; messages were lost");
+            }
+            Err(RecvError::Closed) => {
+                tracing::error!("the Redis subscriber's message channel closed");
+                return;
+            }
+        }
+    }
+}
+
+/// Re-subscribes all channels on every (re)connection of the subscriber.
+pub async fn run_resubscribe(hub: Arc<Hub>, shutdown: CancellationToken) {
+    let mut reconnects = hub.subscriber().reconnect_rx();
+    loop {
+        let event = tokio::select! {
+            () = shutdown.cancelled() => return,
+            event = reconnects.recv() => event,
+        };
+        match event {
+            Ok(server) => {
+                metrics::counter!(m::REDIS_RECONNECTS).increment(1);
+                match hub.resubscribe_all().await {
+                    Ok(count) => {
+                        tracing::info!(%server, channels = count, "Redis subscriber (re)connected; channels subscribed")
+                    }
+                    Err(error) => tracing::error!(%error, "re-subscribing after reconnect failed"),
+                }
+            }
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return,
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The public HTTP API under `/api/v1`.
+//!
+//! - [`stream`]: `GET /sse/connect`, the SSE stream.
+//! - [`subscriptions`]: subscribe/unsubscribe for jobs, queues and workers.
+//! - [`stats`]: `GET /sse/stats` and `GET /sse/channels`.
+//! - [`publish`]: broadcasts and custom events for one connection.
+//! - [`observe`]: request metrics middleware.
+
+mod observe;
+mod publish;
+mod stats;
+mod stream;
+mod subscriptions;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::routing::{get, post};
+use progress_contract::Publisher;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
+
+use crate::error::ApiError;
+use crate::hub::Hub;
+
+pub use stream::SocketHandle;
+
+/// Settings the handlers read.
+#[derive(Clone, Debug)]
+pub struct ApiSettings {
+    pub pod: String,
+    pub heartbeat_interval: Duration,
+    pub retry: Duration,
+    pub admin_token: Option<String>,
+    pub cors_allowed_origins: String,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub hub: Arc<Hub>,
+    pub publisher: Publisher,
+    pub settings: Arc<ApiSettings>,
+}
+
+/// The whole public router.
+pub fn router(state: AppState) -> Router {
+    let settings = state.settings.clone();
+    let api = Router::new()
+        .route("/sse/connect", get(stream::connect))
+        .route("/sse/stats", get(stats::stats))
+        .route("/sse/channels", get(stats::channels))
+        .route("/sse/broadcast", post(publish::broadcast))
+        .route(
+            "/sse/{connection_id}/events",
+            post(publish::send_to_connection),
+        )
+        .route(
+            "/sse/{connection_id}/subscribe/{kind}/{id}",
+            post(subscriptions::subscribe),
+        )
+        .route(
+            "/sse/{connection_id}/unsubscribe/{kind}/{id}",
+            post(subscriptions::unsubscribe),
+        );
+    Router::new()
+        .nest("/api/v1", api)
+        .fallback(|| async { ApiError::route_not_found() })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not accept that method",
+            )
+        })
+        .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            settings.request_timeout,
+        ))
+        .layer(axum::middleware::from_fn(observe::record))
+        .layer(cors(&settings.cors_allowed_origins))
+        .with_state(state)
+}
+
+fn cors(origins: &str) -> CorsLayer {
+    let allow_origin = if origins.trim() == "*" {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .filter_map(|o| HeaderValue::from_str(o).ok()),
+        )
+    };
+    CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("last-event-id"),
+        ])
+        .max_age(Duration::from_secs(600))
+}

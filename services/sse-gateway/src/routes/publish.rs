@@ -1,0 +1,113 @@
+//! Broadcasts (`POST /api/v1/sse/broadcast`) and custom events for one connection
+//! (`POST /api/v1/sse/{connectionId}/events`). Both go through Redis so they reach the
+//! stream whichever pod holds it. When `ADMIN_TOKEN` is set, both require it as a bearer
+//! token.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use progress_contract::CustomEvent;
+use progress_contract::events::{RESERVED_EVENT_NAMES, is_valid_custom_event_name};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::subscriptions::parse_connection_id;
+use crate::error::ApiError;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventBody {
+    event: String,
+    #[serde(default)]
+    data: Value,
+}
+
+fn authorise(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = state.settings.admin_token.as_deref() else {
+        return Ok(());
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this endpoint needs `Authorization: Bearer <ADMIN_TOKEN>`",
+        ))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn validate(body: Result<Json<EventBody>, JsonRejection>) -> Result<EventBody, ApiError> {
+    let Json(body) = body?;
+    if !is_valid_custom_event_name(&body.event) {
+        return Err(ApiError::unprocessable(
+            "invalid_event_name",
+            format!(
+                "event must be 1 to 64 characters from A-Z a-z 0-9 _ . : - and not one of {}",
+                RESERVED_EVENT_NAMES.join(", ")
+            ),
+        ));
+    }
+    Ok(body)
+}
+
+async fn publish(state: &AppState, event: CustomEvent, broadcast: bool) -> Result<u64, ApiError> {
+    let result = if broadcast {
+        state.publisher.broadcast(&event).await
+    } else {
+        state.publisher.send_to_connection(&event).await
+    };
+    result.map_err(|e| ApiError::unavailable("redis_unavailable", e.to_string(), 1))
+}
+
+pub async fn broadcast(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<EventBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    authorise(&state, &headers)?;
+    let body = validate(body)?;
+    let event = CustomEvent {
+        event: body.event,
+        data: body.data,
+        connection_id: None,
+    };
+    let pods = publish(&state, event, true).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "accepted": true, "pods": pods })),
+    ))
+}
+
+pub async fn send_to_connection(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<EventBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    authorise(&state, &headers)?;
+    let Path(connection_id) = path?;
+    let connection_id = parse_connection_id(&connection_id)?;
+    let body = validate(body)?;
+    let event = CustomEvent {
+        event: body.event,
+        data: body.data,
+        connection_id: Some(connection_id.to_string()),
+    };
+    let pods = publish(&state, event, false).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "accepted": true, "connectionId": connection_id, "pods": pods })),
+    ))
+}
