@@ -21,9 +21,12 @@ pub fn event_frame(event: &str, id: Option<&str>, data: &[u8]) -> Bytes {
     frame.freeze()
 }
 
-/// The reconnect hint, sent first on every stream.
-pub fn retry_frame(millis: u64) -> Bytes {
-    Bytes::from(format!("retry: {millis}\n\n"))
+/// `frame` preceded by a `retry:` field (the client's reconnect delay).
+pub fn with_retry(millis: u64, frame: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(frame.len() + 20);
+    out.put_slice(format!("retry: {millis}\n").as_bytes());
+    out.put_slice(frame);
+    out.freeze()
 }
 
 /// A gateway event (`connected`, `subscribed`, …) as a frame.
@@ -83,7 +86,10 @@ mod tests {
         assert_eq!(&frame[..], b"event: job_update\ndata: {\"a\":1}\n\n");
         let frame = event_frame("x", Some("5-0"), b"{}");
         assert_eq!(&frame[..], b"event: x\nid: 5-0\ndata: {}\n\n");
-        assert_eq!(&retry_frame(3000)[..], b"retry: 3000\n\n");
+        assert_eq!(
+            &with_retry(3000, b"event: a\ndata: {}\n\n")[..],
+            b"retry: 3000\nevent: a\ndata: {}\n\n"
+        );
     }
 
     #[test]

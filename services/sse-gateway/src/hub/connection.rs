@@ -162,11 +162,13 @@ impl Connection {
     }
 }
 
+type OnDrop = Box<dyn FnOnce(&Connection) + Send + Sync>;
+
 /// The response body of a stream. Dropping it (client gone, or stream ended) runs `on_drop`,
 /// which removes the connection from the hub.
 pub struct ConnectionStream {
     connection: Arc<Connection>,
-    on_drop: Option<Box<dyn FnOnce(&Connection) + Send + Sync>>,
+    on_drop: Option<OnDrop>,
 }
 
 impl ConnectionStream {

@@ -73,19 +73,16 @@ pub async fn connect(
     let connection = Arc::new(Connection::new(id, now_millis(), socket));
     let hub = &state.hub;
     let stream = hub.open(connection.clone());
-    let capacity = hub.settings().capacity;
+    let connected = frame::stream_event(&StreamEvent::Connected(Connected {
+        connection_id: id.to_string(),
+        timestamp: now_millis(),
+        heartbeat_interval: duration_millis(state.settings.heartbeat_interval),
+        channels: channels.iter().map(Channel::redis_name).collect(),
+    }));
+    // The reconnect hint rides in the first frame, so every SSE parser applies it.
     connection.push(
-        frame::retry_frame(duration_millis(state.settings.retry)),
-        capacity,
-    );
-    hub.send(
-        &connection,
-        &StreamEvent::Connected(Connected {
-            connection_id: id.to_string(),
-            timestamp: now_millis(),
-            heartbeat_interval: duration_millis(state.settings.heartbeat_interval),
-            channels: channels.iter().map(Channel::redis_name).collect(),
-        }),
+        frame::with_retry(duration_millis(state.settings.retry), &connected),
+        hub.settings().capacity,
     );
     for channel in &channels {
         // On failure `stream` is dropped on return, which unregisters the connection.

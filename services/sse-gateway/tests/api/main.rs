@@ -1,0 +1,8 @@
+//! Integration tests of the gateway against a real redis-server per test.
+
+mod bad_input;
+mod custom_events;
+mod faults;
+mod helpers;
+mod streams;
+mod subscriptions;

@@ -1,0 +1,227 @@
+//! The stream itself: headers, first events, forwarding, heartbeat, shutdown.
+
+use std::time::Duration;
+
+use progress_contract::events::{
+    JobStatus, JobUpdate, QueueUpdate, Stage, WorkerState, WorkerStatus,
+};
+use test_support::SseClient;
+
+use crate::helpers::{WAIT, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn stream_has_sse_headers_retry_and_connected_first() {
+    let app = spawn_app().await;
+    let mut client = SseClient::connect(&app.url("/api/v1/sse/connect"))
+        .await
+        .expect("connect");
+    let headers = &client.response_headers;
+    assert_eq!(headers["content-type"], "text/event-stream");
+    assert_eq!(headers["cache-control"], "no-cache");
+    assert_eq!(headers["x-accel-buffering"], "no");
+    let first = client.next_event(WAIT).await.expect("first event");
+    assert_eq!(first.event, "connected");
+    assert_eq!(
+        first.retry,
+        Some(Duration::from_secs(3)),
+        "retry hint before the first event"
+    );
+    let data = first.json();
+    assert_eq!(data["type"], "connected");
+    assert!(uuid::Uuid::parse_str(data["connectionId"].as_str().unwrap()).is_ok());
+    assert_eq!(data["heartbeatInterval"], 30_000);
+}
+
+#[tokio::test]
+async fn job_queue_and_worker_events_are_forwarded_as_published() {
+    let app = spawn_app().await;
+    let (mut client, id) = app.connect("").await;
+    app.subscribe(&mut client, &id, "job", "resume-1-1700000000000")
+        .await;
+    app.subscribe(&mut client, &id, "queue", "resume-analysis")
+        .await;
+    app.subscribe(&mut client, &id, "worker", "worker-1").await;
+    let publisher = app.publisher();
+
+    let update = JobUpdate::new("resume-1-1700000000000", JobStatus::InProgress, 40)
+        .stage(Stage::Parsing)
+        .message("Parsing resume content");
+    assert_eq!(publisher.publish_job_update(&update).await.unwrap(), 1);
+    let event = client.next_named("job_update", WAIT).await.unwrap();
+    let data = event.json();
+    assert_eq!(data["type"], "job_update");
+    assert_eq!(data["jobId"], "resume-1-1700000000000");
+    assert_eq!(data["progress"], 40);
+    assert_eq!(data["stage"], "parsing");
+    assert_eq!(data["status"], "in_progress");
+    assert_eq!(data["message"], "Parsing resume content");
+    assert_eq!(data["timestamp"], update.timestamp);
+
+    let queue = QueueUpdate {
+        queue_name: "resume-analysis".into(),
+        timestamp: 1,
+        waiting: 5,
+        active: 2,
+        completed: 100,
+        failed: 3,
+        delayed: 1,
+    };
+    publisher.publish_queue_update(&queue).await.unwrap();
+    let data = client
+        .next_named("queue_update", WAIT)
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(data["waiting"], 5);
+    assert_eq!(data["completed"], 100);
+    assert_eq!(data["queueName"], "resume-analysis");
+
+    let worker = WorkerStatus {
+        worker_id: "worker-1".into(),
+        timestamp: 2,
+        status: WorkerState::Active,
+        current_job: Some("job-123".into()),
+        concurrency: 5,
+        active_jobs: None,
+    };
+    publisher.publish_worker_status(&worker).await.unwrap();
+    let data = client
+        .next_named("worker_status", WAIT)
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(data["status"], "active");
+    assert_eq!(data["currentJob"], "job-123");
+    assert_eq!(data["concurrency"], 5);
+}
+
+#[tokio::test]
+async fn a_plain_redis_publish_reaches_the_stream() {
+    let app = spawn_app().await;
+    let (mut client, id) = app.connect("").await;
+    app.subscribe(&mut client, &id, "job", "123").await;
+    // Exactly what the original Node worker does: PUBLISH job:123 '{…}'.
+    let receivers = app.cli_publish(
+        "job:123",
+        r#"{"type":"job_update","jobId":"123","timestamp":1699267200000,"status":"completed","progress":100,"result":{"score":87}}"#,
+    );
+    assert_eq!(receivers, "1");
+    let data = client.next_named("job_update", WAIT).await.unwrap().json();
+    assert_eq!(data["status"], "completed");
+    assert_eq!(data["result"]["score"], 87);
+}
+
+#[tokio::test]
+async fn pretty_printed_json_is_compacted_into_one_data_line() {
+    let app = spawn_app().await;
+    let (mut client, id) = app.connect("").await;
+    app.subscribe(&mut client, &id, "job", "multi").await;
+    app.cli_publish(
+        "job:multi",
+        "{\n  \"jobId\": \"multi\",\n  \"progress\": 7\n}",
+    );
+    let data = client.next_named("job_update", WAIT).await.unwrap().json();
+    assert_eq!(data["progress"], 7);
+}
+
+#[tokio::test]
+async fn heartbeat_arrives_at_the_configured_interval() {
+    let app = spawn_app_with(|c| c.heartbeat_interval = Duration::from_millis(200)).await;
+    let (mut client, _) = app.connect("").await;
+    let first = client
+        .next_named("heartbeat", Duration::from_secs(3))
+        .await
+        .unwrap();
+    let second = client
+        .next_named("heartbeat", Duration::from_secs(3))
+        .await
+        .unwrap();
+    let t1 = first.json()["timestamp"].as_u64().unwrap();
+    let t2 = second.json()["timestamp"].as_u64().unwrap();
+    assert!(t2 > t1, "heartbeats carry increasing timestamps");
+}
+
+#[tokio::test]
+async fn subscribe_at_connect_delivers_from_the_first_publish() {
+    let app = spawn_app().await;
+    let (mut client, _) = app
+        .connect("?jobs=a1,a2&queues=resume-analysis&workers=w1")
+        .await;
+    let mut confirmed = Vec::new();
+    for _ in 0..4 {
+        confirmed.push(
+            client.next_named("subscribed", WAIT).await.unwrap().json()["channel"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(
+        confirmed,
+        ["job:a1", "job:a2", "queue:resume-analysis", "worker:w1"]
+    );
+    assert_eq!(app.numsub("job:a2"), 1);
+    app.cli_publish("job:a2", r#"{"jobId":"a2","progress":1}"#);
+    assert_eq!(
+        client.next_named("job_update", WAIT).await.unwrap().json()["jobId"],
+        "a2"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_ends_open_streams_with_a_closing_event() {
+    let app = spawn_app().await;
+    let (mut first, _) = app.connect("").await;
+    let (mut second, _) = app.connect("?jobs=j").await;
+    app.shutdown.cancel();
+    for client in [&mut first, &mut second] {
+        let rest = client
+            .until_end(Duration::from_secs(5))
+            .await
+            .expect("stream ends");
+        let closing = rest
+            .iter()
+            .find(|e| e.event == "closing")
+            .expect("closing event");
+        assert_eq!(closing.json()["reason"], "shutdown");
+    }
+    tokio::time::timeout(Duration::from_secs(5), app.handle)
+        .await
+        .expect("process stops promptly")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn cors_allows_configured_origins_only() {
+    let app = spawn_app_with(|c| c.cors_allowed_origins = "https://app.example.com".into()).await;
+    let allowed = app
+        .http
+        .get(app.url("/api/v1/sse/stats"))
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let other = app
+        .http
+        .get(app.url("/api/v1/sse/stats"))
+        .header("origin", "https://evil.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    let open = spawn_app().await;
+    let any = open
+        .http
+        .get(open.url("/api/v1/sse/stats"))
+        .header("origin", "http://localhost:5173")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(any.headers()["access-control-allow-origin"], "*");
+}
