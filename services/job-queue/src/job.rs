@@ -1,0 +1,184 @@
+//! The job record (a Redis hash), its states and the options of `add`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// Where a job is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Waiting,
+    Delayed,
+    Active,
+    Completed,
+    Failed,
+}
+
+impl JobState {
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "waiting" => JobState::Waiting,
+            "delayed" => JobState::Delayed,
+            "active" => JobState::Active,
+            "completed" => JobState::Completed,
+            "failed" => JobState::Failed,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Waiting => "waiting",
+            JobState::Delayed => "delayed",
+            JobState::Active => "active",
+            JobState::Completed => "completed",
+            JobState::Failed => "failed",
+        }
+    }
+}
+
+/// Options of `add`, with the original design's defaults.
+#[derive(Clone, Debug)]
+pub struct JobOptions {
+    /// Caller-chosen id; adding an existing id returns that job and enqueues nothing.
+    pub job_id: Option<String>,
+    /// Total attempts including the first (default 3).
+    pub attempts: u32,
+    /// First retry delay; doubles with each attempt (default 1 s).
+    pub backoff: Duration,
+    /// Delay before the first attempt (default none).
+    pub delay: Duration,
+}
+
+impl Default for JobOptions {
+    fn default() -> Self {
+        Self {
+            job_id: None,
+            attempts: 3,
+            backoff: Duration::from_secs(1),
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+/// What to enqueue.
+#[derive(Clone, Debug)]
+pub struct NewJob {
+    pub name: String,
+    pub data: Value,
+    pub organisation_id: Option<String>,
+    /// W3C trace context of the request that added the job.
+    pub traceparent: Option<String>,
+}
+
+/// Result of `add`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddOutcome {
+    pub job_id: String,
+    pub state: JobState,
+    /// False when a job with this id already existed (nothing was enqueued).
+    pub created: bool,
+}
+
+/// A job as stored.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobRecord {
+    pub job_id: String,
+    pub queue_name: String,
+    pub name: String,
+    pub state: JobState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    pub progress: u8,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    #[serde(skip)]
+    pub backoff_ms: u64,
+    pub data: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organisation_id: Option<String>,
+    #[serde(skip)]
+    pub traceparent: Option<String>,
+    pub created_at: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay_until: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
+}
+
+impl JobRecord {
+    /// Builds a record from `HGETALL`; `None` when the hash is empty or damaged.
+    pub fn from_hash(queue: &str, mut hash: HashMap<String, String>) -> Option<Self> {
+        let number = |hash: &HashMap<String, String>, key: &str| -> Option<u64> {
+            hash.get(key).and_then(|v| v.parse().ok())
+        };
+        let json = |text: Option<String>| -> Option<Value> {
+            text.and_then(|t| serde_json::from_str(&t).ok())
+        };
+        Some(Self {
+            state: JobState::parse(hash.get("status")?)?,
+            job_id: hash.remove("id")?,
+            queue_name: queue.to_owned(),
+            name: hash.remove("name").unwrap_or_default(),
+            stage: hash.remove("stage"),
+            progress: number(&hash, "progress").map_or(0, |p| p.min(100) as u8),
+            attempts: number(&hash, "attempts").unwrap_or(0) as u32,
+            max_attempts: number(&hash, "maxAttempts").unwrap_or(1) as u32,
+            backoff_ms: number(&hash, "backoffMs").unwrap_or(1000),
+            created_at: number(&hash, "createdAt").unwrap_or(0),
+            started_at: number(&hash, "startedAt"),
+            finished_at: number(&hash, "finishedAt"),
+            updated_at: number(&hash, "updatedAt"),
+            delay_until: number(&hash, "delayUntil"),
+            data: json(hash.remove("data")).unwrap_or(Value::Null),
+            result: json(hash.remove("result")),
+            error: hash.remove("error"),
+            organisation_id: hash.remove("organisationId"),
+            traceparent: hash.remove("traceparent"),
+            worker: hash.remove("worker"),
+        })
+    }
+
+    /// Delay before retry number `attempt + 1`: backoff × 2^(attempt − 1), capped at 1 h.
+    pub fn retry_delay(&self, attempt: u32) -> Duration {
+        let factor = 1u64 << attempt.saturating_sub(1).min(20);
+        Duration::from_millis(self.backoff_ms.saturating_mul(factor).min(3_600_000))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let mut hash = HashMap::new();
+        for (k, v) in [("id", "j"), ("status", "active"), ("backoffMs", "1000")] {
+            hash.insert(k.to_owned(), v.to_owned());
+        }
+        let job = JobRecord::from_hash("q", hash).unwrap();
+        assert_eq!(job.retry_delay(1), Duration::from_secs(1));
+        assert_eq!(job.retry_delay(2), Duration::from_secs(2));
+        assert_eq!(job.retry_delay(3), Duration::from_secs(4));
+        assert_eq!(job.retry_delay(40), Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn empty_hash_is_no_job() {
+        assert!(JobRecord::from_hash("q", HashMap::new()).is_none());
+    }
+}

@@ -1,0 +1,70 @@
+//! Key names. Every key of a queue shares the hash tag `{queue}`, so multi-key scripts stay on
+//! one slot of a Redis Cluster.
+
+/// The keys of one queue.
+#[derive(Clone, Debug)]
+pub struct Keys {
+    tag: String,
+}
+
+impl Keys {
+    pub fn new(queue: &str) -> Self {
+        Self {
+            tag: format!("rq:{{{queue}}}"),
+        }
+    }
+
+    /// Stream of job ids waiting to run (consumer group `workers`).
+    pub fn stream(&self) -> String {
+        format!("{}:stream", self.tag)
+    }
+
+    /// Sorted set of job ids waiting for a retry, scored by due time.
+    pub fn delayed(&self) -> String {
+        format!("{}:delayed", self.tag)
+    }
+
+    /// Dead-letter stream: jobs that failed their last attempt.
+    pub fn dead(&self) -> String {
+        format!("{}:dead", self.tag)
+    }
+
+    /// Hash of counters: waiting, active, completed, failed, delayed.
+    pub fn counts(&self) -> String {
+        format!("{}:counts", self.tag)
+    }
+
+    /// Prefix of job hashes; the job id follows.
+    pub fn job_prefix(&self) -> String {
+        format!("{}:job:", self.tag)
+    }
+
+    pub fn job(&self, job_id: &str) -> String {
+        format!("{}:job:{job_id}", self.tag)
+    }
+
+    /// An uploaded file, kept until the job has used it (or its TTL passes).
+    pub fn file(&self, job_id: &str) -> String {
+        format!("{}:file:{job_id}", self.tag)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Keys;
+
+    #[test]
+    fn all_keys_share_the_hash_tag() {
+        let keys = Keys::new("resume-analysis");
+        for key in [
+            keys.stream(),
+            keys.delayed(),
+            keys.dead(),
+            keys.counts(),
+            keys.job("j1"),
+            keys.file("j1"),
+        ] {
+            assert!(key.starts_with("rq:{resume-analysis}:"), "{key}");
+        }
+    }
+}

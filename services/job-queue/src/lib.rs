@@ -1,0 +1,30 @@
+//! An at-least-once job queue on Redis Streams, shared by the gateway (which adds jobs) and
+//! the worker (which runs them).
+//!
+//! - [`keys`]: key names, all carrying the `{queue}` hash tag so every script runs on one
+//!   Redis Cluster slot.
+//! - [`job`]: the job record kept in a hash, options and states.
+//! - [`queue`]: adding (idempotent by job id), reading jobs and counts, uploaded files.
+//! - [`consumer`]: a worker's side: read, claim, keep alive, complete, fail/retry,
+//!   reclaim from stopped workers, promote due retries.
+//! - [`counts`]: per-queue counts and the coalescing `queue_update` reporter.
+//! - [`scripts`]: the Lua scripts that make each state change atomic.
+//! - [`reply`]: parsing stream replies.
+
+pub mod consumer;
+pub mod counts;
+pub mod error;
+pub mod job;
+pub mod keys;
+pub mod queue;
+mod reply;
+mod scripts;
+
+pub use consumer::{Claimed, Consumer, ConsumerOptions, FailOutcome};
+pub use counts::{CountsReporter, QueueCounts};
+pub use error::QueueError;
+pub use job::{AddOutcome, JobOptions, JobRecord, JobState, NewJob};
+pub use queue::Queue;
+
+/// The consumer group every worker of a queue joins.
+pub const GROUP: &str = "workers";

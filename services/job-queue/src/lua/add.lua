@@ -1,0 +1,19 @@
+-- Adds a job unless one with the same id exists (idempotent add).
+-- KEYS: 1 job hash, 2 stream, 3 delayed zset, 4 counts hash
+-- ARGV: 1 job id, 2 due time (ms), 3 now (ms), 4.. field/value pairs
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return {0, redis.call('HGET', KEYS[1], 'status') or 'unknown'}
+end
+local fields = {}
+for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(fields))
+if tonumber(ARGV[2]) > tonumber(ARGV[3]) then
+  redis.call('HSET', KEYS[1], 'status', 'delayed', 'delayUntil', ARGV[2])
+  redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+  redis.call('HINCRBY', KEYS[4], 'delayed', 1)
+  return {1, 'delayed'}
+end
+redis.call('HSET', KEYS[1], 'status', 'waiting')
+redis.call('XADD', KEYS[2], '*', 'jobId', ARGV[1])
+redis.call('HINCRBY', KEYS[4], 'waiting', 1)
+return {1, 'waiting'}

@@ -1,0 +1,22 @@
+-- Stores a job's result once: a second completion (the job ran twice) changes nothing.
+-- KEYS: 1 job hash, 2 stream, 3 counts hash, 4 delayed zset
+-- ARGV: 1 group, 2 entry id, 3 now (ms), 4 result JSON, 5 ttl (s), 6 job id
+redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[2], ARGV[2])
+local status = redis.call('HGET', KEYS[1], 'status')
+if (not status) or status == 'completed' or status == 'failed' then
+  return 0
+end
+if status == 'active' then
+  redis.call('HINCRBY', KEYS[3], 'active', -1)
+elseif status == 'delayed' then
+  redis.call('ZREM', KEYS[4], ARGV[6])
+  redis.call('HINCRBY', KEYS[3], 'delayed', -1)
+elseif status == 'waiting' then
+  redis.call('HINCRBY', KEYS[3], 'waiting', -1)
+end
+redis.call('HSET', KEYS[1], 'status', 'completed', 'result', ARGV[4], 'progress', '100',
+  'finishedAt', ARGV[3], 'updatedAt', ARGV[3])
+redis.call('HINCRBY', KEYS[3], 'completed', 1)
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1

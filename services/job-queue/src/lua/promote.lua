@@ -1,0 +1,18 @@
+-- Moves due delayed jobs back onto the stream. Safe to run from many workers at once.
+-- KEYS: 1 delayed zset, 2 stream, 3 counts hash
+-- ARGV: 1 now (ms), 2 limit, 3 job key prefix (same hash tag as the keys)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local moved = 0
+for _, id in ipairs(due) do
+  redis.call('ZREM', KEYS[1], id)
+  local key = ARGV[3] .. id
+  if redis.call('HGET', key, 'status') == 'delayed' then
+    redis.call('HSET', key, 'status', 'waiting', 'updatedAt', ARGV[1])
+    redis.call('HDEL', key, 'delayUntil')
+    redis.call('XADD', KEYS[2], '*', 'jobId', id)
+    redis.call('HINCRBY', KEYS[3], 'delayed', -1)
+    redis.call('HINCRBY', KEYS[3], 'waiting', 1)
+    moved = moved + 1
+  end
+end
+return moved
