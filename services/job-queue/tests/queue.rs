@@ -1,6 +1,6 @@
 //! The queue against a real redis-server: idempotent add, delays, retries with backoff,
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 //! dead-lettering, reclaiming from a stopped worker, one result per job, counts.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 use std::time::Duration;
 
