@@ -4,12 +4,14 @@
 //! - [`channel`]: Redis pub/sub channel names (`job:{id}`, `queue:{name}`, `worker:{id}`,
 //!   the gateway's broadcast and custom-event channels) and identifier validation.
 //! - [`events`]: the JSON events, field for field as the original design's "Event Formats".
+//! - [`jobs`]: the résumé-analysis job payload and the default job id.
 //! - [`publisher`]: the publish API (`publish_job_update`, `publish_queue_update`,
 //!   `publish_worker_status`, broadcasts and custom events).
 //! - [`time`]: epoch-millisecond timestamps carried by every event.
 
 pub mod channel;
 pub mod events;
+pub mod jobs;
 pub mod publisher;
 pub mod time;
 

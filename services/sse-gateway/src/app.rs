@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use fred::clients::SubscriberClient;
 use fred::prelude::{Client, ClientLike};
+use job_queue::{CountsReporter, Queue};
 use progress_contract::Publisher;
 use service_runtime::admin::{self, Check, Readiness};
 use service_runtime::redis::{RedisOptions, redact};
@@ -15,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::GatewayConfig;
 use crate::hub::{Hub, HubSettings};
-use crate::routes::{self, ApiSettings, AppState};
+use crate::routes::{self, ApiSettings, AppState, Queues};
 use crate::{metrics as m, redis_listener, server};
 
 /// A built gateway, bound and connected, not yet serving.
@@ -26,6 +27,7 @@ pub struct Application {
     hub: Arc<Hub>,
     publisher_client: Client,
     state: AppState,
+    background: CancellationToken,
 }
 
 struct RedisReadiness {
@@ -76,9 +78,27 @@ impl Application {
         let admin_listener = TcpListener::bind(config.admin_addr)
             .await
             .with_context(|| format!("binding ADMIN_ADDR {}", config.admin_addr))?;
+        let background = CancellationToken::new();
+        let publisher = Publisher::new(publisher_client.clone());
+        let mut queues = std::collections::BTreeMap::new();
+        for name in config.queue_names()? {
+            let queue = Queue::new(publisher_client.clone(), &name);
+            let reporter = CountsReporter::spawn(
+                queue.clone(),
+                publisher.clone(),
+                config.queue_update_interval,
+                background.clone(),
+            );
+            queues.insert(name, (queue, reporter));
+        }
         let state = AppState {
+            queues: Arc::new(Queues {
+                queues,
+                upload_max_bytes: config.upload_max_bytes,
+                upload_ttl: config.upload_ttl,
+            }),
             hub: hub.clone(),
-            publisher: Publisher::new(publisher_client.clone()),
+            publisher,
             settings: Arc::new(ApiSettings {
                 pod: config.pod_name(),
                 heartbeat_interval: config.heartbeat_interval,
@@ -96,6 +116,7 @@ impl Application {
             hub,
             publisher_client,
             state,
+            background,
         })
     }
 
@@ -124,8 +145,8 @@ impl Application {
             hub,
             publisher_client,
             state,
+            background,
         } = self;
-        let background = CancellationToken::new();
         let metrics_handle = service_runtime::metrics::install();
         service_runtime::metrics::record_build_info("sse-gateway", env!("CARGO_PKG_VERSION"));
         let readiness = Arc::new(RedisReadiness {

@@ -53,6 +53,22 @@ pub struct GatewayConfig {
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 65_536)]
     pub max_body_bytes: usize,
 
+    /// Comma-separated queues that accept jobs (the first is the upload default).
+    #[arg(long, env = "QUEUES", default_value = "resume-analysis")]
+    pub queues: String,
+
+    /// Largest résumé accepted by `POST /api/v1/resumes`.
+    #[arg(long, env = "UPLOAD_MAX_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub upload_max_bytes: usize,
+
+    /// How long an uploaded file waits in Redis for its job.
+    #[arg(long, env = "UPLOAD_TTL", default_value = "24h", value_parser = parse_duration)]
+    pub upload_ttl: Duration,
+
+    /// Minimum interval between `queue_update` events per queue.
+    #[arg(long, env = "QUEUE_UPDATE_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub queue_update_interval: Duration,
+
     /// Time limit for every non-stream request.
     #[arg(long, env = "REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub request_timeout: Duration,
@@ -96,6 +112,25 @@ impl GatewayConfig {
             })
     }
 
+    /// The configured queue names, validated.
+    pub fn queue_names(&self) -> anyhow::Result<Vec<String>> {
+        let names: Vec<String> = self
+            .queues
+            .split(',')
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(str::to_owned)
+            .collect();
+        anyhow::ensure!(!names.is_empty(), "QUEUES must name at least one queue");
+        for name in &names {
+            anyhow::ensure!(
+                progress_contract::channel::is_valid_name(name),
+                "QUEUES: {name:?} is not a valid queue name (A-Z a-z 0-9 . _ : -)"
+            );
+        }
+        Ok(names)
+    }
+
     /// Checks relations between values that clap cannot.
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
@@ -110,6 +145,7 @@ impl GatewayConfig {
             self.max_event_bytes >= 256,
             "MAX_EVENT_BYTES must be at least 256"
         );
+        self.queue_names()?;
         Ok(())
     }
 }

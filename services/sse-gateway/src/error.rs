@@ -13,6 +13,24 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub retry_after_secs: Option<u64>,
+    /// Per-field problems, for 422 responses.
+    pub fields: Vec<FieldError>,
+}
+
+/// One invalid field of a request body.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
 }
 
 impl ApiError {
@@ -22,6 +40,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after_secs: None,
+            fields: Vec::new(),
         }
     }
 
@@ -44,6 +63,16 @@ impl ApiError {
         }
     }
 
+    /// 422 naming every invalid field.
+    pub fn invalid_fields(fields: Vec<FieldError>) -> Self {
+        let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+        let message = format!("invalid fields: {}", names.join(", "));
+        Self {
+            fields,
+            ..Self::unprocessable("invalid_fields", message)
+        }
+    }
+
     pub fn route_not_found() -> Self {
         Self::not_found(
             "route_not_found",
@@ -54,7 +83,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        let mut body = json!({ "error": { "code": self.code, "message": self.message } });
+        if !self.fields.is_empty() {
+            body["error"]["fields"] = json!(self.fields);
+        }
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(seconds) = self.retry_after_secs {
             response

@@ -4,8 +4,10 @@
 //! - [`subscriptions`]: subscribe/unsubscribe for jobs, queues and workers.
 //! - [`stats`]: `GET /sse/stats` and `GET /sse/channels`.
 //! - [`publish`]: broadcasts and custom events for one connection.
+//! - [`jobs`]: job submission (JSON and upload), job state, queue counts.
 //! - [`observe`]: request metrics middleware.
 
+mod jobs;
 mod observe;
 mod publish;
 mod stats;
@@ -26,6 +28,7 @@ use tower_http::timeout::TimeoutLayer;
 use crate::error::ApiError;
 use crate::hub::Hub;
 
+pub use jobs::Queues;
 pub use stream::SocketHandle;
 
 /// Settings the handlers read.
@@ -46,11 +49,13 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     pub publisher: Publisher,
     pub settings: Arc<ApiSettings>,
+    pub queues: Arc<Queues>,
 }
 
 /// The whole public router.
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
+    let upload_limit = state.queues.upload_max_bytes + 64 * 1024;
     let api = Router::new()
         .route("/sse/connect", get(stream::connect))
         .route("/sse/stats", get(stats::stats))
@@ -67,7 +72,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/sse/{connection_id}/unsubscribe/{kind}/{id}",
             post(subscriptions::unsubscribe),
-        );
+        )
+        .route("/queue/add", post(jobs::add))
+        .route(
+            "/resumes",
+            post(jobs::upload).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/jobs/{job_id}", get(jobs::get))
+        .route("/queues/{queue_name}", get(jobs::counts));
     Router::new()
         .nest("/api/v1", api)
         .fallback(|| async { ApiError::route_not_found() })

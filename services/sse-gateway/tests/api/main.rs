@@ -4,5 +4,6 @@ mod bad_input;
 mod custom_events;
 mod faults;
 mod helpers;
+mod jobs;
 mod streams;
 mod subscriptions;

@@ -1,0 +1,331 @@
+//! Jobs: `POST /api/v1/queue/add` (the original body), `POST /api/v1/resumes` (multipart
+//! upload), `GET /api/v1/jobs/{jobId}` and `GET /api/v1/queues/{queueName}`.
+
+mod validate;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{Multipart, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use job_queue::{AddOutcome, CountsReporter, JobOptions, NewJob, Queue, QueueError};
+use progress_contract::channel::is_valid_name;
+use progress_contract::events::{JobStatus, JobUpdate};
+use progress_contract::jobs::{ResumeJobData, default_job_id};
+use progress_contract::time::now_millis;
+use serde_json::{Value, json};
+
+use super::AppState;
+use crate::error::{ApiError, FieldError};
+
+/// The queues this gateway accepts jobs for.
+pub struct Queues {
+    pub queues: BTreeMap<String, (Queue, CountsReporter)>,
+    pub upload_max_bytes: usize,
+    pub upload_ttl: Duration,
+}
+
+impl Queues {
+    fn get(&self, name: &str) -> Result<&(Queue, CountsReporter), ApiError> {
+        self.queues.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.queues.keys().map(String::as_str).collect();
+            ApiError::not_found(
+                "queue_not_found",
+                format!(
+                    "no queue named {name:?}; known queues: {}",
+                    known.join(", ")
+                ),
+            )
+        })
+    }
+
+    fn default_queue(&self) -> Result<&(Queue, CountsReporter), ApiError> {
+        self.queues
+            .values()
+            .next()
+            .ok_or_else(|| ApiError::not_found("queue_not_found", "no queue is configured"))
+    }
+}
+
+fn redis_error(error: QueueError) -> ApiError {
+    tracing::warn!(%error, "queue operation failed");
+    ApiError::unavailable(
+        "redis_unavailable",
+        "the job store is unavailable; retry shortly",
+        1,
+    )
+}
+
+/// A W3C `traceparent` header, kept with the job so its trace continues in the worker.
+fn traceparent(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get("traceparent")?.to_str().ok()?;
+    let parts: Vec<&str> = value.split('-').collect();
+    let valid = parts.len() == 4
+        && parts[0].len() == 2
+        && parts[1].len() == 32
+        && parts[2].len() == 16
+        && parts[3].len() == 2
+        && value.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    valid.then(|| value.to_owned())
+}
+
+async fn enqueue(
+    state: &AppState,
+    queue: &(Queue, CountsReporter),
+    job_id: &str,
+    job_name: String,
+    data: &ResumeJobData,
+    options: &JobOptions,
+    headers: &HeaderMap,
+) -> Result<AddOutcome, ApiError> {
+    let job = NewJob {
+        name: job_name,
+        data: serde_json::to_value(data)
+            .map_err(|e| ApiError::unprocessable("invalid_fields", e.to_string()))?,
+        organisation_id: data.organisation_id.clone(),
+        traceparent: traceparent(headers),
+    };
+    let outcome = queue
+        .0
+        .add(job_id, &job, options)
+        .await
+        .map_err(redis_error)?;
+    if outcome.created {
+        queue.1.changed();
+        let mut update =
+            JobUpdate::new(job_id, JobStatus::Waiting, 0).message("Queued for analysis");
+        update.resume_id = Some(data.resume_id.clone());
+        update.candidate_id = data.candidate_id.clone();
+        if let Err(error) = state.publisher.publish_job_update(&update).await {
+            tracing::warn!(%error, job.id = job_id, "publishing the queued event failed");
+        }
+    }
+    Ok(outcome)
+}
+
+fn added(outcome: &AddOutcome, queue: &str) -> (StatusCode, Json<Value>) {
+    let status = if outcome.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    (
+        status,
+        Json(json!({
+            "jobId": outcome.job_id,
+            "queueName": queue,
+            "status": outcome.state.as_str(),
+            "duplicate": !outcome.created,
+        })),
+    )
+}
+
+/// `POST /api/v1/queue/add`.
+pub async fn add(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Json(body) = body?;
+    let request = validate::add_request(&body).map_err(ApiError::invalid_fields)?;
+    let queue = state.queues.get(&request.queue_name)?;
+    let job_id = request
+        .options
+        .job_id
+        .clone()
+        .unwrap_or_else(|| default_job_id(&request.data.resume_id, now_millis()));
+    let outcome = enqueue(
+        &state,
+        queue,
+        &job_id,
+        request.job_name,
+        &request.data,
+        &request.options,
+        &headers,
+    )
+    .await?;
+    Ok(added(&outcome, &request.queue_name))
+}
+
+/// `POST /api/v1/resumes`: multipart with a `file` part and optional `resumeId`,
+/// `candidateId`, `organisationId`, `requiredSkills` (comma-separated), `jobDescription`,
+/// `queueName`, `jobId`.
+pub async fn upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let mut multipart =
+        multipart.map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))?;
+    let mut file: Option<(Vec<u8>, Option<String>, Option<String>)> = None;
+    let mut text = BTreeMap::new();
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            let file_name = field.file_name().map(str::to_owned);
+            let mime = field.content_type().map(str::to_owned);
+            let bytes = field.bytes().await.map_err(multipart_error)?;
+            if bytes.len() > state.queues.upload_max_bytes {
+                return Err(too_large(state.queues.upload_max_bytes));
+            }
+            file = Some((bytes.to_vec(), file_name, mime));
+        } else {
+            let value = field.text().await.map_err(multipart_error)?;
+            text.insert(name, value);
+        }
+    }
+    let mut errors = Vec::new();
+    let Some((bytes, file_name, mime_type)) = file else {
+        return Err(ApiError::invalid_fields(vec![FieldError::new(
+            "file",
+            "is required",
+        )]));
+    };
+    if bytes.is_empty() {
+        errors.push(FieldError::new("file", "is empty"));
+    }
+    let mut name_field = |key: &str| -> Option<String> {
+        let value = text
+            .get(key)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())?;
+        if is_valid_name(&value) {
+            Some(value)
+        } else {
+            errors.push(FieldError::new(key, "must use only A-Z a-z 0-9 . _ : -"));
+            None
+        }
+    };
+    let resume_id = name_field("resumeId");
+    let organisation_id = name_field("organisationId");
+    let job_id = name_field("jobId");
+    let queue_name = name_field("queueName");
+    let candidate_id = text.get("candidateId").cloned().filter(|v| !v.is_empty());
+    let job_description = text
+        .get("jobDescription")
+        .cloned()
+        .filter(|v| !v.trim().is_empty());
+    if job_description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 20_000)
+    {
+        errors.push(FieldError::new(
+            "jobDescription",
+            "must be at most 20000 characters",
+        ));
+    }
+    let required_skills: Vec<String> = text
+        .get("requiredSkills")
+        .map(|s| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if required_skills.len() > 100 || required_skills.iter().any(|s| s.len() > 64) {
+        errors.push(FieldError::new(
+            "requiredSkills",
+            "at most 100 skills of up to 64 characters",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid_fields(errors));
+    }
+    let queue = match &queue_name {
+        Some(name) => state.queues.get(name)?,
+        None => state.queues.default_queue()?,
+    };
+    let resume_id = resume_id.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let job_id = job_id.unwrap_or_else(|| default_job_id(&resume_id, now_millis()));
+    let data = ResumeJobData {
+        resume_id,
+        candidate_id,
+        organisation_id,
+        file_url: None,
+        file_name,
+        mime_type,
+        required_skills,
+        job_description,
+        uploaded: true,
+    };
+    // The file is stored before the job exists, so a worker never sees a job without its file.
+    queue
+        .0
+        .store_file(&job_id, bytes, state.queues.upload_ttl)
+        .await
+        .map_err(redis_error)?;
+    let outcome = enqueue(
+        &state,
+        queue,
+        &job_id,
+        "analyze-resume".into(),
+        &data,
+        &JobOptions::default(),
+        &headers,
+    )
+    .await?;
+    Ok(added(&outcome, queue.0.name()))
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "file_too_large",
+        format!("the upload exceeds the limit of {limit} bytes"),
+    )
+}
+
+fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiError {
+    let status = error.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(status, "file_too_large", error.body_text())
+    } else {
+        ApiError::new(status, "invalid_multipart", error.body_text())
+    }
+}
+
+/// `GET /api/v1/jobs/{jobId}`.
+pub async fn get(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(job_id) = path?;
+    if !is_valid_name(&job_id) {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            "jobId must be 1 to 256 characters from A-Z a-z 0-9 . _ : -",
+        ));
+    }
+    for (queue, _) in state.queues.queues.values() {
+        if let Some(job) = queue.get(&job_id).await.map_err(redis_error)? {
+            return Ok(Json(json!(job)));
+        }
+    }
+    Err(ApiError::not_found(
+        "job_not_found",
+        format!("no job {job_id:?} (unknown, or expired after its retention)"),
+    ))
+}
+
+/// `GET /api/v1/queues/{queueName}`: counts by state.
+pub async fn counts(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(name) = path?;
+    let (queue, _) = state.queues.get(&name)?;
+    let counts = queue.counts().await.map_err(redis_error)?;
+    Ok(Json(json!({
+        "queueName": name,
+        "timestamp": now_millis(),
+        "waiting": counts.waiting,
+        "active": counts.active,
+        "completed": counts.completed,
+        "failed": counts.failed,
+        "delayed": counts.delayed,
+    })))
+}

@@ -1,0 +1,220 @@
+//! Job submission through the gateway: the original body, validation, idempotency, uploads,
+//! job state and queue counts.
+
+use serde_json::json;
+
+use crate::helpers::{WAIT, spawn_app, spawn_app_with};
+
+fn original_body() -> serde_json::Value {
+    json!({
+        "queueName": "resume-analysis",
+        "jobName": "analyze-resume",
+        "data": {
+            "resumeId": "test-123",
+            "candidateId": "candidate-456",
+            "organisationId": "org-789",
+            "fileUrl": "https://example.com/resume.pdf",
+            "fileName": "resume.pdf",
+            "mimeType": "application/pdf"
+        }
+    })
+}
+
+#[tokio::test]
+async fn the_original_add_request_creates_a_waiting_job() {
+    let app = spawn_app().await;
+    let (status, body) = app
+        .post_json("/api/v1/queue/add", &original_body(), None)
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let job_id = body["jobId"].as_str().unwrap();
+    assert!(
+        job_id.starts_with("resume-test-123-"),
+        "default id form: {job_id}"
+    );
+    let millis: u64 = job_id.rsplit('-').next().unwrap().parse().unwrap();
+    assert!(millis > 1_700_000_000_000);
+    assert_eq!(body["queueName"], "resume-analysis");
+    assert_eq!(body["status"], "waiting");
+
+    let (status, job) = app.get_json(&format!("/api/v1/jobs/{job_id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(job["state"], "waiting");
+    assert_eq!(job["progress"], 0);
+    assert_eq!(job["attempts"], 0);
+    assert_eq!(job["maxAttempts"], 3);
+    assert_eq!(job["organisationId"], "org-789");
+    assert_eq!(job["data"]["fileUrl"], "https://example.com/resume.pdf");
+
+    let (status, counts) = app.get_json("/api/v1/queues/resume-analysis").await;
+    assert_eq!(status, 200);
+    assert_eq!(counts["waiting"], 1);
+    assert_eq!(counts["active"], 0);
+}
+
+#[tokio::test]
+async fn a_subscriber_at_connect_sees_the_queued_event_and_a_queue_update() {
+    let app = spawn_app().await;
+    let (mut client, _) = app.connect("?jobs=fixed-1&queues=resume-analysis").await;
+    let mut body = original_body();
+    body["opts"] = json!({"jobId": "fixed-1"});
+    let (status, _) = app.post_json("/api/v1/queue/add", &body, None).await;
+    assert_eq!(status, 201);
+    let update = client.next_named("job_update", WAIT).await.unwrap().json();
+    assert_eq!(update["jobId"], "fixed-1");
+    assert_eq!(update["status"], "waiting");
+    assert_eq!(update["resumeId"], "test-123");
+    let counts = client
+        .next_named("queue_update", WAIT)
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(counts["queueName"], "resume-analysis");
+    assert_eq!(counts["waiting"], 1);
+}
+
+#[tokio::test]
+async fn adding_a_chosen_job_id_twice_returns_the_existing_job() {
+    let app = spawn_app().await;
+    let mut body = original_body();
+    body["opts"] = json!({"jobId": "same", "attempts": 5});
+    let (first, _) = app.post_json("/api/v1/queue/add", &body, None).await;
+    let (second, again) = app.post_json("/api/v1/queue/add", &body, None).await;
+    assert_eq!(first, 201);
+    assert_eq!(second, 200);
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(again["jobId"], "same");
+    let (_, counts) = app.get_json("/api/v1/queues/resume-analysis").await;
+    assert_eq!(counts["waiting"], 1, "enqueued once");
+    let (_, job) = app.get_json("/api/v1/jobs/same").await;
+    assert_eq!(job["maxAttempts"], 5);
+}
+
+#[tokio::test]
+async fn invalid_add_requests_name_each_field_and_change_nothing() {
+    let app = spawn_app().await;
+    let (status, body) = app
+        .post_json(
+            "/api/v1/queue/add",
+            &json!({"queueName": "resume-analysis", "data": {"fileUrl": "file:///etc/passwd"}}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_fields");
+    let fields: Vec<&str> = body["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["jobName", "data.resumeId", "data.fileUrl"]);
+
+    let mut unknown = original_body();
+    unknown["queueName"] = json!("no-such-queue");
+    let (status, body) = app.post_json("/api/v1/queue/add", &unknown, None).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "queue_not_found");
+
+    let raw = app
+        .http
+        .post(app.url("/api/v1/queue/add"))
+        .header("content-type", "application/json")
+        .body("{\"queueName\":")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 400);
+
+    let mut big = original_body();
+    big["data"]["jobDescription"] = json!("x".repeat(100_000));
+    let (status, body) = app.post_json("/api/v1/queue/add", &big, None).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["error"]["code"], "body_too_large");
+
+    let (_, counts) = app.get_json("/api/v1/queues/resume-analysis").await;
+    assert_eq!(counts["waiting"], 0);
+    let (status, body) = app.get_json("/api/v1/jobs/unknown-job").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "job_not_found");
+    let (status, _) = app.get_json("/api/v1/jobs/bad%20id").await;
+    assert_eq!(status, 400);
+    let (status, _) = app.get_json("/api/v1/queues/nope").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn an_upload_stores_the_file_and_enqueues_its_analysis() {
+    let app = spawn_app().await;
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"Jane Doe\njane@example.com\nSkills: Rust".to_vec())
+                .file_name("cv.txt")
+                .mime_str("text/plain")
+                .unwrap(),
+        )
+        .text("candidateId", "cand-1")
+        .text("requiredSkills", "Rust, Kubernetes");
+    let response = app
+        .http
+        .post(app.url("/api/v1/resumes"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let job_id = body["jobId"].as_str().unwrap();
+    let (_, job) = app.get_json(&format!("/api/v1/jobs/{job_id}")).await;
+    assert_eq!(job["data"]["uploaded"], true);
+    assert_eq!(job["data"]["fileName"], "cv.txt");
+    assert_eq!(job["data"]["requiredSkills"], json!(["Rust", "Kubernetes"]));
+    let stored = app
+        .redis
+        .cli(&["GET", &format!("rq:{{resume-analysis}}:file:{job_id}")]);
+    assert!(stored.contains("jane@example.com"));
+}
+
+#[tokio::test]
+async fn uploads_over_the_limit_or_without_a_file_are_rejected() {
+    let app = spawn_app_with(|c| c.upload_max_bytes = 1024).await;
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(vec![b'a'; 4096]).file_name("big.txt"),
+    );
+    let response = app
+        .http
+        .post(app.url("/api/v1/resumes"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "file_too_large");
+
+    let form = reqwest::multipart::Form::new().text("candidateId", "c");
+    let response = app
+        .http
+        .post(app.url("/api/v1/resumes"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["fields"][0]["field"], "file");
+
+    let response = app
+        .http
+        .post(app.url("/api/v1/resumes"))
+        .header("content-type", "text/plain")
+        .body("not multipart")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let (_, counts) = app.get_json("/api/v1/queues/resume-analysis").await;
+    assert_eq!(counts["waiting"], 0);
+}
