@@ -8,6 +8,7 @@
 //! - [`consumer`]: a worker's side: read, claim, keep alive, complete, fail/retry,
 //!   reclaim from stopped workers, promote due retries.
 //! - [`counts`]: per-queue counts and the coalescing `queue_update` reporter.
+//! - [`registry`]: live workers and their last status, with a TTL.
 //! - [`scripts`]: the Lua scripts that make each state change atomic.
 //! - [`reply`]: parsing stream replies.
 
@@ -17,6 +18,7 @@ pub mod error;
 pub mod job;
 pub mod keys;
 pub mod queue;
+pub mod registry;
 mod reply;
 mod scripts;
 
@@ -25,6 +27,7 @@ pub use counts::{CountsReporter, QueueCounts};
 pub use error::QueueError;
 pub use job::{AddOutcome, JobOptions, JobRecord, JobState, NewJob};
 pub use queue::Queue;
+pub use registry::WorkerRegistry;
 
 /// The consumer group every worker of a queue joins.
 pub const GROUP: &str = "workers";

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use fred::clients::SubscriberClient;
 use fred::prelude::{Client, ClientLike};
-use job_queue::{CountsReporter, Queue};
+use job_queue::{CountsReporter, Queue, WorkerRegistry};
 use progress_contract::Publisher;
 use service_runtime::admin::{self, Check, Readiness};
 use service_runtime::redis::{RedisOptions, redact};
@@ -93,6 +93,7 @@ impl Application {
         }
         let state = AppState {
             queues: Arc::new(Queues {
+                registry: WorkerRegistry::new(publisher_client.clone()),
                 queues,
                 upload_max_bytes: config.upload_max_bytes,
                 upload_ttl: config.upload_ttl,

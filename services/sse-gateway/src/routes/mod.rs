@@ -79,7 +79,8 @@ pub fn router(state: AppState) -> Router {
             post(jobs::upload).layer(DefaultBodyLimit::max(upload_limit)),
         )
         .route("/jobs/{job_id}", get(jobs::get))
-        .route("/queues/{queue_name}", get(jobs::counts));
+        .route("/queues/{queue_name}", get(jobs::counts))
+        .route("/workers", get(jobs::workers));
     Router::new()
         .nest("/api/v1", api)
         .fallback(|| async { ApiError::route_not_found() })

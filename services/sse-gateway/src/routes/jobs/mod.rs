@@ -10,7 +10,9 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use job_queue::{AddOutcome, CountsReporter, JobOptions, NewJob, Queue, QueueError};
+use job_queue::{
+    AddOutcome, CountsReporter, JobOptions, NewJob, Queue, QueueError, WorkerRegistry,
+};
 use progress_contract::channel::is_valid_name;
 use progress_contract::events::{JobStatus, JobUpdate};
 use progress_contract::jobs::{ResumeJobData, default_job_id};
@@ -22,6 +24,7 @@ use crate::error::{ApiError, FieldError};
 
 /// The queues this gateway accepts jobs for.
 pub struct Queues {
+    pub registry: WorkerRegistry,
     pub queues: BTreeMap<String, (Queue, CountsReporter)>,
     pub upload_max_bytes: usize,
     pub upload_ttl: Duration,
@@ -328,4 +331,18 @@ pub async fn counts(
         "failed": counts.failed,
         "delayed": counts.delayed,
     })))
+}
+
+/// `GET /api/v1/workers`: live workers and their last `worker_status`.
+pub async fn workers(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    // Entries live three heartbeats; the index is pruned at a generous bound.
+    let workers = state
+        .queues
+        .registry
+        .list(Duration::from_secs(300))
+        .await
+        .map_err(redis_error)?;
+    Ok(Json(
+        json!({ "totalWorkers": workers.len(), "workers": workers }),
+    ))
 }

@@ -1,0 +1,143 @@
+//! Worker configuration, from environment variables only (each also a `--flag`).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+use service_runtime::config::{LogFormat, RedisArgs, parse_duration};
+
+/// resume-worker: analyses résumés from the job queue.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "resume-worker", version, about)]
+pub struct WorkerConfig {
+    #[command(flatten)]
+    pub redis: RedisArgs,
+
+    /// Admin server: /livez, /readyz, /metrics.
+    #[arg(long, env = "ADMIN_ADDR", default_value = "0.0.0.0:9001")]
+    pub admin_addr: SocketAddr,
+
+    /// Queue to take jobs from.
+    #[arg(long, env = "QUEUE_NAME", default_value = "resume-analysis")]
+    pub queue_name: String,
+
+    /// Jobs run at the same time by this process.
+    #[arg(long, env = "WORKER_CONCURRENCY", default_value_t = 4)]
+    pub concurrency: u32,
+
+    /// This worker's id (defaults to POD_NAME, else host name plus a random suffix).
+    #[arg(long, env = "WORKER_ID", default_value = "")]
+    pub worker_id: String,
+
+    /// Interval of `worker_status` heartbeats; the registry entry lives three times as long.
+    #[arg(long, env = "WORKER_HEARTBEAT", default_value = "10s", value_parser = parse_duration)]
+    pub heartbeat: Duration,
+
+    /// After SIGTERM, how long in-flight jobs get to finish before the process exits
+    /// (unfinished ones are taken over by other workers).
+    #[arg(long, env = "WORKER_SHUTDOWN_TIMEOUT", default_value = "25s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+
+    /// A job whose worker shows no life for this long is taken over by another worker.
+    #[arg(long, env = "VISIBILITY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub visibility_timeout: Duration,
+
+    /// How long finished jobs (state and result) are kept.
+    #[arg(long, env = "JOB_TTL", default_value = "24h", value_parser = parse_duration)]
+    pub job_ttl: Duration,
+
+    /// Minimum interval between `queue_update` events.
+    #[arg(long, env = "QUEUE_UPDATE_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub queue_update_interval: Duration,
+
+    /// Time limit for downloading a résumé from its `fileUrl`.
+    #[arg(long, env = "FETCH_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub fetch_timeout: Duration,
+
+    /// Largest résumé downloaded from a `fileUrl`.
+    #[arg(long, env = "FETCH_MAX_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub fetch_max_bytes: u64,
+
+    /// Redirects followed when downloading.
+    #[arg(long, env = "FETCH_MAX_REDIRECTS", default_value_t = 3)]
+    pub fetch_max_redirects: usize,
+
+    /// Comma-separated hosts allowed even on loopback/private addresses (tests, internal
+    /// file servers). Empty: only public addresses are fetched.
+    #[arg(long, env = "FETCH_ALLOW_HOSTS", default_value = "")]
+    pub fetch_allow_hosts: String,
+
+    /// Comma-separated hosts that are the only ones fetched at all (empty: any public host).
+    #[arg(long, env = "FETCH_ONLY_HOSTS", default_value = "")]
+    pub fetch_only_hosts: String,
+
+    /// Time limit for parsing one document.
+    #[arg(long, env = "PARSE_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub parse_timeout: Duration,
+
+    /// This pod's name (Kubernetes sets it from metadata.name).
+    #[arg(long, env = "POD_NAME", default_value = "")]
+    pub pod_name: String,
+
+    /// `json` (one object per line) or `pretty`.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "pretty")]
+    pub log_format: LogFormat,
+}
+
+fn list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl WorkerConfig {
+    /// Defaults for everything, admin on an ephemeral loopback port (tests, embedding).
+    pub fn local(redis_url: impl Into<String>) -> Self {
+        let mut config = Self::parse_from(["resume-worker"]);
+        config.redis.redis_url = redis_url.into();
+        config.admin_addr = ([127, 0, 0, 1], 0).into();
+        config
+    }
+
+    pub fn worker_id(&self) -> String {
+        if !self.worker_id.is_empty() {
+            return self.worker_id.clone();
+        }
+        let base = [self.pod_name.clone(), std::env::var("HOSTNAME").unwrap_or_default()]
+            .into_iter()
+            .find(|s| !s.is_empty());
+        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..6];
+        match base {
+            Some(base) if !self.pod_name.is_empty() => base,
+            Some(base) => format!("{base}-{suffix}"),
+            None => format!("worker-{suffix}"),
+        }
+    }
+
+    pub fn allow_hosts(&self) -> Vec<String> {
+        list(&self.fetch_allow_hosts)
+    }
+
+    pub fn only_hosts(&self) -> Vec<String> {
+        list(&self.fetch_only_hosts)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            (1..=256).contains(&self.concurrency),
+            "WORKER_CONCURRENCY must be from 1 to 256"
+        );
+        anyhow::ensure!(
+            progress_contract::channel::is_valid_name(&self.queue_name),
+            "QUEUE_NAME must use only A-Z a-z 0-9 . _ : -"
+        );
+        anyhow::ensure!(
+            self.visibility_timeout >= std::time::Duration::from_millis(300),
+            "VISIBILITY_TIMEOUT must be at least 300ms"
+        );
+        anyhow::ensure!(!self.heartbeat.is_zero(), "WORKER_HEARTBEAT must be greater than zero");
+        Ok(())
+    }
+}

@@ -1,0 +1,27 @@
+//! resume-worker: takes résumé-analysis jobs from the Redis queue, analyses each résumé and
+//! publishes progress at every stage.
+//!
+//! - [`config`]: environment variables.
+//! - [`app`]: build (connect) and run (take jobs, drain, stop).
+//! - [`runner`]: the job loop, concurrency, keep-alive, outcomes.
+//! - [`pipeline`]: the stages of one analysis.
+//! - [`source`]: the résumé's bytes, from an upload or a URL.
+//! - [`progress`]: `job_update` events and recorded progress.
+//! - [`presence`]: `worker_status` and the live-worker registry.
+//! - [`failure`]: retryable versus permanent failures.
+//! - [`today`]: the current month for open-ended date ranges.
+//! - [`metrics`]: metric names.
+
+pub mod app;
+pub mod config;
+pub mod failure;
+pub mod metrics;
+pub mod pipeline;
+pub mod presence;
+pub mod progress;
+pub mod runner;
+pub mod source;
+pub mod today;
+
+pub use app::Application;
+pub use config::WorkerConfig;

@@ -1,0 +1,167 @@
+//! The analysis of one résumé, stage by stage: initializing → fetching → parsing →
+//! extracting → analyzing → storing. Each stage is announced before it runs, so progress
+//! is monotonic and a failure names the stage it happened in.
+
+use std::time::{Duration, Instant};
+
+use job_queue::{Claimed, Queue};
+use progress_contract::Publisher;
+use progress_contract::events::Stage;
+use progress_contract::jobs::ResumeJobData;
+use resume_analysis::{Requirements, YearMonth};
+use safe_fetch::SafeFetcher;
+use serde_json::{Value, json};
+
+use crate::failure::Failure;
+use crate::metrics as m;
+use crate::progress::JobProgress;
+use crate::{source, today};
+
+/// Everything a job attempt needs. Shared by all jobs of the process.
+pub struct Pipeline {
+    pub queue: Queue,
+    pub publisher: Publisher,
+    pub fetcher: SafeFetcher,
+    pub parse_timeout: Duration,
+}
+
+/// A failed attempt and the stage it failed in.
+pub struct StageFailure {
+    pub failure: Failure,
+    pub stage: Option<Stage>,
+}
+
+struct Timings {
+    current: Option<(Stage, Instant)>,
+    done: Vec<Value>,
+}
+
+impl Timings {
+    fn next(&mut self, stage: Stage) {
+        self.finish();
+        self.current = Some((stage, Instant::now()));
+    }
+
+    fn finish(&mut self) {
+        if let Some((stage, started)) = self.current.take() {
+            let elapsed = started.elapsed();
+            metrics::histogram!(m::STAGE_DURATION, "stage" => stage.as_str())
+                .record(elapsed.as_secs_f64());
+            self.done.push(json!({
+                "stage": stage.as_str(),
+                "durationMs": elapsed.as_millis() as u64,
+            }));
+        }
+    }
+
+    fn stage(&self) -> Option<Stage> {
+        self.current.map(|(stage, _)| stage)
+    }
+}
+
+impl Pipeline {
+    /// Runs every stage but the final store; returns the result to store.
+    pub async fn run(&self, claimed: &Claimed) -> Result<Value, StageFailure> {
+        let data: ResumeJobData =
+            serde_json::from_value(claimed.job.data.clone()).map_err(|e| StageFailure {
+                failure: Failure::permanent("invalid_job", format!("the job data is invalid: {e}")),
+                stage: None,
+            })?;
+        let progress = JobProgress {
+            publisher: &self.publisher,
+            queue: &self.queue,
+            job_id: &claimed.job.job_id,
+            data: &data,
+            attempt: claimed.attempt,
+        };
+        let mut timings = Timings {
+            current: None,
+            done: Vec::new(),
+        };
+        let result = self.stages(claimed, &data, &progress, &mut timings).await;
+        let stage = timings.stage();
+        timings.finish();
+        match result {
+            Ok(mut value) => {
+                value["stages"] = Value::Array(timings.done);
+                Ok(value)
+            }
+            Err(failure) => Err(StageFailure { failure, stage }),
+        }
+    }
+
+    async fn stages(
+        &self,
+        claimed: &Claimed,
+        data: &ResumeJobData,
+        progress: &JobProgress<'_>,
+        timings: &mut Timings,
+    ) -> Result<Value, Failure> {
+        let job_id = &claimed.job.job_id;
+        timings.next(Stage::Initializing);
+        progress
+            .stage(Stage::Initializing, format!("Starting analysis (attempt {})", claimed.attempt))
+            .await;
+
+        timings.next(Stage::Fetching);
+        progress.stage(Stage::Fetching, "Fetching the résumé").await;
+        let source = source::load(&self.queue, &self.fetcher, job_id, data).await?;
+
+        timings.next(Stage::Parsing);
+        progress
+            .stage(Stage::Parsing, format!("Reading {} bytes", source.bytes.len()))
+            .await;
+        let bytes = source.bytes;
+        let mime = source.mime_type.clone();
+        let name = source.file_name.clone();
+        let parsing = tokio::task::spawn_blocking(move || {
+            resume_analysis::parse(&bytes, mime.as_deref(), name.as_deref())
+        });
+        let document = match tokio::time::timeout(self.parse_timeout, parsing).await {
+            Err(_) => {
+                metrics::counter!(m::PARSE_FAILURES, "kind" => "timeout").increment(1);
+                return Err(Failure::permanent("parse_timeout", "reading the document took too long"));
+            }
+            Ok(Err(join)) => {
+                return Err(Failure::retryable("internal", format!("the parser stopped: {join}")));
+            }
+            Ok(Ok(Err(error))) => {
+                metrics::counter!(m::PARSE_FAILURES, "kind" => error.code()).increment(1);
+                return Err(Failure::permanent(error.code(), error.to_string()));
+            }
+            Ok(Ok(Ok(document))) => document,
+        };
+
+        timings.next(Stage::Extracting);
+        progress
+            .stage(Stage::Extracting, "Extracting contact details, experience and skills")
+            .await;
+        let (year, month) = today::year_month();
+        let profile = resume_analysis::extract(&document.text, YearMonth::new(year, month));
+
+        timings.next(Stage::Analyzing);
+        progress.stage(Stage::Analyzing, "Scoring skills and seniority").await;
+        let requirements = (!data.required_skills.is_empty() || data.job_description.is_some())
+            .then(|| Requirements {
+                required_skills: data.required_skills.clone(),
+                job_description: data.job_description.clone(),
+            });
+        let analysis = resume_analysis::analyze(&profile, requirements.as_ref());
+
+        timings.next(Stage::Storing);
+        progress.stage(Stage::Storing, "Saving the results").await;
+        Ok(json!({
+            "resumeId": data.resume_id,
+            "candidateId": data.candidate_id,
+            "document": {
+                "format": document.format,
+                "pages": document.pages,
+                "characters": document.text.chars().count(),
+                "fileName": source.file_name,
+                "source": source.origin,
+            },
+            "profile": profile,
+            "analysis": analysis,
+        }))
+    }
+}
