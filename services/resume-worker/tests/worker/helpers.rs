@@ -1,0 +1,161 @@
+//! The whole stack for end-to-end tests: a real redis-server, a real gateway, workers, and a
+//! file server.
+
+use std::time::Duration;
+
+use resume_worker::{Application as Worker, WorkerConfig};
+use serde_json::{Value, json};
+use sse_gateway::{Application as Gateway, GatewayConfig};
+use test_support::{RedisServer, SseClient, SseEvent};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::files::FileServer;
+
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub struct Stack {
+    pub redis: RedisServer,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub files: FileServer,
+    _gateway_stop: tokio_util::sync::DropGuard,
+}
+
+pub struct RunningWorker {
+    pub id: String,
+    pub stop: CancellationToken,
+    pub handle: JoinHandle<anyhow::Result<()>>,
+}
+
+pub async fn stack() -> Stack {
+    let redis = RedisServer::start();
+    let mut config = GatewayConfig::local(redis.url());
+    config.queue_update_interval = Duration::from_millis(100);
+    let gateway = Gateway::build(config).await.expect("gateway builds");
+    let base = format!("http://127.0.0.1:{}", gateway.port());
+    let stop = CancellationToken::new();
+    tokio::spawn(gateway.run_until_stopped(stop.clone()));
+    Stack {
+        redis,
+        base,
+        http: reqwest::Client::new(),
+        files: FileServer::start([127, 0, 0, 1]).await,
+        _gateway_stop: stop.drop_guard(),
+    }
+}
+
+impl Stack {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Worker settings for tests: loopback file server allowed, fast timers.
+    pub fn worker_config(&self) -> WorkerConfig {
+        let mut config = WorkerConfig::local(self.redis.url());
+        config.fetch_allow_hosts = "127.0.0.1".into();
+        config.visibility_timeout = Duration::from_secs(1);
+        config.heartbeat = Duration::from_millis(200);
+        config.queue_update_interval = Duration::from_millis(100);
+        config.shutdown_timeout = Duration::from_secs(10);
+        config
+    }
+
+    pub async fn start_worker(&self, config: WorkerConfig) -> RunningWorker {
+        let worker = Worker::build(config).await.expect("worker builds");
+        let id = worker.worker_id().to_owned();
+        let stop = CancellationToken::new();
+        let handle = tokio::spawn(worker.run_until_stopped(stop.clone()));
+        RunningWorker { id, stop, handle }
+    }
+
+    /// Opens a stream subscribed to `job:{job_id}` (before the job exists).
+    pub async fn watch(&self, job_id: &str) -> SseClient {
+        let mut client = SseClient::connect(&self.url(&format!("/api/v1/sse/connect?jobs={job_id}")))
+            .await
+            .expect("stream opens");
+        client.next_named("subscribed", WAIT).await.expect("subscribed");
+        client
+    }
+
+    /// `POST /api/v1/queue/add` with the original body.
+    pub async fn add(&self, job_id: &str, file_url: &str, extra: Value, opts: Value) -> (u16, Value) {
+        let mut data = json!({
+            "resumeId": format!("r-{job_id}"),
+            "candidateId": "cand-1",
+            "organisationId": "org-1",
+            "fileUrl": file_url,
+        });
+        if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
+            data.extend(extra.clone());
+        }
+        let mut opts = opts;
+        opts["jobId"] = json!(job_id);
+        let body = json!({"queueName": "resume-analysis", "jobName": "analyze-resume", "data": data, "opts": opts});
+        let response = self.http.post(self.url("/api/v1/queue/add")).json(&body).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or_default())
+    }
+
+    pub async fn job(&self, job_id: &str) -> Value {
+        self.http
+            .get(self.url(&format!("/api/v1/jobs/{job_id}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Polls the job until its state is `state`.
+    pub async fn wait_state(&self, job_id: &str, state: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let job = self.job(job_id).await;
+            if job["state"] == state {
+                return job;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "job {job_id} never reached {state}: {job}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn counts(&self) -> Value {
+        self.http
+            .get(self.url("/api/v1/queues/resume-analysis"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+/// Reads `job_update` events until a terminal one.
+pub async fn until_finished(client: &mut SseClient) -> Vec<Value> {
+    let mut updates = Vec::new();
+    loop {
+        let event: SseEvent = client.next_named("job_update", WAIT).await.expect("job_update");
+        let data = event.json();
+        let status = data["status"].as_str().unwrap_or_default().to_owned();
+        updates.push(data);
+        if status == "completed" || status == "failed" {
+            return updates;
+        }
+    }
+}
+
+/// The stages seen, in order, without repeats.
+pub fn stages(updates: &[Value]) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for update in updates {
+        if let Some(stage) = update["stage"].as_str() {
+            if seen.last().map(String::as_str) != Some(stage) {
+                seen.push(stage.to_owned());
+            }
+        }
+    }
+    seen
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests of the worker with a real redis-server, a real gateway and real files.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
+mod analysis;
+mod failures;
+mod files;
+mod helpers;
+mod resilience;
