@@ -36,10 +36,9 @@ impl Resolve for GuardedResolver {
         Box::pin(async move {
             let addrs: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if !policy.is_allow_listed(&host) {
-                if let Some(bad) = addrs.iter().find(|a| is_forbidden_ip(a.ip())) {
-                    return Err(Box::new(ForbiddenResolution { host, ip: bad.ip() }) as _);
-                }
+            let forbidden = addrs.iter().find(|a| is_forbidden_ip(a.ip()));
+            if let (false, Some(bad)) = (policy.is_allow_listed(&host), forbidden) {
+                return Err(Box::new(ForbiddenResolution { host, ip: bad.ip() }) as _);
             }
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
