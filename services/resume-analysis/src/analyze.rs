@@ -1,0 +1,222 @@
+//! Analysis of a profile: seniority, skills by category, and how well it matches the
+//! required skills of a job.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::profile::Profile;
+use crate::skills;
+use crate::taxonomy::TAXONOMY;
+
+/// What a job asks for.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Requirements {
+    pub required_skills: Vec<String>,
+    /// Scanned for skills when `required_skills` is empty.
+    pub job_description: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Seniority {
+    Intern,
+    Junior,
+    Mid,
+    Senior,
+    Lead,
+    Principal,
+}
+
+/// Required skills the profile has and lacks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchScore {
+    /// 0–100: the share of required skills found.
+    pub score: u8,
+    pub matched: Vec<String>,
+    pub missing: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Analysis {
+    pub seniority: Seniority,
+    pub skills_by_category: BTreeMap<String, Vec<String>>,
+    pub skill_count: usize,
+    /// Present when requirements were given.
+    #[serde(rename = "match", skip_serializing_if = "Option::is_none")]
+    pub matching: Option<MatchScore>,
+}
+
+/// Seniority stated by a job title.
+fn title_level(title: &str) -> Option<Seniority> {
+    let title = title.to_lowercase();
+    let has = |word: &str| {
+        title
+            .split(|c: char| !c.is_alphanumeric() && c != '.')
+            .any(|w| w == word)
+    };
+    if has("principal") || has("distinguished") || has("fellow") || title.contains("chief") {
+        Some(Seniority::Principal)
+    } else if has("staff")
+        || has("lead")
+        || title.contains("head of")
+        || has("director")
+        || has("architect")
+    {
+        Some(Seniority::Lead)
+    } else if has("senior") || has("sr.") || has("sr") {
+        Some(Seniority::Senior)
+    } else if has("junior") || has("jr.") || has("jr") || has("graduate") {
+        Some(Seniority::Junior)
+    } else if has("intern") || has("internship") || has("trainee") {
+        Some(Seniority::Intern)
+    } else {
+        None
+    }
+}
+
+/// Years alone place someone at most at senior; titles can say more.
+fn years_level(years: f32) -> Seniority {
+    match years {
+        y if y < 0.5 => Seniority::Intern,
+        y if y < 2.0 => Seniority::Junior,
+        y if y < 5.0 => Seniority::Mid,
+        _ => Seniority::Senior,
+    }
+}
+
+fn seniority(profile: &Profile) -> Seniority {
+    // The headline, else the most recent position's line.
+    let title = profile.headline.clone().or_else(|| {
+        profile
+            .positions
+            .iter()
+            .max_by_key(|p| p.start)
+            .map(|p| p.text.clone())
+    });
+    let by_years = years_level(profile.years_of_experience);
+    match title.as_deref().and_then(title_level) {
+        // A junior title beats many years of unrelated work; a senior one lifts few years.
+        Some(level) if level <= Seniority::Junior => level.max(by_years.min(Seniority::Junior)),
+        Some(level) => level.max(by_years),
+        None => by_years,
+    }
+}
+
+fn canonical(skill: &str) -> String {
+    TAXONOMY
+        .lookup(skill)
+        .map_or_else(|| skill.trim().to_owned(), |s| s.name.to_owned())
+}
+
+pub fn analyze(profile: &Profile, requirements: Option<&Requirements>) -> Analysis {
+    let mut skills_by_category: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for hit in &profile.skills {
+        skills_by_category
+            .entry(hit.category.clone())
+            .or_default()
+            .push(hit.name.clone());
+    }
+    let matching = requirements.and_then(|req| {
+        let mut required: Vec<String> = if req.required_skills.is_empty() {
+            skills::find_in_prose(req.job_description.as_deref().unwrap_or_default())
+        } else {
+            req.required_skills.iter().map(|s| canonical(s)).collect()
+        };
+        let mut seen = std::collections::HashSet::new();
+        required.retain(|s| !s.is_empty() && seen.insert(s.to_lowercase()));
+        if required.is_empty() {
+            return None;
+        }
+        let has = |skill: &str| {
+            profile
+                .skills
+                .iter()
+                .any(|h| h.name.eq_ignore_ascii_case(skill))
+        };
+        let (matched, missing): (Vec<String>, Vec<String>) =
+            required.into_iter().partition(|s| has(s));
+        let total = matched.len() + missing.len();
+        let score = ((matched.len() as f32 / total as f32) * 100.0).round() as u8;
+        Some(MatchScore {
+            score,
+            matched,
+            missing,
+        })
+    });
+    Analysis {
+        seniority: seniority(profile),
+        skill_count: profile.skills.len(),
+        skills_by_category,
+        matching,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dates::YearMonth;
+    use crate::profile::extract;
+
+    const TODAY: YearMonth = YearMonth {
+        year: 2026,
+        month: 11,
+    };
+
+    #[test]
+    fn titles_and_years_decide_seniority() {
+        let senior = extract(
+            "Ana Lima\nSenior Backend Engineer\nExperience\nAcme 2020 - Present\nSkills\nRust",
+            TODAY,
+        );
+        assert_eq!(analyze(&senior, None).seniority, Seniority::Senior);
+        let lead = extract(
+            "Ana Lima\nStaff Engineer\nExperience\nAcme 2023 - Present",
+            TODAY,
+        );
+        assert_eq!(analyze(&lead, None).seniority, Seniority::Lead);
+        let mid = extract(
+            "Ana Lima\nSoftware Engineer\nExperience\nAcme 2023 - Present",
+            TODAY,
+        );
+        assert_eq!(analyze(&mid, None).seniority, Seniority::Mid);
+        let junior = extract(
+            "Ana Lima\nJunior Developer\nExperience\nAcme 2010 - Present",
+            TODAY,
+        );
+        assert_eq!(analyze(&junior, None).seniority, Seniority::Junior);
+        let veteran = extract("Ana Lima\nExperience\nAcme 2000 - Present", TODAY);
+        assert_eq!(analyze(&veteran, None).seniority, Seniority::Senior);
+    }
+
+    #[test]
+    fn match_score_uses_canonical_names() {
+        let profile = extract("Skills\nRust, Kubernetes, PostgreSQL, Go", TODAY);
+        let req = Requirements {
+            required_skills: vec!["rust".into(), "k8s".into(), "Haskell".into()],
+            job_description: None,
+        };
+        let analysis = analyze(&profile, Some(&req));
+        let matching = analysis.matching.unwrap();
+        assert_eq!(matching.matched, ["Rust", "Kubernetes"]);
+        assert_eq!(matching.missing, ["Haskell"]);
+        assert_eq!(matching.score, 67);
+        assert_eq!(analysis.skills_by_category["languages"], ["Rust", "Go"]);
+        assert_eq!(analysis.skill_count, 4);
+    }
+
+    #[test]
+    fn a_job_description_gives_the_requirements() {
+        let profile = extract("Skills\nPython, Django", TODAY);
+        let req = Requirements {
+            required_skills: Vec::new(),
+            job_description: Some("We need Python and Django experience, plus AWS.".into()),
+        };
+        let matching = analyze(&profile, Some(&req)).matching.unwrap();
+        assert_eq!(matching.matched, ["Python", "Django"]);
+        assert_eq!(matching.missing, ["AWS"]);
+        assert!(analyze(&profile, None).matching.is_none());
+    }
+}
