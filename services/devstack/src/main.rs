@@ -15,7 +15,9 @@ async fn main() -> anyhow::Result<()> {
     gateway.redis.redis_url = redis.url.clone();
 
     let shutdown = CancellationToken::new();
-    tokio::spawn(service_runtime::shutdown::cancel_on_signal(shutdown.clone()));
+    tokio::spawn(service_runtime::shutdown::cancel_on_signal(
+        shutdown.clone(),
+    ));
     let app = Application::build(gateway).await?;
     let port = app.port();
     let gateway_task = tokio::spawn(app.run_until_stopped(shutdown.clone()));

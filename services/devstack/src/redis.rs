@@ -36,14 +36,26 @@ fn answers(url: &str) -> bool {
 pub fn find_or_start(url: &str) -> anyhow::Result<LocalRedis> {
     if answers(url) {
         tracing::info!(redis = %service_runtime::redis::redact(url), "using the Redis at REDIS_URL");
-        return Ok(LocalRedis { url: url.to_owned(), child: None });
+        return Ok(LocalRedis {
+            url: url.to_owned(),
+            child: None,
+        });
     }
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .context("finding a free port")?
         .port();
     let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn();
@@ -56,7 +68,10 @@ pub fn find_or_start(url: &str) -> anyhow::Result<LocalRedis> {
         ),
         Err(error) => return Err(error).context("starting redis-server"),
     };
-    let redis = LocalRedis { url: format!("redis://127.0.0.1:{port}"), child: Some(child) };
+    let redis = LocalRedis {
+        url: format!("redis://127.0.0.1:{port}"),
+        child: Some(child),
+    };
     let deadline = Instant::now() + Duration::from_secs(10);
     while !answers(&redis.url) {
         if Instant::now() > deadline {

@@ -49,7 +49,10 @@ impl Application {
         m::describe();
         let mut redis = RedisOptions::new(&config.redis.redis_url);
         // Blocking reads wait up to 2 s; leave room above that.
-        redis.command_timeout = config.redis.redis_command_timeout.max(std::time::Duration::from_secs(4));
+        redis.command_timeout = config
+            .redis
+            .redis_command_timeout
+            .max(std::time::Duration::from_secs(4));
         let client = redis.connect_client().await?;
         let reader = redis.connect_client().await?;
         tracing::info!(redis = %redact(&config.redis.redis_url), "connected to Redis");
@@ -117,7 +120,10 @@ impl Application {
     }
 
     pub fn admin_port(&self) -> u16 {
-        self.admin_listener.local_addr().map(|a| a.port()).unwrap_or(0)
+        self.admin_listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or(0)
     }
 
     pub fn worker_id(&self) -> &str {
@@ -149,7 +155,10 @@ impl Application {
             admin::router(readiness, metrics_handle.clone()),
             background.clone(),
         ));
-        tokio::spawn(service_runtime::metrics::run_upkeep(metrics_handle, background.clone()));
+        tokio::spawn(service_runtime::metrics::run_upkeep(
+            metrics_handle,
+            background.clone(),
+        ));
         let presence_stop = CancellationToken::new();
         let presence = tokio::spawn(runner.presence.clone().run(presence_stop.clone()));
         tracing::info!(

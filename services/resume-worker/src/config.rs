@@ -105,9 +105,12 @@ impl WorkerConfig {
         if !self.worker_id.is_empty() {
             return self.worker_id.clone();
         }
-        let base = [self.pod_name.clone(), std::env::var("HOSTNAME").unwrap_or_default()]
-            .into_iter()
-            .find(|s| !s.is_empty());
+        let base = [
+            self.pod_name.clone(),
+            std::env::var("HOSTNAME").unwrap_or_default(),
+        ]
+        .into_iter()
+        .find(|s| !s.is_empty());
         let suffix = &uuid::Uuid::new_v4().simple().to_string()[..6];
         match base {
             Some(base) if !self.pod_name.is_empty() => base,
@@ -137,7 +140,10 @@ impl WorkerConfig {
             self.visibility_timeout >= std::time::Duration::from_millis(300),
             "VISIBILITY_TIMEOUT must be at least 300ms"
         );
-        anyhow::ensure!(!self.heartbeat.is_zero(), "WORKER_HEARTBEAT must be greater than zero");
+        anyhow::ensure!(
+            !self.heartbeat.is_zero(),
+            "WORKER_HEARTBEAT must be greater than zero"
+        );
         Ok(())
     }
 }

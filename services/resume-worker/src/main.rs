@@ -8,6 +8,8 @@ async fn main() -> anyhow::Result<()> {
     service_runtime::telemetry::init_logging(config.log_format, "info");
     let application = Application::build(config).await?;
     let shutdown = CancellationToken::new();
-    tokio::spawn(service_runtime::shutdown::cancel_on_signal(shutdown.clone()));
+    tokio::spawn(service_runtime::shutdown::cancel_on_signal(
+        shutdown.clone(),
+    ));
     application.run_until_stopped(shutdown).await
 }

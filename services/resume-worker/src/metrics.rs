@@ -12,8 +12,16 @@ pub const PARSE_FAILURES: &str = "worker_parse_failures_total";
 
 pub fn describe() {
     describe_counter!(JOBS, "Jobs finished by this worker, by outcome.");
-    describe_histogram!(JOB_DURATION, Unit::Seconds, "Time from claim to outcome of one attempt.");
-    describe_histogram!(STAGE_DURATION, Unit::Seconds, "Time spent in each analysis stage.");
+    describe_histogram!(
+        JOB_DURATION,
+        Unit::Seconds,
+        "Time from claim to outcome of one attempt."
+    );
+    describe_histogram!(
+        STAGE_DURATION,
+        Unit::Seconds,
+        "Time spent in each analysis stage."
+    );
     describe_gauge!(IN_FLIGHT, "Jobs running now.");
     describe_counter!(RETRIES, "Attempts that failed and were scheduled again.");
     describe_counter!(RECLAIMS, "Jobs taken over from a worker that stopped.");

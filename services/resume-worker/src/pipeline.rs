@@ -100,7 +100,10 @@ impl Pipeline {
         let job_id = &claimed.job.job_id;
         timings.next(Stage::Initializing);
         progress
-            .stage(Stage::Initializing, format!("Starting analysis (attempt {})", claimed.attempt))
+            .stage(
+                Stage::Initializing,
+                format!("Starting analysis (attempt {})", claimed.attempt),
+            )
             .await;
 
         timings.next(Stage::Fetching);
@@ -109,7 +112,10 @@ impl Pipeline {
 
         timings.next(Stage::Parsing);
         progress
-            .stage(Stage::Parsing, format!("Reading {} bytes", source.bytes.len()))
+            .stage(
+                Stage::Parsing,
+                format!("Reading {} bytes", source.bytes.len()),
+            )
             .await;
         let bytes = source.bytes;
         let mime = source.mime_type.clone();
@@ -120,10 +126,16 @@ impl Pipeline {
         let document = match tokio::time::timeout(self.parse_timeout, parsing).await {
             Err(_) => {
                 metrics::counter!(m::PARSE_FAILURES, "kind" => "timeout").increment(1);
-                return Err(Failure::permanent("parse_timeout", "reading the document took too long"));
+                return Err(Failure::permanent(
+                    "parse_timeout",
+                    "reading the document took too long",
+                ));
             }
             Ok(Err(join)) => {
-                return Err(Failure::retryable("internal", format!("the parser stopped: {join}")));
+                return Err(Failure::retryable(
+                    "internal",
+                    format!("the parser stopped: {join}"),
+                ));
             }
             Ok(Ok(Err(error))) => {
                 metrics::counter!(m::PARSE_FAILURES, "kind" => error.code()).increment(1);
@@ -134,13 +146,18 @@ impl Pipeline {
 
         timings.next(Stage::Extracting);
         progress
-            .stage(Stage::Extracting, "Extracting contact details, experience and skills")
+            .stage(
+                Stage::Extracting,
+                "Extracting contact details, experience and skills",
+            )
             .await;
         let (year, month) = today::year_month();
         let profile = resume_analysis::extract(&document.text, YearMonth::new(year, month));
 
         timings.next(Stage::Analyzing);
-        progress.stage(Stage::Analyzing, "Scoring skills and seniority").await;
+        progress
+            .stage(Stage::Analyzing, "Scoring skills and seniority")
+            .await;
         let requirements = (!data.required_skills.is_empty() || data.job_description.is_some())
             .then(|| Requirements {
                 required_skills: data.required_skills.clone(),

@@ -51,10 +51,15 @@ impl JobProgress<'_> {
         } else {
             JobStatus::InProgress
         };
-        if let Err(error) = self.queue.set_progress(self.job_id, stage.as_str(), progress).await {
+        if let Err(error) = self
+            .queue
+            .set_progress(self.job_id, stage.as_str(), progress)
+            .await
+        {
             tracing::warn!(%error, job.id = self.job_id, "recording progress failed");
         }
-        self.publish(self.update(status, progress).stage(stage).message(message)).await;
+        self.publish(self.update(status, progress).stage(stage).message(message))
+            .await;
     }
 
     pub async fn completed(&self, result: Value) {
@@ -67,15 +72,18 @@ impl JobProgress<'_> {
     }
 
     pub async fn retrying(&self, error: &str, delay_ms: u64) {
-        let mut update = self
-            .update(JobStatus::Retrying, 0)
-            .message(format!("Attempt {} failed; retrying in {} ms", self.attempt, delay_ms));
+        let mut update = self.update(JobStatus::Retrying, 0).message(format!(
+            "Attempt {} failed; retrying in {} ms",
+            self.attempt, delay_ms
+        ));
         update.error = Some(error.to_owned());
         self.publish(update).await;
     }
 
     pub async fn failed(&self, error: &str, stage: Option<Stage>) {
-        let mut update = self.update(JobStatus::Failed, 100).message("Analysis failed");
+        let mut update = self
+            .update(JobStatus::Failed, 100)
+            .message("Analysis failed");
         update.stage = stage;
         update.error = Some(error.to_owned());
         self.publish(update).await;

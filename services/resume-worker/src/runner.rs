@@ -19,13 +19,26 @@ use crate::progress::JobProgress;
 /// What became of one delivered job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    Completed { job_id: String },
+    Completed {
+        job_id: String,
+    },
     /// It had already been completed by another worker; this run's result was discarded.
-    Duplicate { job_id: String },
-    Retrying { job_id: String, attempt: u32, delay: Duration },
-    Failed { job_id: String, error: String },
+    Duplicate {
+        job_id: String,
+    },
+    Retrying {
+        job_id: String,
+        attempt: u32,
+        delay: Duration,
+    },
+    Failed {
+        job_id: String,
+        error: String,
+    },
     /// The job finished elsewhere while this attempt failed.
-    Ignored { job_id: String },
+    Ignored {
+        job_id: String,
+    },
 }
 
 impl Outcome {
@@ -65,12 +78,18 @@ impl Runner {
         let claimed = match delivery {
             Delivery::Run(claimed) => claimed,
             Delivery::Abandoned(job) => {
-                let data: ResumeJobData = serde_json::from_value(job.data.clone()).unwrap_or_default();
+                let data: ResumeJobData =
+                    serde_json::from_value(job.data.clone()).unwrap_or_default();
                 let error = job.error.clone().unwrap_or_else(|| "abandoned".into());
-                self.progress(&job.job_id, &data, job.attempts).failed(&error, None).await;
+                self.progress(&job.job_id, &data, job.attempts)
+                    .failed(&error, None)
+                    .await;
                 self.reporter.changed();
                 metrics::counter!(m::JOBS, "outcome" => "failed").increment(1);
-                return Outcome::Failed { job_id: job.job_id, error };
+                return Outcome::Failed {
+                    job_id: job.job_id,
+                    error,
+                };
             }
         };
         if claimed.attempt > 1 {
@@ -89,7 +108,12 @@ impl Runner {
         outcome
     }
 
-    fn progress<'a>(&'a self, job_id: &'a str, data: &'a ResumeJobData, attempt: u32) -> JobProgress<'a> {
+    fn progress<'a>(
+        &'a self,
+        job_id: &'a str,
+        data: &'a ResumeJobData,
+        attempt: u32,
+    ) -> JobProgress<'a> {
         JobProgress {
             publisher: &self.pipeline.publisher,
             queue: &self.pipeline.queue,
@@ -102,11 +126,16 @@ impl Runner {
     async fn run_claimed(&self, claimed: &Claimed) -> Outcome {
         let job_id = claimed.job.job_id.clone();
         let alive = CancellationToken::new();
-        let keep_alive = tokio::spawn(keep_alive(self.consumer.clone(), claimed.clone(), alive.clone()));
+        let keep_alive = tokio::spawn(keep_alive(
+            self.consumer.clone(),
+            claimed.clone(),
+            alive.clone(),
+        ));
         let result = self.pipeline.run(claimed).await;
         alive.cancel();
         let _ = keep_alive.await;
-        let data: ResumeJobData = serde_json::from_value(claimed.job.data.clone()).unwrap_or_default();
+        let data: ResumeJobData =
+            serde_json::from_value(claimed.job.data.clone()).unwrap_or_default();
         let progress = self.progress(&job_id, &data, claimed.attempt);
         match result {
             Ok(value) => match self.consumer.complete(claimed, &value).await {
@@ -127,15 +156,28 @@ impl Runner {
             Err(failed) => {
                 let failure = failed.failure;
                 tracing::warn!(job.id = %job_id, kind = failure.kind, error = %failure.message, "job attempt failed");
-                match self.consumer.fail(claimed, &failure.message, !failure.retryable).await {
+                match self
+                    .consumer
+                    .fail(claimed, &failure.message, !failure.retryable)
+                    .await
+                {
                     Ok(FailOutcome::Retry { attempt, delay }) => {
                         metrics::counter!(m::RETRIES).increment(1);
-                        progress.retrying(&failure.message, delay.as_millis() as u64).await;
-                        Outcome::Retrying { job_id, attempt, delay }
+                        progress
+                            .retrying(&failure.message, delay.as_millis() as u64)
+                            .await;
+                        Outcome::Retrying {
+                            job_id,
+                            attempt,
+                            delay,
+                        }
                     }
                     Ok(FailOutcome::Dead { .. }) => {
                         progress.failed(&failure.message, failed.stage).await;
-                        Outcome::Failed { job_id, error: failure.message }
+                        Outcome::Failed {
+                            job_id,
+                            error: failure.message,
+                        }
                     }
                     Ok(FailOutcome::Ignored) => Outcome::Ignored { job_id },
                     Err(error) => {
@@ -151,7 +193,11 @@ impl Runner {
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken, drain: Duration) {
         let permits = Arc::new(Semaphore::new(self.concurrency));
         let tracker = TaskTracker::new();
-        let maintenance = tokio::spawn(self.clone().maintain(permits.clone(), tracker.clone(), shutdown.clone()));
+        let maintenance = tokio::spawn(self.clone().maintain(
+            permits.clone(),
+            tracker.clone(),
+            shutdown.clone(),
+        ));
         loop {
             let permit = tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -200,7 +246,12 @@ impl Runner {
     }
 
     /// Promotes due retries and reclaims jobs of stopped workers.
-    async fn maintain(self: Arc<Self>, permits: Arc<Semaphore>, tracker: TaskTracker, shutdown: CancellationToken) {
+    async fn maintain(
+        self: Arc<Self>,
+        permits: Arc<Semaphore>,
+        tracker: TaskTracker,
+        shutdown: CancellationToken,
+    ) {
         let reclaim_every = self.consumer.options().visibility_timeout / 2;
         let mut promote = tokio::time::interval(Duration::from_millis(250));
         let mut reclaim = tokio::time::interval(reclaim_every.max(Duration::from_millis(100)));

@@ -27,7 +27,10 @@ pub async fn load(
             .await
             .map_err(|e| Failure::retryable("redis", format!("reading the uploaded file: {e}")))?
             .ok_or_else(|| {
-                Failure::permanent("upload_missing", "the uploaded file has expired or was removed")
+                Failure::permanent(
+                    "upload_missing",
+                    "the uploaded file has expired or was removed",
+                )
             })?;
         return Ok(Source {
             bytes,
@@ -37,7 +40,10 @@ pub async fn load(
         });
     }
     let Some(url) = data.file_url.as_deref() else {
-        return Err(Failure::permanent("no_file", "the job has neither an upload nor a fileUrl"));
+        return Err(Failure::permanent(
+            "no_file",
+            "the job has neither an upload nor a fileUrl",
+        ));
     };
     let fetched = fetcher.fetch(url).await.map_err(|error| {
         let message = format!("fetching the résumé failed: {error}");

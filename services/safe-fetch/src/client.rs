@@ -36,8 +36,6 @@ pub struct SafeFetcher {
 
 impl SafeFetcher {
     pub fn new(policy: FetchPolicy) -> Result<Self, FetchError> {
-        // The TLS stack needs a process-wide crypto provider; a second install is a no-op.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let policy = Arc::new(policy);
         let client = reqwest::Client::builder()
             .redirect(Policy::none())

@@ -6,23 +6,50 @@ use serde_json::{Value, json};
 
 use crate::helpers::{WAIT, stack, stages, until_finished};
 
-const ALL_STAGES: [&str; 6] = ["initializing", "fetching", "parsing", "extracting", "analyzing", "storing"];
+const ALL_STAGES: [&str; 6] = [
+    "initializing",
+    "fetching",
+    "parsing",
+    "extracting",
+    "analyzing",
+    "storing",
+];
 
 fn assert_progress_monotonic(updates: &[Value]) {
-    let progress: Vec<u64> = updates.iter().map(|u| u["progress"].as_u64().unwrap()).collect();
-    assert!(progress.windows(2).all(|w| w[0] <= w[1]), "progress not monotonic: {progress:?}");
+    let progress: Vec<u64> = updates
+        .iter()
+        .map(|u| u["progress"].as_u64().unwrap())
+        .collect();
+    assert!(
+        progress.windows(2).all(|w| w[0] <= w[1]),
+        "progress not monotonic: {progress:?}"
+    );
     assert_eq!(progress.last(), Some(&100));
 }
 
 fn assert_sample_result(result: &Value) {
     let profile = &result["profile"];
     assert_eq!(profile["email"], "jane.doe@example.com", "{profile}");
-    assert!(profile["phone"].as_str().unwrap().contains("555"), "{profile}");
-    let skills: Vec<&str> = profile["skills"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert!(
+        profile["phone"].as_str().unwrap().contains("555"),
+        "{profile}"
+    );
+    let skills: Vec<&str> = profile["skills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
     for expected in ["Rust", "PostgreSQL", "Kubernetes"] {
-        assert!(skills.contains(&expected), "{expected} missing from {skills:?}");
+        assert!(
+            skills.contains(&expected),
+            "{expected} missing from {skills:?}"
+        );
     }
-    assert!(profile["yearsOfExperience"].as_f64().unwrap() >= 5.0, "{profile}");
+    assert!(
+        profile["yearsOfExperience"].as_f64().unwrap() >= 5.0,
+        "{profile}"
+    );
 }
 
 #[tokio::test]
@@ -33,10 +60,22 @@ async fn an_uploaded_pdf_is_analysed_end_to_end_through_the_gateway() {
 
     let pdf = fixtures::pdf_from_lines(&[fixtures::sample_resume_lines()]);
     let form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::bytes(pdf).file_name("jane.pdf").mime_str("application/pdf").unwrap())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(pdf)
+                .file_name("jane.pdf")
+                .mime_str("application/pdf")
+                .unwrap(),
+        )
         .text("jobId", "upload-pdf")
         .text("requiredSkills", "Rust, Kubernetes, Haskell");
-    let response = stack.http.post(stack.url("/api/v1/resumes")).multipart(form).send().await.unwrap();
+    let response = stack
+        .http
+        .post(stack.url("/api/v1/resumes"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 201);
 
     let updates = until_finished(&mut stream).await;
@@ -52,9 +91,14 @@ async fn an_uploaded_pdf_is_analysed_end_to_end_through_the_gateway() {
     assert_eq!(last["result"]["document"]["format"], "pdf");
 
     let job = stack.wait_state("upload-pdf", "completed").await;
-    assert_eq!(job["result"], last["result"], "the stored result is the published one");
+    assert_eq!(
+        job["result"], last["result"],
+        "the stored result is the published one"
+    );
     assert_eq!(job["attempts"], 1);
-    let leftover = stack.redis.cli(&["EXISTS", "rq:{resume-analysis}:file:upload-pdf"]);
+    let leftover = stack
+        .redis
+        .cli(&["EXISTS", "rq:{resume-analysis}:file:upload-pdf"]);
     assert_eq!(leftover, "0", "the upload is removed once analysed");
     worker.stop.cancel();
     worker.handle.await.unwrap().unwrap();
@@ -65,16 +109,38 @@ async fn docx_five_page_pdf_and_text_from_urls_are_analysed() {
     let stack = stack().await;
     let worker = stack.start_worker(stack.worker_config()).await;
     let lines = fixtures::sample_resume_lines();
-    stack.files.put("cv.docx", fixtures::docx_from_paragraphs(&lines), "application/octet-stream");
+    stack.files.put(
+        "cv.docx",
+        fixtures::docx_from_paragraphs(&lines),
+        "application/octet-stream",
+    );
     let pages: Vec<Vec<String>> = (0..5)
-        .map(|i| if i == 0 { lines.clone() } else { vec![format!("Page {} of project notes", i + 1)] })
+        .map(|i| {
+            if i == 0 {
+                lines.clone()
+            } else {
+                vec![format!("Page {} of project notes", i + 1)]
+            }
+        })
         .collect();
-    stack.files.put("long.pdf", fixtures::pdf_from_lines(&pages), "application/pdf");
-    stack.files.put("cv.md", lines.join("\n").into_bytes(), "text/markdown");
+    stack.files.put(
+        "long.pdf",
+        fixtures::pdf_from_lines(&pages),
+        "application/pdf",
+    );
+    stack
+        .files
+        .put("cv.md", lines.join("\n").into_bytes(), "text/markdown");
 
-    for (job_id, path, format) in [("docx-1", "/files/cv.docx", "docx"), ("pdf-5", "/files/long.pdf", "pdf"), ("md-1", "/files/cv.md", "markdown")] {
+    for (job_id, path, format) in [
+        ("docx-1", "/files/cv.docx", "docx"),
+        ("pdf-5", "/files/long.pdf", "pdf"),
+        ("md-1", "/files/cv.md", "markdown"),
+    ] {
         let mut stream = stack.watch(job_id).await;
-        let (status, body) = stack.add(job_id, &stack.files.url(path), json!({}), json!({})).await;
+        let (status, body) = stack
+            .add(job_id, &stack.files.url(path), json!({}), json!({}))
+            .await;
         assert_eq!(status, 201, "{body}");
         let updates = until_finished(&mut stream).await;
         let last = updates.last().unwrap();
@@ -83,13 +149,26 @@ async fn docx_five_page_pdf_and_text_from_urls_are_analysed() {
         assert_progress_monotonic(&updates);
         assert_sample_result(&last["result"]);
         let document = &last["result"]["document"];
-        assert!(document["format"].as_str().unwrap().starts_with(&format[..3]), "{job_id}: {document}");
+        assert!(
+            document["format"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format[..3]),
+            "{job_id}: {document}"
+        );
         if job_id == "pdf-5" {
             assert_eq!(document["pages"], 5);
         }
     }
     let counts = stack.counts().await;
-    assert_eq!((counts["completed"].as_u64(), counts["waiting"].as_u64(), counts["active"].as_u64()), (Some(3), Some(0), Some(0)));
+    assert_eq!(
+        (
+            counts["completed"].as_u64(),
+            counts["waiting"].as_u64(),
+            counts["active"].as_u64()
+        ),
+        (Some(3), Some(0), Some(0))
+    );
     worker.stop.cancel();
     worker.handle.await.unwrap().unwrap();
 }
@@ -105,12 +184,27 @@ async fn queue_and_worker_events_reach_subscribers() {
     )))
     .await
     .unwrap();
-    let status = stream.next_named("worker_status", WAIT).await.unwrap().json();
+    let status = stream
+        .next_named("worker_status", WAIT)
+        .await
+        .unwrap()
+        .json();
     assert_eq!(status["workerId"], worker.id.as_str());
     assert_eq!(status["concurrency"], 4);
 
-    stack.files.put("cv.txt", fixtures::sample_resume_lines().join("\n").into_bytes(), "text/plain");
-    stack.add("q-1", &stack.files.url("/files/cv.txt"), json!({}), json!({})).await;
+    stack.files.put(
+        "cv.txt",
+        fixtures::sample_resume_lines().join("\n").into_bytes(),
+        "text/plain",
+    );
+    stack
+        .add(
+            "q-1",
+            &stack.files.url("/files/cv.txt"),
+            json!({}),
+            json!({}),
+        )
+        .await;
     let mut saw_active = false;
     let mut saw_completed = false;
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -130,16 +224,56 @@ async fn queue_and_worker_events_reach_subscribers() {
             _ => {}
         }
     }
-    assert!(saw_active && saw_completed, "active: {saw_active}, completed: {saw_completed}");
+    assert!(
+        saw_active && saw_completed,
+        "active: {saw_active}, completed: {saw_completed}"
+    );
 
-    let workers: Value = stack.http.get(stack.url("/api/v1/workers")).send().await.unwrap().json().await.unwrap();
-    assert!(workers["workers"].as_array().unwrap().iter().any(|w| w["workerId"] == worker.id.as_str()));
+    let workers: Value = stack
+        .http
+        .get(stack.url("/api/v1/workers"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        workers["workers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["workerId"] == worker.id.as_str())
+    );
 
     worker.stop.cancel();
-    let paused = stream.next_named("worker_status", WAIT).await.unwrap().json();
-    let paused = if paused["status"] == "paused" { paused } else { stream.next_named("worker_status", WAIT).await.unwrap().json() };
+    let paused = stream
+        .next_named("worker_status", WAIT)
+        .await
+        .unwrap()
+        .json();
+    let paused = if paused["status"] == "paused" {
+        paused
+    } else {
+        stream
+            .next_named("worker_status", WAIT)
+            .await
+            .unwrap()
+            .json()
+    };
     assert_eq!(paused["status"], "paused");
     worker.handle.await.unwrap().unwrap();
-    let workers: Value = stack.http.get(stack.url("/api/v1/workers")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(workers["totalWorkers"], 0, "a stopped worker leaves the registry");
+    let workers: Value = stack
+        .http
+        .get(stack.url("/api/v1/workers"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        workers["totalWorkers"], 0,
+        "a stopped worker leaves the registry"
+    );
 }

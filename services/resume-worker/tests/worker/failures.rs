@@ -10,11 +10,23 @@ use crate::helpers::{stack, until_finished};
 async fn corrupt_and_encrypted_pdfs_fail_cleanly_and_the_worker_keeps_going() {
     let stack = stack().await;
     let worker = stack.start_worker(stack.worker_config()).await;
-    stack.files.put("corrupt.pdf", fixtures::corrupt_pdf(), "application/pdf");
-    stack.files.put("locked.pdf", fixtures::encrypted_pdf(), "application/pdf");
+    stack
+        .files
+        .put("corrupt.pdf", fixtures::corrupt_pdf(), "application/pdf");
+    stack
+        .files
+        .put("locked.pdf", fixtures::encrypted_pdf(), "application/pdf");
     stack.files.put("empty.pdf", Vec::new(), "application/pdf");
-    stack.files.put("image.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec(), "image/png");
-    stack.files.put("good.txt", fixtures::sample_resume_lines().join("\n").into_bytes(), "text/plain");
+    stack.files.put(
+        "image.png",
+        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec(),
+        "image/png",
+    );
+    stack.files.put(
+        "good.txt",
+        fixtures::sample_resume_lines().join("\n").into_bytes(),
+        "text/plain",
+    );
 
     for (job_id, path, expected) in [
         ("corrupt", "/files/corrupt.pdf", "corrupt"),
@@ -23,7 +35,9 @@ async fn corrupt_and_encrypted_pdfs_fail_cleanly_and_the_worker_keeps_going() {
         ("image", "/files/image.png", "not supported"),
     ] {
         let mut stream = stack.watch(job_id).await;
-        stack.add(job_id, &stack.files.url(path), json!({}), json!({})).await;
+        stack
+            .add(job_id, &stack.files.url(path), json!({}), json!({}))
+            .await;
         let updates = until_finished(&mut stream).await;
         let last = updates.last().unwrap();
         assert_eq!(last["status"], "failed", "{job_id}: {last}");
@@ -34,8 +48,18 @@ async fn corrupt_and_encrypted_pdfs_fail_cleanly_and_the_worker_keeps_going() {
         assert_eq!(job["attempts"], 1, "bad input is not retried");
     }
     let mut stream = stack.watch("good").await;
-    stack.add("good", &stack.files.url("/files/good.txt"), json!({}), json!({})).await;
-    assert_eq!(until_finished(&mut stream).await.last().unwrap()["status"], "completed");
+    stack
+        .add(
+            "good",
+            &stack.files.url("/files/good.txt"),
+            json!({}),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        until_finished(&mut stream).await.last().unwrap()["status"],
+        "completed"
+    );
     let counts = stack.counts().await;
     assert_eq!(counts["failed"], 4);
     assert_eq!(counts["completed"], 1);
@@ -49,16 +73,27 @@ async fn an_unavailable_file_is_retried_with_backoff_then_dead_lettered() {
     let worker = stack.start_worker(stack.worker_config()).await;
     let mut stream = stack.watch("flaky").await;
     let (status, _) = stack
-        .add("flaky", &stack.files.url("/unavailable/cv.pdf"), json!({}), json!({"attempts": 3, "backoff": 200}))
+        .add(
+            "flaky",
+            &stack.files.url("/unavailable/cv.pdf"),
+            json!({}),
+            json!({"attempts": 3, "backoff": 200}),
+        )
         .await;
     assert_eq!(status, 201);
     let updates = until_finished(&mut stream).await;
-    let retries: Vec<_> = updates.iter().filter(|u| u["status"] == "retrying").collect();
+    let retries: Vec<_> = updates
+        .iter()
+        .filter(|u| u["status"] == "retrying")
+        .collect();
     assert_eq!(retries.len(), 2, "two retries before the last attempt");
     assert_eq!(retries[0]["attempt"], 1);
     assert_eq!(retries[1]["attempt"], 2);
     let gap = retries[1]["timestamp"].as_u64().unwrap() - retries[0]["timestamp"].as_u64().unwrap();
-    assert!(gap >= 200, "the second attempt waited for the backoff ({gap} ms)");
+    assert!(
+        gap >= 200,
+        "the second attempt waited for the backoff ({gap} ms)"
+    );
     let last = updates.last().unwrap();
     assert_eq!(last["status"], "failed");
     assert_eq!(last["attempt"], 3);
@@ -66,10 +101,15 @@ async fn an_unavailable_file_is_retried_with_backoff_then_dead_lettered() {
 
     let job = stack.wait_state("flaky", "failed").await;
     assert_eq!(job["attempts"], 3);
-    let dead = stack.redis.cli(&["XRANGE", "rq:{resume-analysis}:dead", "-", "+"]);
+    let dead = stack
+        .redis
+        .cli(&["XRANGE", "rq:{resume-analysis}:dead", "-", "+"]);
     assert!(dead.contains("flaky"), "dead letter: {dead}");
     let counts = stack.counts().await;
-    assert_eq!((counts["failed"].as_u64(), counts["delayed"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(
+        (counts["failed"].as_u64(), counts["delayed"].as_u64()),
+        (Some(1), Some(0))
+    );
     worker.stop.cancel();
     worker.handle.await.unwrap().unwrap();
 }
@@ -84,10 +124,22 @@ async fn fetches_to_private_addresses_are_refused() {
     stack.files.put("cv.txt", b"Jane".to_vec(), "text/plain");
     let targets = [
         ("loopback", stack.files.url("/files/cv.txt")),
-        ("metadata", "http://169.254.169.254/latest/meta-data/".to_owned()),
+        (
+            "metadata",
+            "http://169.254.169.254/latest/meta-data/".to_owned(),
+        ),
         ("private", "http://10.0.0.1/cv.pdf".to_owned()),
-        ("mapped", format!("http://[::ffff:127.0.0.1]:{}/files/cv.txt", stack.files.addr.port())),
-        ("localhost", format!("http://localhost:{}/files/cv.txt", stack.files.addr.port())),
+        (
+            "mapped",
+            format!(
+                "http://[::ffff:127.0.0.1]:{}/files/cv.txt",
+                stack.files.addr.port()
+            ),
+        ),
+        (
+            "localhost",
+            format!("http://localhost:{}/files/cv.txt", stack.files.addr.port()),
+        ),
     ];
     for (job_id, url) in targets {
         let mut stream = stack.watch(job_id).await;
@@ -96,9 +148,16 @@ async fn fetches_to_private_addresses_are_refused() {
         assert_eq!(last["status"], "failed", "{job_id}");
         assert_eq!(last["stage"], "fetching", "{job_id}");
         let job = stack.wait_state(job_id, "failed").await;
-        assert_eq!(job["attempts"], 1, "{job_id}: refused at once, never retried");
+        assert_eq!(
+            job["attempts"], 1,
+            "{job_id}: refused at once, never retried"
+        );
     }
-    assert_eq!(stack.files.hits("/files/cv.txt"), 0, "the file server was never reached");
+    assert_eq!(
+        stack.files.hits("/files/cv.txt"),
+        0,
+        "the file server was never reached"
+    );
     worker.stop.cancel();
     worker.handle.await.unwrap().unwrap();
 }
@@ -113,10 +172,16 @@ async fn a_redirect_to_loopback_is_refused() {
     config.fetch_allow_hosts = "127.0.0.2".into();
     let worker = stack.start_worker(config).await;
     let mut stream = stack.watch("redirected").await;
-    stack.add("redirected", &outer.url("/redirect"), json!({}), json!({})).await;
+    stack
+        .add("redirected", &outer.url("/redirect"), json!({}), json!({}))
+        .await;
     let last = until_finished(&mut stream).await.pop().unwrap();
     assert_eq!(last["status"], "failed");
-    assert_eq!(stack.files.hits("/files/cv.txt"), 0, "the loopback target was never fetched");
+    assert_eq!(
+        stack.files.hits("/files/cv.txt"),
+        0,
+        "the loopback target was never fetched"
+    );
     worker.stop.cancel();
     worker.handle.await.unwrap().unwrap();
 }
@@ -125,7 +190,10 @@ async fn a_redirect_to_loopback_is_refused() {
 async fn a_job_with_a_file_url_scheme_is_refused_by_the_worker_too() {
     let stack = stack().await;
     // Bypass the gateway's validation: a publisher writing the queue directly.
-    let client = service_runtime::redis::RedisOptions::new(stack.redis.url()).connect_client().await.unwrap();
+    let client = service_runtime::redis::RedisOptions::new(stack.redis.url())
+        .connect_client()
+        .await
+        .unwrap();
     let queue = job_queue::Queue::new(client, "resume-analysis");
     let job = job_queue::NewJob {
         name: "analyze-resume".into(),
@@ -133,10 +201,20 @@ async fn a_job_with_a_file_url_scheme_is_refused_by_the_worker_too() {
         organisation_id: None,
         traceparent: None,
     };
-    queue.add("file-scheme", &job, &job_queue::JobOptions::default()).await.unwrap();
+    queue
+        .add("file-scheme", &job, &job_queue::JobOptions::default())
+        .await
+        .unwrap();
     let worker = stack.start_worker(stack.worker_config()).await;
     let job = stack.wait_state("file-scheme", "failed").await;
-    assert!(job["error"].as_str().unwrap().to_lowercase().contains("scheme"), "{job}");
+    assert!(
+        job["error"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("scheme"),
+        "{job}"
+    );
     assert_eq!(job["attempts"], 1);
     worker.stop.cancel();
     worker.handle.await.unwrap().unwrap();

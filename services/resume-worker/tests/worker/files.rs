@@ -11,9 +11,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+type Stored = std::collections::HashMap<String, (Vec<u8>, &'static str)>;
+
 #[derive(Clone, Default)]
 pub struct Files {
-    files: Arc<std::sync::Mutex<std::collections::HashMap<String, (Vec<u8>, &'static str)>>>,
+    files: Arc<std::sync::Mutex<Stored>>,
     /// Requests per path seen so far.
     pub hits: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
     slow_count: Arc<AtomicUsize>,
@@ -32,18 +34,27 @@ impl FileServer {
         let files = Files::default();
         let app = Router::new()
             .route("/files/{name}", get(serve))
-            .route("/unavailable/{name}", get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
+            .route(
+                "/unavailable/{name}",
+                get(|| async { StatusCode::SERVICE_UNAVAILABLE }),
+            )
             .route("/slow/{name}", get(slow))
             .route("/redirect", get(redirect))
             .with_state(files.clone());
-        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from((ip, 0)))
+            .await
+            .unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { addr, files }
     }
 
     pub fn put(&self, name: &str, bytes: Vec<u8>, content_type: &'static str) {
-        self.files.files.lock().unwrap().insert(name.to_owned(), (bytes, content_type));
+        self.files
+            .files
+            .lock()
+            .unwrap()
+            .insert(name.to_owned(), (bytes, content_type));
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -61,7 +72,13 @@ impl FileServer {
     }
 
     pub fn hits(&self, path: &str) -> usize {
-        self.files.hits.lock().unwrap().get(path).copied().unwrap_or(0)
+        self.files
+            .hits
+            .lock()
+            .unwrap()
+            .get(path)
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -77,12 +94,22 @@ fn file(files: &Files, name: &str) -> Response {
 }
 
 async fn serve(State(files): State<Files>, Path(name): Path<String>) -> Response {
-    *files.hits.lock().unwrap().entry(format!("/files/{name}")).or_default() += 1;
+    *files
+        .hits
+        .lock()
+        .unwrap()
+        .entry(format!("/files/{name}"))
+        .or_default() += 1;
     file(&files, &name)
 }
 
 async fn slow(State(files): State<Files>, Path(name): Path<String>) -> Response {
-    *files.hits.lock().unwrap().entry(format!("/slow/{name}")).or_default() += 1;
+    *files
+        .hits
+        .lock()
+        .unwrap()
+        .entry(format!("/slow/{name}"))
+        .or_default() += 1;
     let slow = files
         .slow_count
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))

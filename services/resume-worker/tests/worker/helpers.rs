@@ -71,15 +71,25 @@ impl Stack {
 
     /// Opens a stream subscribed to `job:{job_id}` (before the job exists).
     pub async fn watch(&self, job_id: &str) -> SseClient {
-        let mut client = SseClient::connect(&self.url(&format!("/api/v1/sse/connect?jobs={job_id}")))
+        let mut client =
+            SseClient::connect(&self.url(&format!("/api/v1/sse/connect?jobs={job_id}")))
+                .await
+                .expect("stream opens");
+        client
+            .next_named("subscribed", WAIT)
             .await
-            .expect("stream opens");
-        client.next_named("subscribed", WAIT).await.expect("subscribed");
+            .expect("subscribed");
         client
     }
 
     /// `POST /api/v1/queue/add` with the original body.
-    pub async fn add(&self, job_id: &str, file_url: &str, extra: Value, opts: Value) -> (u16, Value) {
+    pub async fn add(
+        &self,
+        job_id: &str,
+        file_url: &str,
+        extra: Value,
+        opts: Value,
+    ) -> (u16, Value) {
         let mut data = json!({
             "resumeId": format!("r-{job_id}"),
             "candidateId": "cand-1",
@@ -92,7 +102,13 @@ impl Stack {
         let mut opts = opts;
         opts["jobId"] = json!(job_id);
         let body = json!({"queueName": "resume-analysis", "jobName": "analyze-resume", "data": data, "opts": opts});
-        let response = self.http.post(self.url("/api/v1/queue/add")).json(&body).send().await.unwrap();
+        let response = self
+            .http
+            .post(self.url("/api/v1/queue/add"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or_default())
     }
@@ -116,7 +132,10 @@ impl Stack {
             if job["state"] == state {
                 return job;
             }
-            assert!(tokio::time::Instant::now() < deadline, "job {job_id} never reached {state}: {job}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "job {job_id} never reached {state}: {job}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -137,7 +156,10 @@ impl Stack {
 pub async fn until_finished(client: &mut SseClient) -> Vec<Value> {
     let mut updates = Vec::new();
     loop {
-        let event: SseEvent = client.next_named("job_update", WAIT).await.expect("job_update");
+        let event: SseEvent = client
+            .next_named("job_update", WAIT)
+            .await
+            .expect("job_update");
         let data = event.json();
         let status = data["status"].as_str().unwrap_or_default().to_owned();
         updates.push(data);
@@ -151,10 +173,9 @@ pub async fn until_finished(client: &mut SseClient) -> Vec<Value> {
 pub fn stages(updates: &[Value]) -> Vec<String> {
     let mut seen: Vec<String> = Vec::new();
     for update in updates {
-        if let Some(stage) = update["stage"].as_str() {
-            if seen.last().map(String::as_str) != Some(stage) {
-                seen.push(stage.to_owned());
-            }
+        let stage = update["stage"].as_str();
+        if let Some(stage) = stage.filter(|s| seen.last().map(String::as_str) != Some(*s)) {
+            seen.push(stage.to_owned());
         }
     }
     seen
