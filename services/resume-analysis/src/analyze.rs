@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::profile::Profile;
-use crate::skills;
+use crate::extract::{Profile, skills};
 use crate::taxonomy::TAXONOMY;
 
 /// What a job asks for.
@@ -31,6 +30,7 @@ pub enum Seniority {
 
 /// Required skills the profile has and lacks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MatchScore {
     /// 0–100: the share of required skills found.
     pub score: u8,
@@ -44,9 +44,9 @@ pub struct Analysis {
     pub seniority: Seniority,
     pub skills_by_category: BTreeMap<String, Vec<String>>,
     pub skill_count: usize,
-    /// Present when requirements were given.
-    #[serde(rename = "match", skip_serializing_if = "Option::is_none")]
-    pub matching: Option<MatchScore>,
+    /// Present when requirements were given (explicitly or through a job description
+    /// naming taxonomy skills); serialized as `"match"`, `null` otherwise.
+    pub r#match: Option<MatchScore>,
 }
 
 /// Seniority stated by a job title.
@@ -119,7 +119,7 @@ pub fn analyze(profile: &Profile, requirements: Option<&Requirements>) -> Analys
             .or_default()
             .push(hit.name.clone());
     }
-    let matching = requirements.and_then(|req| {
+    let r#match = requirements.and_then(|req| {
         let mut required: Vec<String> = if req.required_skills.is_empty() {
             skills::find_in_prose(req.job_description.as_deref().unwrap_or_default())
         } else {
@@ -150,15 +150,15 @@ pub fn analyze(profile: &Profile, requirements: Option<&Requirements>) -> Analys
         seniority: seniority(profile),
         skill_count: profile.skills.len(),
         skills_by_category,
-        matching,
+        r#match,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dates::YearMonth;
-    use crate::profile::extract;
+    use crate::extract::dates::YearMonth;
+    use crate::extract::extract;
 
     const TODAY: YearMonth = YearMonth {
         year: 2026,
@@ -199,7 +199,7 @@ mod tests {
             job_description: None,
         };
         let analysis = analyze(&profile, Some(&req));
-        let matching = analysis.matching.unwrap();
+        let matching = analysis.r#match.unwrap();
         assert_eq!(matching.matched, ["Rust", "Kubernetes"]);
         assert_eq!(matching.missing, ["Haskell"]);
         assert_eq!(matching.score, 67);
@@ -214,9 +214,9 @@ mod tests {
             required_skills: Vec::new(),
             job_description: Some("We need Python and Django experience, plus AWS.".into()),
         };
-        let matching = analyze(&profile, Some(&req)).matching.unwrap();
+        let matching = analyze(&profile, Some(&req)).r#match.unwrap();
         assert_eq!(matching.matched, ["Python", "Django"]);
         assert_eq!(matching.missing, ["AWS"]);
-        assert!(analyze(&profile, None).matching.is_none());
+        assert!(analyze(&profile, None).r#match.is_none());
     }
 }

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::detect::{Format, detect_format};
 use crate::error::ParseError;
-use crate::format::{Format, detect_format};
 use crate::{docx, pdf, text};
 
 /// A readable document.
@@ -40,4 +40,34 @@ pub fn parse(
         text,
         pages,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{docx_from_paragraphs, pdf_from_lines};
+
+    #[test]
+    fn dispatches_on_the_bytes_not_the_declared_type() {
+        let docx = docx_from_paragraphs(&["Jane Doe".into()]);
+        let document = parse(&docx, Some("application/pdf"), Some("cv.pdf")).unwrap();
+        assert_eq!((document.format, document.pages), (Format::Docx, None));
+        assert_eq!(document.text, "Jane Doe\n");
+
+        let pdf = pdf_from_lines(&[vec!["Jane Doe".into()]]);
+        let document = parse(&pdf, Some("text/plain"), Some("cv.txt")).unwrap();
+        assert_eq!((document.format, document.pages), (Format::Pdf, Some(1)));
+        assert_eq!(document.text.trim(), "Jane Doe");
+    }
+
+    #[test]
+    fn markdown_markup_only_is_no_text() {
+        assert_eq!(
+            parse(b"#\n## \n", Some("text/markdown"), None),
+            Err(ParseError::NoText)
+        );
+        let document = parse(b"## Skills\n- Rust", None, Some("cv.md")).unwrap();
+        assert_eq!(document.format, Format::Markdown);
+        assert_eq!(document.text, "Skills\nRust");
+    }
 }

@@ -1,21 +1,30 @@
-//! Why a document cannot be read. Messages are written for the person who uploaded it.
+//! Why a document cannot be read. The messages (`Display`) are written for the person who
+//! uploaded the file and say what to do; [`ParseError::code`] is a stable machine-readable
+//! kind for APIs and metrics.
 
+/// A document that cannot be read.
+///
+/// `Corrupt` carries a short detail of what is damaged; `Unsupported` carries a whole
+/// sentence naming what the file was recognised as and what to upload instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
-    #[error("the file is empty")]
+    #[error("the file is empty; upload your résumé as a PDF, DOCX or text file")]
     Empty,
     #[error("the PDF is password-protected; upload an unprotected copy")]
     Encrypted,
-    #[error("the file is corrupt and cannot be read: {0}")]
+    #[error("the file is corrupt and cannot be read: {0}; export it again and re-upload")]
     Corrupt(String),
-    #[error("this file type is not supported: {0}; upload a PDF, DOCX or text file")]
+    #[error("{0}")]
     Unsupported(String),
-    #[error("the document contains no text (a scanned image?); upload a PDF with selectable text")]
+    #[error(
+        "the document contains no selectable text (a scanned image?); upload a PDF with a text layer, a DOCX or a text file"
+    )]
     NoText,
 }
 
 impl ParseError {
-    /// Short machine-readable kind (also a metric label).
+    /// Short machine-readable kind (also a metric label): `empty`, `encrypted`, `corrupt`,
+    /// `unsupported` or `no_text`.
     pub fn code(&self) -> &'static str {
         match self {
             ParseError::Empty => "empty",
@@ -24,5 +33,44 @@ impl ParseError {
             ParseError::Unsupported(_) => "unsupported",
             ParseError::NoText => "no_text",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ParseError;
+
+    #[test]
+    fn codes_are_stable() {
+        let all = [
+            (ParseError::Empty, "empty"),
+            (ParseError::Encrypted, "encrypted"),
+            (ParseError::Corrupt("x".into()), "corrupt"),
+            (ParseError::Unsupported("x".into()), "unsupported"),
+            (ParseError::NoText, "no_text"),
+        ];
+        for (error, code) in all {
+            assert_eq!(error.code(), code);
+        }
+    }
+
+    #[test]
+    fn messages_tell_the_user_what_to_do() {
+        assert_eq!(
+            ParseError::Encrypted.to_string(),
+            "the PDF is password-protected; upload an unprotected copy"
+        );
+        assert_eq!(
+            ParseError::Corrupt("the DOCX has no document body".into()).to_string(),
+            "the file is corrupt and cannot be read: the DOCX has no document body; export it again and re-upload"
+        );
+        let doc = "legacy Word .doc is not supported; save as DOCX or PDF";
+        assert_eq!(ParseError::Unsupported(doc.into()).to_string(), doc);
+        assert!(ParseError::NoText.to_string().contains("scanned"));
+        assert!(
+            ParseError::Empty
+                .to_string()
+                .starts_with("the file is empty")
+        );
     }
 }

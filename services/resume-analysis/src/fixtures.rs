@@ -3,7 +3,6 @@
 
 use std::io::{Cursor, Write};
 
-use pdf_extract::content::{Content, Operation};
 use pdf_extract::{
     Dictionary, Document, EncryptionState, EncryptionVersion, Object, Permissions, Stream,
     StringFormat,
@@ -47,6 +46,35 @@ fn win_ansi(text: &str) -> Vec<u8> {
         .collect()
 }
 
+/// A PDF literal string: parentheses, backslashes and line breaks escaped.
+fn pdf_literal(text: &str) -> Vec<u8> {
+    let mut out = vec![b'('];
+    for byte in win_ansi(text) {
+        match byte {
+            b'(' | b')' | b'\\' => out.extend([b'\\', byte]),
+            b'\r' => out.extend(b"\\r"),
+            b'\n' => out.extend(b"\\n"),
+            _ => out.push(byte),
+        }
+    }
+    out.push(b')');
+    out
+}
+
+/// A page's content stream: Helvetica 10 pt, one `Tj` per line, 14 pt apart.
+fn page_content(lines: &[String]) -> Vec<u8> {
+    let mut content = b"BT\n/F1 10 Tf\n40 800 Td\n".to_vec();
+    for (i, line) in lines.iter().enumerate() {
+        if i > 0 {
+            content.extend(b"0 -14 Td\n");
+        }
+        content.extend(pdf_literal(line));
+        content.extend(b" Tj\n");
+    }
+    content.extend(b"ET\n");
+    content
+}
+
 fn build_pdf(pages: &[Vec<String>]) -> Document {
     let mut doc = Document::with_version("1.5");
     let pages_id = doc.new_object_id();
@@ -64,22 +92,10 @@ fn build_pdf(pages: &[Vec<String>]) -> Document {
 
     let mut kids = Vec::new();
     for lines in pages {
-        let mut operations = vec![
-            Operation::new("BT", vec![]),
-            Operation::new("Tf", vec![Object::Name(b"F1".to_vec()), 10.into()]),
-            Operation::new("TL", vec![14.into()]),
-            Operation::new("Td", vec![40.into(), 800.into()]),
-        ];
-        for line in lines {
-            operations.push(Operation::new(
-                "Tj",
-                vec![Object::String(win_ansi(line), StringFormat::Literal)],
-            ));
-            operations.push(Operation::new("T*", vec![]));
-        }
-        operations.push(Operation::new("ET", vec![]));
-        let content = Content { operations }.encode().unwrap_or_default();
-        let content_id = doc.add_object(Stream::new(Dictionary::new(), content));
+        let mut stream = Stream::new(Dictionary::new(), page_content(lines));
+        // Flate, like real producers; an uncompressed stream is as valid if this fails.
+        let _ = stream.compress();
+        let content_id = doc.add_object(stream);
         let mut page = Dictionary::new();
         page.set("Type", Object::Name(b"Page".to_vec()));
         page.set("Parent", Object::Reference(pages_id));
@@ -122,19 +138,30 @@ pub fn pdf_from_lines(pages: &[Vec<String>]) -> Vec<u8> {
     save(build_pdf(pages))
 }
 
-/// A really encrypted PDF (RC4 128-bit, user password `secret`).
-pub fn encrypted_pdf() -> Vec<u8> {
+fn encrypted(user_password: &str) -> Vec<u8> {
     let mut doc = build_pdf(&[sample_resume_lines()]);
     let version = EncryptionVersion::V2 {
         document: &doc,
         owner_password: "owner-secret",
-        user_password: "secret",
+        user_password,
         key_length: 128,
         permissions: Permissions::all(),
     };
     let state = EncryptionState::try_from(version).expect("encryption parameters");
     doc.encrypt(&state).expect("encrypting the fixture");
     save(doc)
+}
+
+/// A really encrypted PDF (RC4 128-bit, lopdf's own encryption), which opens only with the
+/// user password `secret`.
+pub fn encrypted_pdf() -> Vec<u8> {
+    encrypted("secret")
+}
+
+/// The sample résumé encrypted with an owner password only: like any viewer, the reader
+/// opens it with the empty user password.
+pub fn owner_protected_pdf() -> Vec<u8> {
+    encrypted("")
 }
 
 /// A PDF whose body is cut off and overwritten with garbage.
@@ -194,4 +221,34 @@ pub fn docx_from_paragraphs(paragraphs: &[String]) -> Vec<u8> {
         zip.write_all(content.as_bytes()).expect("zip write");
     }
     zip.finish().expect("zip finish").into_inner()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_escape_parentheses_backslashes_and_dashes() {
+        assert_eq!(pdf_literal(r"a (b) \c"), br"(a \(b\) \\c)".to_vec());
+        assert_eq!(pdf_literal("x)\r"), br"(x\)\r)".to_vec());
+        assert_eq!(
+            pdf_literal("2019 \u{2013} Now"),
+            b"(2019 \x96 Now)".to_vec()
+        );
+        assert_eq!(pdf_literal("\u{4e2d}"), b"(?)".to_vec());
+    }
+
+    #[test]
+    fn pages_hold_one_text_line_per_entry() {
+        let content = page_content(&["One".into(), "Two".into()]);
+        assert_eq!(
+            String::from_utf8(content).unwrap(),
+            "BT\n/F1 10 Tf\n40 800 Td\n(One) Tj\n0 -14 Td\n(Two) Tj\nET\n"
+        );
+        let pdf = pdf_from_lines(&[vec!["a".into()], vec!["b".into()], vec![]]);
+        assert!(pdf.starts_with(b"%PDF-1.5"));
+        let doc = Document::load_mem(&pdf).unwrap();
+        assert_eq!(doc.get_pages().len(), 3);
+        assert!(Document::load_mem(&encrypted_pdf()).unwrap().is_encrypted());
+    }
 }

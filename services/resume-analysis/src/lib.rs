@@ -1,38 +1,73 @@
-//! Résumé analysis: read a document, extract what it says, and analyse it.
+//! Résumé analysis: read an uploaded document, extract what it says, and analyse it.
 //!
-//! - [`format`]: what a file is, decided from its bytes (names and MIME types are hints).
-//! - [`document`]: [`parse`] a PDF, DOCX, text or Markdown file into plain text.
-//!   The readers: `pdf`, `docx`, `text`.
-//! - [`error`]: why a document cannot be read, in words an end user understands.
-//! - [`contact`]: name, email, phone and links.
-//! - [`sections`]: summary, experience, education and skills sections by their headings.
-//! - [`dates`]: date ranges such as "Jan 2019 – Present", and years of experience.
-//! - [`taxonomy`]: the bundled skill taxonomy (over 300 skills, aliases, categories).
-//! - [`skills`]: finding taxonomy skills in text.
-//! - [`profile`]: [`extract`] everything above into a [`Profile`].
+//! The pipeline has three steps, each a plain function without I/O:
+//! [`parse`] (bytes → [`Document`]), [`extract`] (text → [`Profile`]) and
+//! [`analyze`] (profile and optional [`Requirements`] → [`Analysis`]).
+//!
+//! # Modules
+//!
+//! - [`detect`]: what a file is, decided from its bytes ([`detect_format`]); the MIME
+//!   type and file name are only hints.
+//! - [`document`]: [`parse`] a PDF, DOCX, text or Markdown file into plain text, through
+//!   the private readers `pdf` (pdf-extract, encryption and panic guarded), `docx`
+//!   (zip + quick-xml, size capped) and `text` (UTF-8/UTF-16, BOM stripped).
+//! - [`error`]: [`ParseError`], why a document cannot be read, in words for the person
+//!   who uploaded it, with a stable [`ParseError::code`].
+//! - [`extract`]: [`extract`] a [`Profile`] from text, with one submodule per concept:
+//!   - [`extract::contact`]: name, email, phone and links;
+//!   - [`extract::sections`]: summary, experience, education and skills by headings;
+//!   - [`extract::dates`]: date ranges ("Jan 2019 – Present") and years of experience;
+//!   - [`extract::skills`]: taxonomy skills found in text.
+//! - [`taxonomy`]: the bundled skill taxonomy (`data/skills.txt`: over 300 skills with
+//!   categories and aliases).
 //! - [`analyze`]: seniority, skills by category and a match score against requirements.
-//! - `fixtures` (feature `fixtures`): generators of real PDF and DOCX files for tests.
+//! - `fixtures` (feature `fixtures`): real PDF and DOCX files and a sample résumé, for
+//!   tests and benchmarks.
+//!
+//! # Example
+//!
+//! ```
+//! use resume_analysis::{Format, Requirements, Seniority, YearMonth, analyze, extract, parse};
+//!
+//! let bytes = "Jane Doe\njane@example.com\nExperience\nAcme, Jan 2019 – Present\n\
+//!              Skills\nRust, Go, k8s, Postgres";
+//! let document = parse(bytes.as_bytes(), Some("text/plain"), Some("cv.txt"))?;
+//! assert_eq!(document.format, Format::Text);
+//!
+//! let profile = extract(&document.text, YearMonth::new(2025, 1));
+//! assert_eq!(profile.name.as_deref(), Some("Jane Doe"));
+//! assert_eq!(profile.years_of_experience, 6.0);
+//!
+//! let requirements = Requirements {
+//!     required_skills: vec!["golang".into(), "Kubernetes".into(), "Java".into()],
+//!     job_description: None,
+//! };
+//! let analysis = analyze(&profile, Some(&requirements));
+//! assert_eq!(analysis.seniority, Seniority::Senior);
+//! let score = analysis.r#match.expect("requirements were given");
+//! assert_eq!((score.score, score.missing), (67, vec!["Java".to_owned()]));
+//! # Ok::<(), resume_analysis::ParseError>(())
+//! ```
 
 pub mod analyze;
-pub mod contact;
-pub mod dates;
+pub mod detect;
 pub mod document;
 mod docx;
 pub mod error;
-pub mod format;
+pub mod extract;
 mod pdf;
-pub mod profile;
-pub mod sections;
-pub mod skills;
 pub mod taxonomy;
 mod text;
 
-#[cfg(feature = "fixtures")]
+#[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 
 pub use analyze::{Analysis, MatchScore, Requirements, Seniority, analyze};
-pub use dates::YearMonth;
+pub use detect::{Format, detect_format};
 pub use document::{Document, parse};
 pub use error::ParseError;
-pub use format::{Format, detect_format};
-pub use profile::{Profile, extract};
+pub use extract::contact::Links;
+pub use extract::dates::{DateRange, YearMonth};
+pub use extract::sections::Sections;
+pub use extract::skills::SkillHit;
+pub use extract::{Profile, extract};

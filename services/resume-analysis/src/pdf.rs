@@ -1,6 +1,11 @@
-//! PDF text via pdf-extract (on lopdf). A hostile PDF can make the parser panic; that is
-//! caught and reported as a corrupt file. Password-protected files are recognised before
-//! extraction.
+//! PDF text via pdf-extract (on lopdf, which it re-exports).
+//!
+//! Order matters: the file is loaded, its trailer is checked for an `/Encrypt` dictionary
+//! *before* any text is extracted, and only then is the text layer read. A PDF that needs
+//! a user password is [`ParseError::Encrypted`]; one protected only by an owner password
+//! (it opens without a password, as in any viewer) was already decrypted by lopdf while
+//! loading and is read normally. The parser can panic on hostile input: every call into
+//! it runs under `catch_unwind` and a panic becomes [`ParseError::Corrupt`].
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -12,16 +17,14 @@ use crate::error::ParseError;
 pub fn read(bytes: &[u8]) -> Result<(String, u32), ParseError> {
     let loaded = catch_unwind(AssertUnwindSafe(|| PdfDocument::load_mem(bytes)))
         .map_err(|_| ParseError::Corrupt("the PDF structure is damaged".into()))?;
-    let mut document = match loaded {
+    let document = match loaded {
         Ok(document) => document,
-        Err(error) if declares_encryption(bytes) => {
-            let _ = error;
-            return Err(ParseError::Encrypted);
-        }
+        // A damaged file that also declares encryption: the password is the user's problem.
+        Err(_) if trailer_declares_encryption(bytes) => return Err(ParseError::Encrypted),
         Err(error) => return Err(ParseError::Corrupt(short(&error.to_string()))),
     };
-    if document.is_encrypted() && document.decrypt("").is_err() {
-        // Readable only with a user password.
+    if document.trailer.get(b"Encrypt").is_ok() && document.encryption_state.is_none() {
+        // lopdf tried the empty user password while loading and it did not open.
         return Err(ParseError::Encrypted);
     }
     let pages = u32::try_from(document.get_pages().len()).unwrap_or(u32::MAX);
@@ -43,16 +46,50 @@ pub fn read(bytes: &[u8]) -> Result<(String, u32), ParseError> {
         Ok(Ok(())) => {}
     }
     if text.trim().is_empty() {
+        // Pages without a text layer: typically a scan.
         return Err(ParseError::NoText);
     }
     Ok((text, pages))
 }
 
-/// True when the trailer names an `/Encrypt` dictionary.
-fn declares_encryption(bytes: &[u8]) -> bool {
-    bytes.windows(8).any(|w| w == b"/Encrypt")
+/// True when a trailer (the last 4 KiB of the file, where trailers and cross-reference
+/// streams live) names an `/Encrypt` dictionary.
+fn trailer_declares_encryption(bytes: &[u8]) -> bool {
+    let tail = &bytes[bytes.len().saturating_sub(4096)..];
+    tail.windows(8).any(|w| w == b"/Encrypt")
 }
 
+/// A parser message short enough to show to a person.
 fn short(message: &str) -> String {
-    message.chars().take(160).collect()
+    let message = message.trim();
+    let mut out: String = message.chars().take(160).collect();
+    if out.len() < message.len() {
+        out.push('…');
+    }
+    format!("unreadable PDF structure ({out})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encryption_is_found_in_the_trailer_only() {
+        assert!(trailer_declares_encryption(
+            b"%PDF-1.4 ... trailer << /Root 1 0 R /Encrypt 5 0 R >> %%EOF"
+        ));
+        let mut far = b"%PDF-1.4 (/Encrypt in a text string) ".to_vec();
+        far.extend(std::iter::repeat_n(b' ', 5000));
+        far.extend_from_slice(b"trailer << /Root 1 0 R >> %%EOF");
+        assert!(!trailer_declares_encryption(&far));
+    }
+
+    #[test]
+    fn parser_messages_are_short() {
+        let long = "x".repeat(500);
+        let message = short(&long);
+        assert!(message.starts_with("unreadable PDF structure (xxx"));
+        assert!(message.chars().count() < 200, "{message}");
+        assert_eq!(short("bad xref"), "unreadable PDF structure (bad xref)");
+    }
 }

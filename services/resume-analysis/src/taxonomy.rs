@@ -1,6 +1,7 @@
-//! The bundled skill taxonomy (`data/skills.txt`): each skill's canonical name, category,
-//! aliases, and whether its bare name is also an everyday word (then it only counts in
-//! skill lists).
+//! The bundled skill taxonomy (`data/skills.txt`, compiled in and parsed once): each
+//! skill's canonical name, category and aliases. A form that is also an everyday word or
+//! a common first name ("Go", "R", "Julia", "spark") is *ambiguous*: it only counts in
+//! skill lists. The bare name is marked by the `ambiguous` flag, an alias by a leading `~`.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -13,6 +14,8 @@ pub struct Skill {
     pub aliases: Vec<&'static str>,
     /// The bare name is an everyday word ("Go", "R", "Express").
     pub ambiguous: bool,
+    /// Aliases that are everyday words ("spark" for Apache Spark).
+    pub ambiguous_aliases: Vec<&'static str>,
 }
 
 /// The taxonomy and its lookup table.
@@ -36,12 +39,16 @@ pub static TAXONOMY: LazyLock<Taxonomy> = LazyLock::new(|| {
         let mut fields = line.split('|');
         let name = fields.next().unwrap_or_default().trim();
         let category = fields.next().unwrap_or_default().trim();
-        let aliases = fields
+        let (ambiguous_aliases, aliases): (Vec<&str>, Vec<&str>) = fields
             .next()
             .unwrap_or_default()
             .split(';')
             .map(str::trim)
             .filter(|a| !a.is_empty())
+            .partition(|a| a.starts_with('~'));
+        let ambiguous_aliases = ambiguous_aliases
+            .into_iter()
+            .map(|a| a.trim_start_matches('~').trim())
             .collect();
         let ambiguous = fields.next().is_some_and(|f| f.trim() == "ambiguous");
         if !name.is_empty() {
@@ -50,6 +57,7 @@ pub static TAXONOMY: LazyLock<Taxonomy> = LazyLock::new(|| {
                 category,
                 aliases,
                 ambiguous,
+                ambiguous_aliases,
             });
         }
     }
@@ -59,10 +67,11 @@ pub static TAXONOMY: LazyLock<Taxonomy> = LazyLock::new(|| {
         let name = skill.name.to_lowercase();
         max_tokens = max_tokens.max(name.split_whitespace().count());
         forms.insert(name, (index, skill.ambiguous));
-        for alias in &skill.aliases {
+        let aliases = skill.aliases.iter().map(|a| (a, false));
+        for (alias, ambiguous) in aliases.chain(skill.ambiguous_aliases.iter().map(|a| (a, true))) {
             let alias = alias.to_lowercase();
             max_tokens = max_tokens.max(alias.split_whitespace().count());
-            forms.entry(alias).or_insert((index, false));
+            forms.entry(alias).or_insert((index, ambiguous));
         }
     }
     Taxonomy {
@@ -101,7 +110,8 @@ mod tests {
         assert_eq!(names.len(), taxonomy.skills.len(), "skill names are unique");
         let mut seen = HashSet::new();
         for skill in &taxonomy.skills {
-            for form in std::iter::once(skill.name).chain(skill.aliases.iter().copied()) {
+            let aliases = skill.aliases.iter().chain(&skill.ambiguous_aliases);
+            for form in std::iter::once(skill.name).chain(aliases.copied()) {
                 assert!(
                     seen.insert(form.to_lowercase()),
                     "form {form:?} is used twice"

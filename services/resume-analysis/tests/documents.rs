@@ -1,8 +1,11 @@
 #![allow(clippy::unwrap_used)]
 //! Reading real documents made by the fixtures, and extracting a whole résumé.
 
+use std::io::Write;
+
 use resume_analysis::fixtures::{
-    corrupt_pdf, docx_from_paragraphs, encrypted_pdf, pdf_from_lines, sample_resume_lines,
+    corrupt_pdf, docx_from_paragraphs, encrypted_pdf, owner_protected_pdf, pdf_from_lines,
+    sample_resume_lines,
 };
 use resume_analysis::{
     Format, ParseError, Requirements, Seniority, YearMonth, analyze, extract, parse,
@@ -54,6 +57,66 @@ fn reads_docx_with_entities_and_tabs() {
 }
 
 #[test]
+fn the_bytes_decide_whatever_the_upload_claims() {
+    let docx = docx_from_paragraphs(&["Jane Doe".into()]);
+    let pdf = pdf_from_lines(&[vec!["Jane Doe".into()]]);
+    for (bytes, mime, name, expected) in [
+        (&docx[..], "application/pdf", "cv.pdf", Format::Docx),
+        (&pdf[..], "text/plain", "cv.txt", Format::Pdf),
+        (
+            &pdf[..],
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "cv.docx",
+            Format::Pdf,
+        ),
+        (b"Jane Doe\nRust", "application/pdf", "cv.pdf", Format::Text),
+    ] {
+        assert_eq!(
+            resume_analysis::detect_format(bytes, Some(mime), Some(name)),
+            Ok(expected)
+        );
+        assert_eq!(
+            parse(bytes, Some(mime), Some(name)).unwrap().format,
+            expected
+        );
+    }
+}
+
+#[test]
+fn an_owner_password_alone_does_not_stop_reading() {
+    let pdf = owner_protected_pdf();
+    assert!(pdf.windows(8).any(|w| w == b"/Encrypt"), "really encrypted");
+    let document = parse(&pdf, Some("application/pdf"), None).unwrap();
+    assert_eq!(document.pages, Some(1));
+    assert!(
+        document.text.contains("jane.doe@example.com"),
+        "{}",
+        document.text
+    );
+}
+
+#[test]
+fn a_docx_zip_bomb_is_refused() {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file("word/document.xml", options).unwrap();
+    zip.write_all(b"<w:document><w:body><w:p><w:r><w:t>")
+        .unwrap();
+    let block = vec![b'a'; 1 << 20];
+    for _ in 0..21 {
+        zip.write_all(&block).unwrap();
+    }
+    zip.write_all(b"</w:t></w:r></w:p></w:body></w:document>")
+        .unwrap();
+    let bomb = zip.finish().unwrap().into_inner();
+    assert!(bomb.len() < 1 << 20, "{} bytes compressed", bomb.len());
+    let error = parse(&bomb, None, None).unwrap_err();
+    assert_eq!(error.code(), "corrupt");
+    assert!(error.to_string().contains("unreasonably large"), "{error}");
+}
+
+#[test]
 fn reads_text_with_a_byte_order_mark() {
     let document = parse(b"\xEF\xBB\xBFJane Doe\nRust", Some("text/plain"), None).unwrap();
     assert_eq!(document.format, Format::Text);
@@ -71,11 +134,29 @@ fn unreadable_documents_fail_with_a_clear_error() {
         parse(&corrupt_pdf(), None, None),
         Err(ParseError::Corrupt(_))
     ));
+    let garbage = b"%PDF-1.7\n\x00\x01 this is not a PDF at all \xff\xfe";
+    assert_eq!(parse(garbage, None, None).unwrap_err().code(), "corrupt");
     assert_eq!(parse(b"", None, None), Err(ParseError::Empty));
-    assert!(matches!(
-        parse(b"\x89PNG\r\n\x1a\n\0\0", None, None),
-        Err(ParseError::Unsupported(_))
-    ));
+    assert_eq!(
+        parse(
+            b"\x89PNG\r\n\x1a\n\0\0",
+            Some("application/pdf"),
+            Some("cv.pdf")
+        ),
+        Err(ParseError::Unsupported(
+            "PNG images are not supported; upload a PDF, DOCX or text file".into()
+        ))
+    );
+    let doc = parse(
+        b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\0\0",
+        None,
+        Some("cv.doc"),
+    )
+    .unwrap_err();
+    assert_eq!(
+        doc.to_string(),
+        "legacy Word .doc is not supported; save as DOCX or PDF"
+    );
     let blank = pdf_from_lines(&[vec![" ".into()]]);
     assert_eq!(parse(&blank, None, None), Err(ParseError::NoText));
     let not_docx = b"PK\x03\x04 word/document.xml but not a zip at all".to_vec();
@@ -162,7 +243,7 @@ fn extracts_the_sample_resume() {
         }),
     );
     assert_eq!(analysis.seniority, Seniority::Senior);
-    let matching = analysis.matching.unwrap();
+    let matching = analysis.r#match.unwrap();
     assert_eq!(matching.score, 67);
     assert_eq!(matching.missing, ["Haskell"]);
     assert!(analysis.skills_by_category["databases"].contains(&"PostgreSQL".to_owned()));

@@ -1,11 +1,17 @@
-//! Everything extracted from a résumé's text.
+//! Everything extracted from a résumé's text: [`extract`] assembles a [`Profile`] from
+//! the submodules, one concept each.
+
+pub mod contact;
+pub mod dates;
+pub mod sections;
+pub mod skills;
 
 use serde::{Deserialize, Serialize};
 
-use crate::contact::{self, Links};
-use crate::dates::{self, DateRange, YearMonth};
-use crate::sections::{self, Sections};
-use crate::skills::{self, SkillHit};
+use contact::Links;
+use dates::{DateRange, YearMonth};
+use sections::Sections;
+use skills::SkillHit;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -18,10 +24,19 @@ pub struct Profile {
     /// Date ranges of the experience (the whole text when there is no experience section,
     /// minus education).
     pub positions: Vec<DateRange>,
+    /// Years covered by the positions, overlaps counted once, to one decimal.
+    #[serde(serialize_with = "one_decimal")]
     pub years_of_experience: f32,
     pub skills: Vec<SkillHit>,
     /// The candidate's current or most recent title, when stated near the top.
     pub headline: Option<String>,
+}
+
+/// Writes an `f32` such as 11.8 as the JSON number 11.8, not 11.800000190734863 (what
+/// widening it to `f64` gives, as `serde_json::to_value` does).
+fn one_decimal<S: serde::Serializer>(value: &f32, serializer: S) -> Result<S::Ok, S::Error> {
+    let decimal: f64 = format!("{value:.1}").parse().unwrap_or_default();
+    serializer.serialize_f64(decimal)
 }
 
 /// Extracts a profile; `today` resolves "Present".

@@ -9,6 +9,7 @@ use crate::taxonomy::TAXONOMY;
 
 /// A skill found in the text.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SkillHit {
     pub name: String,
     pub category: String,
@@ -178,6 +179,17 @@ mod tests {
         let line = names("Languages: Rust, Go and Python", None);
         assert!(line.contains(&"Go".to_owned()), "{line:?}");
         assert_eq!(names("Golang services", None), ["Go"]);
+    }
+
+    #[test]
+    fn first_names_and_everyday_aliases_need_a_list() {
+        let prose = names(
+            "Julia Roberts will spark ideas as a shell of a team; her Python in PySpark jobs.",
+            None,
+        );
+        assert_eq!(prose, ["Python", "Apache Spark"]);
+        let listed = names("Skills: Julia, Spark, Shell", None);
+        assert_eq!(listed, ["Julia", "Apache Spark", "Bash"]);
     }
 
     #[test]

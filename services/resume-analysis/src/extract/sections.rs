@@ -36,6 +36,11 @@ const HEADINGS: &[(Kind, &[&str])] = &[
             "career objective",
             "career summary",
             "overview",
+            "executive summary",
+            "personal statement",
+            "career profile",
+            "summary of qualifications",
+            "profile summary",
         ],
     ),
     (
@@ -50,6 +55,11 @@ const HEADINGS: &[(Kind, &[&str])] = &[
             "career history",
             "relevant experience",
             "experience & projects",
+            "professional background",
+            "professional history",
+            "employment experience",
+            "work & experience",
+            "internships",
         ],
     ),
     (
@@ -61,6 +71,9 @@ const HEADINGS: &[(Kind, &[&str])] = &[
             "education & training",
             "qualifications",
             "academic qualifications",
+            "academic history",
+            "education history",
+            "degrees",
         ],
     ),
     (
@@ -77,6 +90,15 @@ const HEADINGS: &[(Kind, &[&str])] = &[
             "skills and tools",
             "tools & technologies",
             "expertise",
+            "areas of expertise",
+            "skills summary",
+            "core skills",
+            "technical proficiencies",
+            "technical expertise",
+            "technical competencies",
+            "skills & competencies",
+            "programming languages",
+            "tools",
         ],
     ),
     (
@@ -102,14 +124,18 @@ const HEADINGS: &[(Kind, &[&str])] = &[
     ),
 ];
 
-fn kind_of(line: &str) -> Option<Kind> {
-    let cleaned = line
+fn normalise(heading: &str) -> String {
+    heading
         .trim()
-        .trim_start_matches('#')
-        .trim()
+        .trim_start_matches(['#', '=', '-', '*', '•', ' '])
+        .trim_end_matches(['=', '-', '*', ' '])
         .trim_end_matches(':')
         .trim()
-        .to_lowercase();
+        .to_lowercase()
+}
+
+fn kind_of(line: &str) -> Option<Kind> {
+    let cleaned = normalise(line);
     if cleaned.is_empty() || cleaned.len() > 40 {
         return None;
     }
@@ -117,6 +143,16 @@ fn kind_of(line: &str) -> Option<Kind> {
         .iter()
         .find(|(_, names)| names.contains(&cleaned.as_str()))
         .map(|(kind, _)| *kind)
+}
+
+/// "Skills: Rust, Go" — a heading with its content on the same line.
+fn inline_heading(line: &str) -> Option<(Kind, &str)> {
+    let (head, rest) = line.split_once(':')?;
+    let rest = rest.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    kind_of(head).map(|kind| (kind, rest))
 }
 
 /// True when `line` is a section heading.
@@ -129,37 +165,48 @@ pub fn split(text: &str) -> Sections {
     let mut sections = Sections::default();
     let mut current: Option<Kind> = None;
     let mut buffer: Vec<&str> = Vec::new();
-    let flush = |kind: Option<Kind>, buffer: &mut Vec<&str>, sections: &mut Sections| {
-        let body = buffer.join("\n").trim().to_owned();
-        buffer.clear();
-        if body.is_empty() {
-            return;
-        }
-        let slot = match kind {
-            Some(Kind::Summary) => &mut sections.summary,
-            Some(Kind::Experience) => &mut sections.experience,
-            Some(Kind::Education) => &mut sections.education,
-            Some(Kind::Skills) => &mut sections.skills,
-            _ => return,
-        };
-        match slot {
-            Some(existing) => {
-                existing.push('\n');
-                existing.push_str(&body);
-            }
-            None => *slot = Some(body),
-        }
-    };
     for line in text.lines() {
         if let Some(kind) = kind_of(line) {
-            flush(current, &mut buffer, &mut sections);
+            append(&mut sections, current, &buffer.join("\n"));
+            buffer.clear();
             current = Some(kind);
-        } else if current.is_some() {
+            continue;
+        }
+        // "Tech stack: Rust, Kafka" inside a job counts for the skills too, without
+        // ending the job's section.
+        if let Some((kind, rest)) = inline_heading(line)
+            && Some(kind) != current
+        {
+            append(&mut sections, Some(kind), rest);
+        }
+        if current.is_some() {
             buffer.push(line);
         }
     }
-    flush(current, &mut buffer, &mut sections);
+    append(&mut sections, current, &buffer.join("\n"));
     sections
+}
+
+/// Adds `body` to the section of `kind`, if it is one we keep.
+fn append(sections: &mut Sections, kind: Option<Kind>, body: &str) {
+    let body = body.trim();
+    let slot = match kind {
+        Some(Kind::Summary) => &mut sections.summary,
+        Some(Kind::Experience) => &mut sections.experience,
+        Some(Kind::Education) => &mut sections.education,
+        Some(Kind::Skills) => &mut sections.skills,
+        Some(Kind::Other) | None => return,
+    };
+    if body.is_empty() {
+        return;
+    }
+    match slot {
+        Some(existing) => {
+            existing.push('\n');
+            existing.push_str(body);
+        }
+        None => *slot = Some(body.to_owned()),
+    }
 }
 
 #[cfg(test)]
@@ -174,6 +221,24 @@ mod tests {
         assert_eq!(sections.experience.as_deref(), Some("Acme 2019 - Present"));
         assert_eq!(sections.education.as_deref(), Some("BSc 2014"));
         assert_eq!(sections.skills.as_deref(), Some("Rust, Go"));
+    }
+
+    #[test]
+    fn decorated_and_inline_headings() {
+        let text = "== EMPLOYMENT HISTORY ==\nAcme 2019 - 2021\nAreas of Expertise: Rust, Go\nEducation History:\nMSc 2018\nSummary: Builds.";
+        let sections = split(text);
+        assert_eq!(
+            sections.experience.as_deref(),
+            Some("Acme 2019 - 2021\nAreas of Expertise: Rust, Go")
+        );
+        assert_eq!(sections.skills.as_deref(), Some("Rust, Go"));
+        assert_eq!(
+            sections.education.as_deref(),
+            Some("MSc 2018\nSummary: Builds.")
+        );
+        assert_eq!(sections.summary.as_deref(), Some("Builds."));
+        assert!(is_heading("Professional Summary"));
+        assert!(!is_heading("Built a summary of the work experience"));
     }
 
     #[test]

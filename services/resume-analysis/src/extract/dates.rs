@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// A month of a year.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct YearMonth {
     pub year: i32,
     /// 1–12.
@@ -30,6 +31,7 @@ impl YearMonth {
 
 /// One range found in the text; `end: None` means "present".
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DateRange {
     pub start: YearMonth,
     pub end: Option<YearMonth>,
