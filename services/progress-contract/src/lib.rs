@@ -4,6 +4,7 @@
 //! - [`channel`]: Redis pub/sub channel names (`job:{id}`, `queue:{name}`, `worker:{id}`,
 //!   the gateway's broadcast and custom-event channels) and identifier validation.
 //! - [`events`]: the JSON events, field for field as the original design's "Event Formats".
+//! - [`history`]: per-channel event history, `eventId` tagging, stream ids.
 //! - [`jobs`]: the résumé-analysis job payload and the default job id.
 //! - [`publisher`]: the publish API (`publish_job_update`, `publish_queue_update`,
 //!   `publish_worker_status`, broadcasts and custom events).
@@ -11,6 +12,7 @@
 
 pub mod channel;
 pub mod events;
+pub mod history;
 pub mod jobs;
 pub mod publisher;
 pub mod time;

@@ -60,15 +60,20 @@ async fn a_subscriber_at_connect_sees_the_queued_event_and_a_queue_update() {
     body["opts"] = json!({"jobId": "fixed-1"});
     let (status, _) = app.post_json("/api/v1/queue/add", &body, None).await;
     assert_eq!(status, 201);
-    let update = client.next_named("job_update", WAIT).await.unwrap().json();
+    // The two events come from different publishers: either may arrive first.
+    let (mut update, mut counts) = (None, None);
+    while update.is_none() || counts.is_none() {
+        let event = client.next_event(WAIT).await.unwrap();
+        match event.event.as_str() {
+            "job_update" => update = Some(event.json()),
+            "queue_update" => counts = Some(event.json()),
+            _ => {}
+        }
+    }
+    let (update, counts) = (update.unwrap(), counts.unwrap());
     assert_eq!(update["jobId"], "fixed-1");
     assert_eq!(update["status"], "waiting");
     assert_eq!(update["resumeId"], "test-123");
-    let counts = client
-        .next_named("queue_update", WAIT)
-        .await
-        .unwrap()
-        .json();
     assert_eq!(counts["queueName"], "resume-analysis");
     assert_eq!(counts["waiting"], 1);
 }
