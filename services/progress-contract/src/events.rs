@@ -185,6 +185,7 @@ pub enum StreamEvent {
     Unsubscribed(SubscriptionChange),
     Heartbeat(Heartbeat),
     Closing(Closing),
+    Resync(Resync),
 }
 
 impl StreamEvent {
@@ -196,6 +197,7 @@ impl StreamEvent {
             StreamEvent::Unsubscribed(_) => "unsubscribed",
             StreamEvent::Heartbeat(_) => "heartbeat",
             StreamEvent::Closing(_) => "closing",
+            StreamEvent::Resync(_) => "resync",
         }
     }
 }
@@ -208,9 +210,22 @@ pub struct Connected {
     pub timestamp: u64,
     /// Milliseconds between heartbeats.
     pub heartbeat_interval: u64,
-    /// Channels subscribed at connect time (`?jobs=…&queues=…&workers=…`).
+    /// Channels the stream is subscribed to (`?jobs=…&queues=…&workers=…`, or the resumed
+    /// session's).
     #[serde(default)]
     pub channels: Vec<String>,
+    /// True when this stream continues an earlier one (same `connectionId`, missed events
+    /// replayed).
+    #[serde(default)]
+    pub resumed: bool,
+}
+
+/// `resync`: events of these channels were missed and are no longer in history; the app
+/// should refetch their state (e.g. `GET /api/v1/jobs/{id}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resync {
+    pub channels: Vec<String>,
+    pub timestamp: u64,
 }
 
 /// `subscribed` / `unsubscribed`.
@@ -284,6 +299,7 @@ pub struct CustomEvent {
 /// collide with EventSource's built-in `error`, `open` and `message`.
 pub const RESERVED_EVENT_NAMES: &[&str] = &[
     "connected",
+    "resync",
     "subscribed",
     "unsubscribed",
     "heartbeat",

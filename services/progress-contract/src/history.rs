@@ -82,12 +82,21 @@ mod tests {
 
     #[test]
     fn tags_and_reads_back() {
-        let id = StreamId { ms: 1_700_000_000_000, seq: 3 };
+        let id = StreamId {
+            ms: 1_700_000_000_000,
+            seq: 3,
+        };
         let tagged = tag(r#"{"type":"job_update","progress":5}"#, id).unwrap();
-        assert_eq!(tagged, r#"{"eventId":"1700000000000-3","type":"job_update","progress":5}"#);
+        assert_eq!(
+            tagged,
+            r#"{"eventId":"1700000000000-3","type":"job_update","progress":5}"#
+        );
         assert_eq!(event_id(tagged.as_bytes()), Some(id));
         assert_eq!(tag("{}", id).unwrap(), r#"{"eventId":"1700000000000-3"}"#);
-        assert_eq!(tag(" { \"a\":1}", id).unwrap(), r#"{"eventId":"1700000000000-3","a":1}"#);
+        assert_eq!(
+            tag(" { \"a\":1}", id).unwrap(),
+            r#"{"eventId":"1700000000000-3","a":1}"#
+        );
         assert!(tag("[1]", id).is_none());
         assert!(event_id(br#"{"type":"x"}"#).is_none());
     }

@@ -19,7 +19,7 @@ pub mod time;
 
 pub use channel::{Channel, ChannelKind, InvalidName};
 pub use events::{
-    Closing, Connected, CustomEvent, Heartbeat, JobStatus, JobUpdate, QueueUpdate, Stage,
+    Closing, Connected, CustomEvent, Heartbeat, JobStatus, JobUpdate, QueueUpdate, Resync, Stage,
     SubscriptionChange, WorkerState, WorkerStatus,
 };
 pub use publisher::Publisher;

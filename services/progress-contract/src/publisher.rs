@@ -86,10 +86,7 @@ impl Publisher {
     }
 
     /// Publishes on `worker:{workerId}`.
-    pub async fn publish_worker_status(
-        &self,
-        status: &WorkerStatus,
-    ) -> Result<u64, PublishError> {
+    pub async fn publish_worker_status(&self, status: &WorkerStatus) -> Result<u64, PublishError> {
         let channel = Channel::worker(&status.worker_id)?;
         let payload = serde_json::to_string(&ProgressEvent::WorkerStatus(status.clone()))?;
         Ok(self.publish_event(&channel, &payload).await?.receivers)

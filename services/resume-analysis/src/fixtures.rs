@@ -76,6 +76,12 @@ fn page_content(lines: &[String]) -> Vec<u8> {
 }
 
 fn build_pdf(pages: &[Vec<String>]) -> Document {
+    let contents: Vec<Vec<u8>> = pages.iter().map(|lines| page_content(lines)).collect();
+    build_pdf_with(&contents)
+}
+
+/// A PDF with the given page content streams and Helvetica as `/F1`.
+fn build_pdf_with(contents: &[Vec<u8>]) -> Document {
     let mut doc = Document::with_version("1.5");
     let pages_id = doc.new_object_id();
     let mut font = Dictionary::new();
@@ -91,8 +97,8 @@ fn build_pdf(pages: &[Vec<String>]) -> Document {
     let resources_id = doc.add_object(resources);
 
     let mut kids = Vec::new();
-    for lines in pages {
-        let mut stream = Stream::new(Dictionary::new(), page_content(lines));
+    for content in contents {
+        let mut stream = Stream::new(Dictionary::new(), content.clone());
         // Flate, like real producers; an uncompressed stream is as valid if this fails.
         let _ = stream.compress();
         let content_id = doc.add_object(stream);
@@ -162,6 +168,14 @@ pub fn encrypted_pdf() -> Vec<u8> {
 /// opens it with the empty user password.
 pub fn owner_protected_pdf() -> Vec<u8> {
     encrypted("")
+}
+
+/// A well-formed PDF that shows text before selecting a font: pdf-extract 0.12 panics on
+/// it (`show_text` unwraps the font), which the reader must turn into a clean error.
+pub fn panicking_pdf() -> Vec<u8> {
+    save(build_pdf_with(&[
+        b"BT\n40 800 Td\n(Jane Doe) Tj\nET\n".to_vec()
+    ]))
 }
 
 /// A PDF whose body is cut off and overwritten with garbage.

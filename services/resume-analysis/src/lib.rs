@@ -1,8 +1,8 @@
 //! Résumé analysis: read an uploaded document, extract what it says, and analyse it.
 //!
 //! The pipeline has three steps, each a plain function without I/O:
-//! [`parse`] (bytes → [`Document`]), [`extract`] (text → [`Profile`]) and
-//! [`analyze`] (profile and optional [`Requirements`] → [`Analysis`]).
+//! [`parse`] (bytes → [`Document`]), [`extract()`] (text → [`Profile`]) and
+//! [`analyze()`] (profile and optional [`Requirements`] → [`Analysis`]).
 //!
 //! # Modules
 //!
@@ -13,14 +13,15 @@
 //!   (zip + quick-xml, size capped) and `text` (UTF-8/UTF-16, BOM stripped).
 //! - [`error`]: [`ParseError`], why a document cannot be read, in words for the person
 //!   who uploaded it, with a stable [`ParseError::code`].
-//! - [`extract`]: [`extract`] a [`Profile`] from text, with one submodule per concept:
+//! - [`mod@extract`]: [`extract()`] a [`Profile`] from text, one submodule per concept:
 //!   - [`extract::contact`]: name, email, phone and links;
 //!   - [`extract::sections`]: summary, experience, education and skills by headings;
 //!   - [`extract::dates`]: date ranges ("Jan 2019 – Present") and years of experience;
 //!   - [`extract::skills`]: taxonomy skills found in text.
 //! - [`taxonomy`]: the bundled skill taxonomy (`data/skills.txt`: over 300 skills with
 //!   categories and aliases).
-//! - [`analyze`]: seniority, skills by category and a match score against requirements.
+//! - [`mod@analyze`]: [`analyze()`] seniority, skills by category and a match score
+//!   against requirements.
 //! - `fixtures` (feature `fixtures`): real PDF and DOCX files and a sample résumé, for
 //!   tests and benchmarks.
 //!

@@ -15,7 +15,7 @@ pub fn decode(bytes: &[u8]) -> Result<String, ParseError> {
         )
     };
     let utf16 = |body: &[u8], little: bool| {
-        if body.len() % 2 != 0 {
+        if !body.len().is_multiple_of(2) {
             return Err(not_text());
         }
         let units: Vec<u16> = body

@@ -4,8 +4,8 @@
 use std::io::Write;
 
 use resume_analysis::fixtures::{
-    corrupt_pdf, docx_from_paragraphs, encrypted_pdf, owner_protected_pdf, pdf_from_lines,
-    sample_resume_lines,
+    corrupt_pdf, docx_from_paragraphs, encrypted_pdf, owner_protected_pdf, panicking_pdf,
+    pdf_from_lines, sample_resume_lines,
 };
 use resume_analysis::{
     Format, ParseError, Requirements, Seniority, YearMonth, analyze, extract, parse,
@@ -167,16 +167,46 @@ fn unreadable_documents_fail_with_a_clear_error() {
 }
 
 #[test]
+fn a_parser_panic_becomes_a_corrupt_file() {
+    let error = parse(&panicking_pdf(), Some("application/pdf"), None).unwrap_err();
+    assert_eq!(
+        error,
+        ParseError::Corrupt("the PDF content cannot be decoded".into())
+    );
+}
+
+#[test]
 fn truncated_pdfs_never_panic() {
     let pdf = pdf_from_lines(&[sample_resume_lines()]);
-    for cut in (16..pdf.len()).step_by(97) {
-        let _ = parse(&pdf[..cut], None, None);
+    let mut codes = std::collections::BTreeMap::new();
+    for cut in (16..pdf.len()).step_by(37) {
+        let code = match parse(&pdf[..cut], None, None) {
+            Ok(document) => {
+                // lopdf can rebuild a lost cross-reference table; then the text is real.
+                assert!(
+                    document.text.contains("Jane Doe"),
+                    "{cut}: {}",
+                    document.text
+                );
+                "ok"
+            }
+            Err(error) => error.code(),
+        };
+        *codes.entry(code).or_insert(0) += 1;
     }
+    assert!(codes["corrupt"] >= 10, "{codes:?}");
+    assert!(
+        codes
+            .keys()
+            .all(|c| ["ok", "corrupt", "no_text"].contains(c)),
+        "{codes:?}"
+    );
     let mut flipped = pdf.clone();
     for i in (200..flipped.len()).step_by(53) {
         flipped[i] ^= 0x5a;
     }
-    let _ = parse(&flipped, None, None);
+    let code = parse(&flipped, None, None).map_or_else(|e| e.code(), |_| "ok");
+    assert!(["ok", "corrupt", "no_text"].contains(&code), "{code}");
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Building and running the gateway: `build` connects and binds (port 0 allowed), `run`
-//! serves until the shutdown token is cancelled.
+//! serves until the shutdown token is cancelled, then drains.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -9,15 +10,18 @@ use fred::clients::SubscriberClient;
 use fred::prelude::{Client, ClientLike};
 use job_queue::{CountsReporter, Queue, WorkerRegistry};
 use progress_contract::Publisher;
+use progress_contract::publisher::HistoryLimits;
 use service_runtime::admin::{self, Check, Readiness};
 use service_runtime::redis::{RedisOptions, redact};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::GatewayConfig;
+use crate::history::HistoryReader;
 use crate::hub::{Hub, HubSettings};
 use crate::routes::{self, ApiSettings, AppState, Queues};
-use crate::{metrics as m, redis_listener, server};
+use crate::session::SessionStore;
+use crate::{cluster, drain, metrics as m, redis_listener, server};
 
 /// A built gateway, bound and connected, not yet serving.
 pub struct Application {
@@ -25,26 +29,33 @@ pub struct Application {
     listener: TcpListener,
     admin_listener: TcpListener,
     hub: Arc<Hub>,
-    publisher_client: Client,
+    client: Client,
     state: AppState,
     background: CancellationToken,
 }
 
-struct RedisReadiness {
+struct GatewayReadiness {
     subscriber: SubscriberClient,
     publisher: Client,
+    draining: Arc<AtomicBool>,
 }
 
-impl Readiness for RedisReadiness {
+impl Readiness for GatewayReadiness {
     fn checks(&self) -> Vec<Check> {
-        let check = |name, ok: bool| Check {
+        let redis = |name, ok: bool| Check {
             name,
             ok,
             detail: (!ok).then(|| "not connected to Redis; reconnecting".to_owned()),
         };
+        let draining = self.draining.load(Ordering::SeqCst);
         vec![
-            check("redis_subscriber", self.subscriber.is_connected()),
-            check("redis_publisher", self.publisher.is_connected()),
+            redis("redis_subscriber", self.subscriber.is_connected()),
+            redis("redis_publisher", self.publisher.is_connected()),
+            Check {
+                name: "accepting_streams",
+                ok: !draining,
+                detail: draining.then(|| "draining for shutdown".to_owned()),
+            },
         ]
     }
 }
@@ -55,10 +66,11 @@ impl Application {
         m::describe();
         let mut redis = RedisOptions::new(&config.redis.redis_url);
         redis.command_timeout = config.redis.redis_command_timeout;
-        let publisher_client = redis.connect_client().await?;
+        let client = redis.connect_client().await?;
         let subscriber = redis.connect_subscriber().await?;
         tracing::info!(redis = %redact(&config.redis.redis_url), "connected to Redis");
 
+        let pod = config.pod_name();
         let hub = Hub::new(
             HubSettings {
                 capacity: config.client_buffer_events,
@@ -67,10 +79,13 @@ impl Application {
                 retry: config.sse_retry,
             },
             subscriber,
+            client.clone(),
+            SessionStore::new(client.clone(), &pod, config.resume_window),
+            HistoryReader::new(client.clone()),
         );
         hub.subscribe_system_channels()
             .await
-            .context("subscribing the gateway's broadcast channels")?;
+            .context("subscribing the gateway's broadcast and control channels")?;
 
         let listener = TcpListener::bind(config.http_addr)
             .await
@@ -79,10 +94,16 @@ impl Application {
             .await
             .with_context(|| format!("binding ADMIN_ADDR {}", config.admin_addr))?;
         let background = CancellationToken::new();
-        let publisher = Publisher::new(publisher_client.clone());
+        let publisher = Publisher::with_limits(
+            client.clone(),
+            HistoryLimits {
+                max_len: config.history_maxlen,
+                ttl_secs: config.history_ttl.as_secs().max(1),
+            },
+        );
         let mut queues = std::collections::BTreeMap::new();
         for name in config.queue_names()? {
-            let queue = Queue::new(publisher_client.clone(), &name);
+            let queue = Queue::new(client.clone(), &name);
             let reporter = CountsReporter::spawn(
                 queue.clone(),
                 publisher.clone(),
@@ -93,15 +114,17 @@ impl Application {
         }
         let state = AppState {
             queues: Arc::new(Queues {
-                registry: WorkerRegistry::new(publisher_client.clone()),
+                registry: WorkerRegistry::new(client.clone()),
                 queues,
                 upload_max_bytes: config.upload_max_bytes,
                 upload_ttl: config.upload_ttl,
             }),
             hub: hub.clone(),
             publisher,
+            client: client.clone(),
+            draining: Arc::new(AtomicBool::new(false)),
             settings: Arc::new(ApiSettings {
-                pod: config.pod_name(),
+                pod,
                 heartbeat_interval: config.heartbeat_interval,
                 retry: config.sse_retry,
                 admin_token: config.admin_token.clone().filter(|t| !t.is_empty()),
@@ -115,7 +138,7 @@ impl Application {
             listener,
             admin_listener,
             hub,
-            publisher_client,
+            client,
             state,
             background,
         })
@@ -136,23 +159,28 @@ impl Application {
         self.hub.clone()
     }
 
-    /// Serves until `shutdown` is cancelled, then ends every stream and exits within
-    /// `SHUTDOWN_TIMEOUT`.
+    pub fn pod(&self) -> &str {
+        &self.state.settings.pod
+    }
+
+    /// Serves until `shutdown` is cancelled, then drains (see [`crate::drain`]) and returns
+    /// within `SHUTDOWN_TIMEOUT`.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Self {
             config,
             listener,
             admin_listener,
             hub,
-            publisher_client,
+            client,
             state,
             background,
         } = self;
         let metrics_handle = service_runtime::metrics::install();
         service_runtime::metrics::record_build_info("sse-gateway", env!("CARGO_PKG_VERSION"));
-        let readiness = Arc::new(RedisReadiness {
+        let readiness = Arc::new(GatewayReadiness {
             subscriber: hub.subscriber().clone(),
-            publisher: publisher_client.clone(),
+            publisher: client.clone(),
+            draining: state.draining.clone(),
         });
         let admin = tokio::spawn(admin::serve(
             admin_listener,
@@ -176,37 +204,49 @@ impl Application {
             config.heartbeat_interval,
             background.clone(),
         ));
+        tokio::spawn(upkeep(state.clone(), config.clone(), background.clone()));
 
+        let stop_accepting = CancellationToken::new();
         let cut_all = CancellationToken::new();
         let http = tokio::spawn(server::serve(
             listener,
-            routes::router(state),
-            shutdown.clone(),
+            routes::router(state.clone()),
+            stop_accepting.clone(),
             cut_all.clone(),
         ));
-        tracing::info!(http = %config.http_addr, admin = %config.admin_addr, "sse-gateway serving");
+        tracing::info!(http = %config.http_addr, admin = %config.admin_addr, pod = %state.settings.pod, "sse-gateway serving");
 
         shutdown.cancelled().await;
-        let closed = hub.close_all(
-            "shutdown",
-            "the server is restarting; reconnect to continue",
+        let deadline = tokio::time::Instant::now() + config.shutdown_timeout;
+        state.draining.store(true, Ordering::SeqCst);
+        metrics::gauge!(m::DRAINING).set(1.0);
+        tracing::info!(
+            streams = hub.connection_count(),
+            "draining: not ready any more"
         );
-        tracing::info!(streams = closed, "shutting down: streams closed");
-        let deadline = tokio::time::sleep(config.shutdown_timeout);
-        tokio::pin!(deadline);
-        tokio::pin!(http);
-        tokio::select! {
-            _ = &mut http => {},
-            () = &mut deadline => {
-                tracing::warn!("connections still open at SHUTDOWN_TIMEOUT; cutting them");
-                cut_all.cancel();
-                let _ = tokio::time::timeout(Duration::from_secs(1), &mut http).await;
-            }
+        tokio::time::sleep(config.drain_delay).await;
+        drain::drain(&hub, config.drain_window, config.sse_retry).await;
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if !drain::wait_for_streams(&hub, left.saturating_sub(Duration::from_millis(500))).await {
+            tracing::warn!(
+                streams = hub.connection_count(),
+                "streams still open at the deadline; cutting them"
+            );
+            cut_all.cancel();
         }
+        let _ = tokio::time::timeout(Duration::from_secs(2), hub.wait_for_flushes()).await;
+        stop_accepting.cancel();
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        tokio::pin!(http);
+        if tokio::time::timeout(left, &mut http).await.is_err() {
+            cut_all.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(1), &mut http).await;
+        }
+        let _ = cluster::remove(&client, &state.settings.pod).await;
         background.cancel();
         let _ = admin.await;
         let _ = hub.subscriber().quit().await;
-        let _ = publisher_client.quit().await;
+        let _ = client.quit().await;
         tracing::info!("sse-gateway stopped");
         Ok(())
     }
@@ -219,6 +259,41 @@ async fn heartbeats(hub: Arc<Hub>, every: Duration, shutdown: CancellationToken)
         tokio::select! {
             () = shutdown.cancelled() => return,
             _ = tick.tick() => hub.heartbeat(),
+        }
+    }
+}
+
+/// Periodic work: write changed positions, keep sessions alive, report counts, and close
+/// streams past `MAX_CONNECTION_AGE`.
+async fn upkeep(state: AppState, config: GatewayConfig, shutdown: CancellationToken) {
+    let hub = state.hub.clone();
+    let mut flush = tokio::time::interval(config.cursor_flush_interval);
+    let mut report = tokio::time::interval(Duration::from_secs(5));
+    let mut refresh = tokio::time::interval((config.resume_window / 4).max(Duration::from_secs(1)));
+    for tick in [&mut flush, &mut report, &mut refresh] {
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    }
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = flush.tick() => {
+                hub.flush_positions().await;
+                if !config.max_connection_age.is_zero() {
+                    drain::close_old(&hub, config.max_connection_age, config.sse_retry, progress_contract::time::now_millis());
+                }
+            }
+            _ = report.tick() => {
+                let counts = routes::stats::local_counts(&state);
+                if let Err(error) = cluster::report(&state.client, &counts).await {
+                    tracing::debug!(%error, "reporting pod counts failed");
+                }
+            }
+            _ = refresh.tick() => {
+                let ids: Vec<_> = hub.connections().iter().map(|c| c.id()).collect();
+                if let Err(error) = hub.sessions().refresh(&ids).await {
+                    tracing::debug!(%error, "refreshing sessions failed");
+                }
+            }
         }
     }
 }

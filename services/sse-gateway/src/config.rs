@@ -73,9 +73,39 @@ pub struct GatewayConfig {
     #[arg(long, env = "REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub request_timeout: Duration,
 
-    /// After SIGTERM, how long open connections get to finish before they are cut.
-    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    /// After SIGTERM, the time limit of the whole drain; what is still open is then cut.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+
+    /// After SIGTERM, how long streams keep flowing (not ready) before closing starts, while
+    /// load balancers stop sending new connections.
+    #[arg(long, env = "DRAIN_DELAY", default_value = "5s", value_parser = parse_duration)]
+    pub drain_delay: Duration,
+
+    /// Streams are closed in batches spread over this window, so reconnects are spread too.
+    #[arg(long, env = "DRAIN_WINDOW", default_value = "20s", value_parser = parse_duration)]
+    pub drain_window: Duration,
+
+    /// Close streams older than this (jittered ±10%) so load rebalances after scale-out; 0 = never.
+    #[arg(long, env = "MAX_CONNECTION_AGE", default_value = "0", value_parser = parse_duration)]
+    pub max_connection_age: Duration,
+
+    /// How long a closed stream's session (subscriptions, position) is kept for a resume.
+    #[arg(long, env = "RESUME_WINDOW", default_value = "10m", value_parser = parse_duration)]
+    pub resume_window: Duration,
+
+    /// Events kept per channel for replay.
+    #[arg(long, env = "HISTORY_MAXLEN", default_value_t = 1000)]
+    pub history_maxlen: u64,
+
+    /// How long a channel's history is kept after its last event.
+    #[arg(long, env = "HISTORY_TTL", default_value = "1h", value_parser = parse_duration)]
+    pub history_ttl: Duration,
+
+    /// How often stream positions are written to their sessions (a crash may replay at most
+    /// this much again).
+    #[arg(long, env = "CURSOR_FLUSH_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub cursor_flush_interval: Duration,
 
     /// This pod's name, reported in stats and events (Kubernetes sets it from metadata.name).
     #[arg(long, env = "POD_NAME", default_value = "")]
@@ -93,6 +123,14 @@ impl GatewayConfig {
         config.redis.redis_url = redis_url.into();
         config.http_addr = ([127, 0, 0, 1], 0).into();
         config.admin_addr = ([127, 0, 0, 1], 0).into();
+        config.pod_name = format!(
+            "gateway-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        config.drain_delay = Duration::ZERO;
+        config.drain_window = Duration::from_millis(300);
+        config.shutdown_timeout = Duration::from_secs(5);
+        config.cursor_flush_interval = Duration::from_millis(200);
         config
     }
 
@@ -144,6 +182,24 @@ impl GatewayConfig {
         anyhow::ensure!(
             self.max_event_bytes >= 256,
             "MAX_EVENT_BYTES must be at least 256"
+        );
+        anyhow::ensure!(
+            self.shutdown_timeout > self.drain_delay + self.drain_window,
+            "SHUTDOWN_TIMEOUT ({:?}) must be longer than DRAIN_DELAY + DRAIN_WINDOW ({:?})",
+            self.shutdown_timeout,
+            self.drain_delay + self.drain_window
+        );
+        anyhow::ensure!(
+            self.history_maxlen >= 1,
+            "HISTORY_MAXLEN must be at least 1"
+        );
+        anyhow::ensure!(
+            !self.cursor_flush_interval.is_zero(),
+            "CURSOR_FLUSH_INTERVAL must be greater than zero"
+        );
+        anyhow::ensure!(
+            self.resume_window >= Duration::from_secs(1),
+            "RESUME_WINDOW must be at least 1s"
         );
         self.queue_names()?;
         Ok(())

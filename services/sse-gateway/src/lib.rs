@@ -2,23 +2,31 @@
 //!
 //! - [`config`]: environment variables.
 //! - [`app`]: build (connect, bind) and run (serve, drain, stop).
+//! - [`drain`]: graceful drain on SIGTERM and maximum stream age.
 //! - [`server`]: the accept loop, with per-connection cut handles.
 //! - [`routes`]: the public HTTP API.
-//! - [`hub`]: local streams, channel routing, refcounted Redis subscriptions.
+//! - [`hub`]: local streams, channel routing, refcounted Redis subscriptions, control.
+//! - [`session`]: sessions in Redis (owner, subscriptions, positions) and resume points.
+//! - [`history`]: reading channel history for replays.
+//! - [`cluster`]: cluster-wide counts.
 //! - [`redis_listener`]: pub/sub messages and reconnects into the hub.
 //! - [`frame`]: SSE framing and payload checks.
 //! - [`error`]: the JSON error body every failure returns.
 //! - [`metrics`]: metric names.
 
 pub mod app;
+pub mod cluster;
 pub mod config;
+pub mod drain;
 pub mod error;
 pub mod frame;
+pub mod history;
 pub mod hub;
 pub mod metrics;
 pub mod redis_listener;
 pub mod routes;
 pub mod server;
+pub mod session;
 
 pub use app::Application;
 pub use config::GatewayConfig;

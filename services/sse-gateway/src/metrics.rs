@@ -10,6 +10,10 @@ pub const EVENTS_DROPPED: &str = "sse_events_dropped_total";
 pub const REDIS_SUBSCRIPTIONS: &str = "sse_redis_subscriptions";
 pub const REDIS_RECONNECTS: &str = "sse_redis_reconnects_total";
 pub const SUBSCRIBE_REQUESTS: &str = "sse_subscribe_requests_total";
+pub const EVENTS_REPLAYED: &str = "sse_events_replayed_total";
+pub const RESYNCS: &str = "sse_resyncs_total";
+pub const RESUMES: &str = "sse_resumes_total";
+pub const DRAINING: &str = "sse_draining";
 pub const HTTP_REQUESTS: &str = "http_requests_total";
 pub const HTTP_DURATION: &str = "http_request_duration_seconds";
 
@@ -35,6 +39,16 @@ pub fn describe() {
         SUBSCRIBE_REQUESTS,
         "Subscribe and unsubscribe requests, by result."
     );
+    describe_counter!(
+        EVENTS_REPLAYED,
+        "Missed events replayed to resuming streams."
+    );
+    describe_counter!(
+        RESYNCS,
+        "Resumes that could not replay everything (gap older than history)."
+    );
+    describe_counter!(RESUMES, "Streams resumed with Last-Event-ID, by result.");
+    describe_gauge!(DRAINING, "1 while this pod drains for shutdown.");
     describe_counter!(HTTP_REQUESTS, "HTTP requests, by route, method and status.");
     describe_histogram!(
         HTTP_DURATION,

@@ -1,8 +1,14 @@
-//! One SSE stream: a bounded queue of ready-made frames and the body stream that drains it.
+//! One SSE stream: a bounded queue of ready-made frames, the body stream that drains it, and
+//! the stream's position in every channel's history.
 //!
 //! Kept small on purpose: an idle connection is this struct, an empty `VecDeque` and a
-//! waker. Frames are shared `Bytes`, so an event fanned out to many streams is one
-//! allocation.
+//! waker. Event bodies are shared `Bytes`, so an event fanned out to many streams is one
+//! allocation; only the short `id:` line is per stream, made when the event is written.
+//!
+//! Positions: every event with history is numbered per stream when written (`id:
+//! {connectionId}:{n}`), and the stream remembers, per channel, the last event id written
+//! and a short log of recent (n, channel, event id). A client that reconnects with
+//! `Last-Event-ID` can then be resumed exactly where it stopped reading.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -12,13 +18,42 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use futures::Stream;
+use progress_contract::history::StreamId;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+/// Entries of the recent-delivery log kept per stream.
+pub const LOG_LEN: usize = 64;
+
+/// An event's place in a channel's history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tagged {
+    pub channel: Arc<str>,
+    pub id: StreamId,
+}
+
+/// One queued frame.
+#[derive(Clone, Debug)]
+pub struct Item {
+    pub body: Bytes,
+    pub history: Option<Tagged>,
+}
+
+impl Item {
+    pub fn plain(body: Bytes) -> Self {
+        Self {
+            body,
+            history: None,
+        }
+    }
+}
 
 /// Outcome of queueing a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Push {
     Queued,
+    /// Already queued or written (same channel, same or older event id): skipped.
+    Duplicate,
     /// The queue was full: the frame was not queued.
     Full,
     /// The stream is closing: the frame was not queued.
@@ -27,9 +62,28 @@ pub enum Push {
 
 #[derive(Default)]
 struct Queue {
-    frames: VecDeque<Bytes>,
+    frames: VecDeque<Item>,
+    /// Live events held back while a replay is queued.
+    held: Option<Vec<Item>>,
+    /// Newest event id queued per channel (for de-duplication).
+    queued: Vec<(Arc<str>, StreamId)>,
+    /// Body to write after its `id:` line.
+    pending_body: Option<Bytes>,
     waker: Option<Waker>,
     closed: bool,
+}
+
+/// What has been written to the client, per channel.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Position {
+    /// Number of the last numbered event written.
+    pub seq: u64,
+    /// Last event id written, per channel.
+    pub cursors: Vec<(Arc<str>, StreamId)>,
+    /// Recent (n, channel, event id), oldest first.
+    pub log: VecDeque<(u64, Arc<str>, StreamId)>,
+    /// Changed since the last snapshot.
+    pub dirty: bool,
 }
 
 /// The server side of one SSE stream.
@@ -37,6 +91,7 @@ pub struct Connection {
     id: Uuid,
     connected_at: u64,
     queue: Mutex<Queue>,
+    position: Mutex<Position>,
     /// Redis channel names this stream is subscribed to.
     channels: Mutex<Vec<String>>,
     /// Cancelling it drops the TCP connection carrying the stream.
@@ -50,15 +105,69 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+fn last_for<'a>(list: &'a [(Arc<str>, StreamId)], channel: &str) -> Option<&'a StreamId> {
+    list.iter().find(|(c, _)| &**c == channel).map(|(_, id)| id)
+}
+
+fn set_for(list: &mut Vec<(Arc<str>, StreamId)>, channel: &Arc<str>, id: StreamId) {
+    match list.iter_mut().find(|(c, _)| c == channel) {
+        Some(entry) => entry.1 = id,
+        None => list.push((channel.clone(), id)),
+    }
+}
+
+impl Queue {
+    /// De-duplicates and queues; `Duplicate` when the channel already had this id or newer.
+    fn admit(&mut self, item: Item) -> Push {
+        if let Some(tagged) = &item.history {
+            if last_for(&self.queued, &tagged.channel).is_some_and(|last| *last >= tagged.id) {
+                return Push::Duplicate;
+            }
+            set_for(&mut self.queued, &tagged.channel, tagged.id);
+        }
+        self.frames.push_back(item);
+        Push::Queued
+    }
+
+    fn wake(&mut self) {
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+}
+
 impl Connection {
     pub fn new(id: Uuid, connected_at: u64, socket: CancellationToken) -> Self {
         Self {
             id,
             connected_at,
             queue: Mutex::new(Queue::default()),
+            position: Mutex::new(Position::default()),
             channels: Mutex::new(Vec::new()),
             socket,
         }
+    }
+
+    /// A resumed stream: numbering continues after `seq`, positions start at `cursors`.
+    pub fn resumed(
+        id: Uuid,
+        connected_at: u64,
+        socket: CancellationToken,
+        seq: u64,
+        cursors: Vec<(Arc<str>, StreamId)>,
+    ) -> Self {
+        let connection = Self::new(id, connected_at, socket);
+        {
+            let mut queue = lock(&connection.queue);
+            queue.queued = cursors.clone();
+        }
+        *lock(&connection.position) = Position {
+            seq,
+            cursors,
+            log: VecDeque::new(),
+            dirty: true,
+        };
+        connection
     }
 
     pub fn id(&self) -> Uuid {
@@ -69,20 +178,56 @@ impl Connection {
         self.connected_at
     }
 
-    /// Queues `frame` unless `capacity` frames are already waiting.
-    pub fn push(&self, frame: Bytes, capacity: usize) -> Push {
+    /// Queues `item` unless `capacity` frames are already waiting.
+    pub fn push(&self, item: Item, capacity: usize) -> Push {
         let mut queue = lock(&self.queue);
         if queue.closed {
             return Push::Closed;
         }
+        if let Some(held) = &mut queue.held {
+            if held.len() >= capacity.saturating_mul(4) {
+                return Push::Full;
+            }
+            held.push(item);
+            return Push::Queued;
+        }
         if queue.frames.len() >= capacity {
             return Push::Full;
         }
-        queue.frames.push_back(frame);
-        if let Some(waker) = queue.waker.take() {
-            waker.wake();
+        let push = queue.admit(item);
+        if push == Push::Queued {
+            queue.wake();
         }
-        Push::Queued
+        push
+    }
+
+    /// Holds live events back until [`Connection::release`], so a replay can be queued first.
+    pub fn hold(&self) {
+        lock(&self.queue).held.get_or_insert_with(Vec::new);
+    }
+
+    /// Queues a replayed event (not limited by capacity: replays are bounded by history).
+    pub fn push_replay(&self, item: Item) -> Push {
+        let mut queue = lock(&self.queue);
+        if queue.closed {
+            return Push::Closed;
+        }
+        queue.admit(item)
+    }
+
+    /// Queues the held live events after the replay, skipping what the replay already sent.
+    /// Returns how many were duplicates.
+    pub fn release(&self) -> usize {
+        let mut queue = lock(&self.queue);
+        let held = queue.held.take().unwrap_or_default();
+        let mut duplicates = 0;
+        for item in held {
+            if queue.admit(item) == Push::Duplicate {
+                duplicates += 1;
+            }
+        }
+        queue.wake();
+        duplicates
     }
 
     /// Drops everything queued, queues `last` as the final frame and ends the stream after
@@ -93,12 +238,28 @@ impl Connection {
             return false;
         }
         queue.closed = true;
+        queue.held = None;
         queue.frames.clear();
         queue.frames.shrink_to_fit();
-        queue.frames.push_back(last);
-        if let Some(waker) = queue.waker.take() {
-            waker.wake();
+        queue.frames.push_back(Item::plain(last));
+        queue.wake();
+        true
+    }
+
+    /// Ends the stream after what is already queued (a graceful close: nothing is dropped).
+    pub fn finish_with(&self, last: Bytes) -> bool {
+        let mut queue = lock(&self.queue);
+        if queue.closed {
+            return false;
         }
+        queue.closed = true;
+        if let Some(held) = queue.held.take() {
+            for item in held {
+                queue.admit(item);
+            }
+        }
+        queue.frames.push_back(Item::plain(last));
+        queue.wake();
         true
     }
 
@@ -146,10 +307,54 @@ impl Connection {
         std::mem::take(&mut *lock(&self.channels))
     }
 
+    /// The position, if it changed since the last call (`force` returns it regardless).
+    pub fn position_if_changed(&self, force: bool) -> Option<Position> {
+        let mut position = lock(&self.position);
+        if !position.dirty && !force {
+            return None;
+        }
+        position.dirty = false;
+        Some(position.clone())
+    }
+
+    /// Sets where a newly subscribed channel's history stands, unless already known.
+    pub fn start_cursor(&self, channel: &str, id: StreamId) {
+        let mut position = lock(&self.position);
+        if last_for(&position.cursors, channel).is_none() {
+            position.cursors.push((Arc::from(channel), id));
+            position.dirty = true;
+        }
+    }
+
+    fn record(&self, tagged: &Tagged) -> u64 {
+        let mut position = lock(&self.position);
+        position.seq += 1;
+        let seq = position.seq;
+        set_for(&mut position.cursors, &tagged.channel, tagged.id);
+        if position.log.len() == LOG_LEN {
+            position.log.pop_front();
+        }
+        position
+            .log
+            .push_back((seq, tagged.channel.clone(), tagged.id));
+        position.dirty = true;
+        seq
+    }
+
     fn poll_frame(&self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         let mut queue = lock(&self.queue);
-        if let Some(frame) = queue.frames.pop_front() {
-            return Poll::Ready(Some(frame));
+        if let Some(body) = queue.pending_body.take() {
+            return Poll::Ready(Some(body));
+        }
+        if let Some(item) = queue.frames.pop_front() {
+            return Poll::Ready(Some(match item.history {
+                Some(tagged) => {
+                    let seq = self.record(&tagged);
+                    queue.pending_body = Some(item.body);
+                    Bytes::from(format!("id: {}:{seq}\n", self.id))
+                }
+                None => item.body,
+            }));
         }
         if queue.closed {
             return Poll::Ready(None);
@@ -162,7 +367,7 @@ impl Connection {
     }
 }
 
-type OnDrop = Box<dyn FnOnce(&Connection) + Send + Sync>;
+type OnDrop = Box<dyn FnOnce(&Arc<Connection>) + Send + Sync>;
 
 /// The response body of a stream. Dropping it (client gone, or stream ended) runs `on_drop`,
 /// which removes the connection from the hub.
@@ -174,7 +379,7 @@ pub struct ConnectionStream {
 impl ConnectionStream {
     pub fn new(
         connection: Arc<Connection>,
-        on_drop: impl FnOnce(&Connection) + Send + Sync + 'static,
+        on_drop: impl FnOnce(&Arc<Connection>) + Send + Sync + 'static,
     ) -> Self {
         Self {
             connection,
@@ -208,44 +413,109 @@ mod tests {
         Arc::new(Connection::new(Uuid::new_v4(), 0, CancellationToken::new()))
     }
 
+    fn plain(text: &'static str) -> Item {
+        Item::plain(Bytes::from_static(text.as_bytes()))
+    }
+
+    fn tagged(channel: &Arc<str>, ms: u64, text: &'static str) -> Item {
+        Item {
+            body: Bytes::from_static(text.as_bytes()),
+            history: Some(Tagged {
+                channel: channel.clone(),
+                id: StreamId { ms, seq: 0 },
+            }),
+        }
+    }
+
+    async fn next(stream: &mut ConnectionStream) -> Option<Bytes> {
+        stream
+            .next()
+            .await
+            .map(|r| r.unwrap_or_else(|never| match never {}))
+    }
+
     #[tokio::test]
     async fn delivers_in_order_then_ends_after_close() {
         let conn = connection();
         let mut stream = ConnectionStream::new(conn.clone(), |_| {});
-        assert_eq!(conn.push(Bytes::from_static(b"a"), 4), Push::Queued);
-        assert_eq!(conn.push(Bytes::from_static(b"b"), 4), Push::Queued);
-        assert_eq!(stream.next().await, Some(Ok(Bytes::from_static(b"a"))));
-        assert_eq!(stream.next().await, Some(Ok(Bytes::from_static(b"b"))));
+        assert_eq!(conn.push(plain("a"), 4), Push::Queued);
+        assert_eq!(conn.push(plain("b"), 4), Push::Queued);
+        assert_eq!(next(&mut stream).await.as_deref(), Some(&b"a"[..]));
+        assert_eq!(next(&mut stream).await.as_deref(), Some(&b"b"[..]));
         assert!(conn.close_with(Bytes::from_static(b"bye")));
-        assert_eq!(conn.push(Bytes::from_static(b"late"), 4), Push::Closed);
-        assert_eq!(stream.next().await, Some(Ok(Bytes::from_static(b"bye"))));
-        assert_eq!(stream.next().await, None);
+        assert_eq!(conn.push(plain("late"), 4), Push::Closed);
+        assert_eq!(next(&mut stream).await.as_deref(), Some(&b"bye"[..]));
+        assert_eq!(next(&mut stream).await, None);
     }
 
     #[test]
     fn bounded_and_close_discards_backlog() {
         let conn = connection();
         for _ in 0..3 {
-            assert_eq!(conn.push(Bytes::from_static(b"x"), 3), Push::Queued);
+            assert_eq!(conn.push(plain("x"), 3), Push::Queued);
         }
-        assert_eq!(conn.push(Bytes::from_static(b"x"), 3), Push::Full);
+        assert_eq!(conn.push(plain("x"), 3), Push::Full);
         assert!(conn.close_with(Bytes::from_static(b"bye")));
         assert_eq!(conn.queued(), 1);
         assert!(!conn.close_with(Bytes::from_static(b"again")));
     }
 
     #[tokio::test]
+    async fn numbered_events_carry_ids_and_move_the_position() {
+        let conn = connection();
+        let job: Arc<str> = Arc::from("job:1");
+        let mut stream = ConnectionStream::new(conn.clone(), |_| {});
+        conn.push(tagged(&job, 5, "e5"), 8);
+        conn.push(plain("heartbeat"), 8);
+        let id_line = next(&mut stream).await.unwrap();
+        assert_eq!(id_line, Bytes::from(format!("id: {}:1\n", conn.id())));
+        assert_eq!(next(&mut stream).await.as_deref(), Some(&b"e5"[..]));
+        assert_eq!(next(&mut stream).await.as_deref(), Some(&b"heartbeat"[..]));
+        let position = conn.position_if_changed(false).unwrap();
+        assert_eq!(position.seq, 1);
+        assert_eq!(
+            position.cursors,
+            vec![(job.clone(), StreamId { ms: 5, seq: 0 })]
+        );
+        assert!(
+            conn.position_if_changed(false).is_none(),
+            "not dirty any more"
+        );
+    }
+
+    #[tokio::test]
+    async fn held_live_events_follow_the_replay_without_duplicates() {
+        let conn = connection();
+        let job: Arc<str> = Arc::from("job:1");
+        conn.hold();
+        // Live events arrive while the replay is being read.
+        conn.push(tagged(&job, 3, "e3"), 8);
+        conn.push(tagged(&job, 4, "e4"), 8);
+        conn.push_replay(tagged(&job, 2, "e2"));
+        conn.push_replay(tagged(&job, 3, "e3"));
+        assert_eq!(conn.release(), 1, "e3 came twice");
+        assert_eq!(conn.push(tagged(&job, 4, "e4 again"), 8), Push::Duplicate);
+        let mut stream = ConnectionStream::new(conn.clone(), |_| {});
+        let mut bodies = Vec::new();
+        for _ in 0..6 {
+            bodies.push(next(&mut stream).await.unwrap());
+        }
+        let events: Vec<&[u8]> = bodies.iter().skip(1).step_by(2).map(|b| &b[..]).collect();
+        assert_eq!(events, [&b"e2"[..], b"e3", b"e4"]);
+    }
+
+    #[tokio::test]
     async fn wakes_a_waiting_reader() {
         let conn = connection();
         let mut stream = ConnectionStream::new(conn.clone(), |_| {});
-        let reader = tokio::spawn(async move { stream.next().await });
+        let reader = tokio::spawn(async move { next(&mut stream).await });
         tokio::task::yield_now().await;
-        conn.push(Bytes::from_static(b"late"), 4);
+        conn.push(plain("late"), 4);
         let got = tokio::time::timeout(std::time::Duration::from_secs(5), reader)
             .await
             .expect("reader woken")
             .expect("reader task");
-        assert_eq!(got, Some(Ok(Bytes::from_static(b"late"))));
+        assert_eq!(got.as_deref(), Some(&b"late"[..]));
     }
 
     #[test]

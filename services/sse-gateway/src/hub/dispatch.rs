@@ -1,48 +1,69 @@
 //! The hot path: one Redis message becomes one frame, queued on every local subscriber.
 
+use std::sync::Arc;
+
 use progress_contract::channel::{BROADCAST_CHANNEL, CONNECTION_EVENTS_CHANNEL};
+use progress_contract::history;
 use progress_contract::{ChannelKind, CustomEvent};
 use uuid::Uuid;
 
-use super::{Hub, Push, read};
+use super::connection::Tagged;
+use super::{Hub, Item, Push, read};
 use crate::frame::{self, Rejected};
 use crate::metrics as m;
 
 impl Hub {
     /// Routes one message received on `channel`. Never fails: bad messages are dropped,
     /// logged and counted.
-    pub fn dispatch(&self, channel: &str, payload: &[u8]) {
+    pub fn dispatch(self: &Arc<Self>, channel: &str, payload: &[u8]) {
         match channel {
             BROADCAST_CHANNEL => self.dispatch_custom(payload, true),
             CONNECTION_EVENTS_CHANNEL => self.dispatch_custom(payload, false),
+            _ if channel.starts_with("sse:pod:") => self.dispatch_control(payload),
             _ => self.dispatch_progress(channel, payload),
         }
     }
 
-    fn dispatch_progress(&self, channel: &str, payload: &[u8]) {
-        let Some(kind) = channel
+    /// The frame for a progress event (live or replayed): the same bytes either way.
+    pub fn progress_item(&self, channel: &str, payload: &[u8]) -> Result<Item, Rejected> {
+        let kind = channel
             .split_once(':')
             .and_then(|(prefix, _)| ChannelKind::from_word(prefix))
-        else {
-            return;
-        };
-        let data = match frame::checked_payload(payload, self.settings.max_event_bytes) {
-            Ok(data) => data,
-            Err(rejected) => return drop_message(channel, rejected, payload.len()),
-        };
-        let event = kind.event_name();
-        let frame = frame::event_frame(event, None, &data);
+            .ok_or(Rejected::Malformed)?;
+        let data = frame::checked_payload(payload, self.settings.max_event_bytes)?;
+        let history = history::event_id(&data).map(|id| Tagged {
+            channel: Arc::from(channel),
+            id,
+        });
+        Ok(Item {
+            body: frame::event_frame(kind.event_name(), None, &data),
+            history,
+        })
+    }
+
+    fn dispatch_progress(&self, channel: &str, payload: &[u8]) {
         let subscribers: Vec<_> = match read(&self.routes).get(channel) {
             Some(subscribers) => subscribers.values().cloned().collect(),
             None => return,
         };
+        let item = match self.progress_item(channel, payload) {
+            Ok(item) => item,
+            Err(rejected) => return drop_message(channel, rejected, payload.len()),
+        };
+        let event = channel
+            .split_once(':')
+            .and_then(|(prefix, _)| ChannelKind::from_word(prefix))
+            .map_or("other", ChannelKind::event_name);
         let mut delivered = 0u64;
         for connection in subscribers {
-            match connection.push(frame.clone(), self.settings.capacity) {
+            match connection.push(item.clone(), self.settings.capacity) {
                 Push::Queued => delivered += 1,
                 Push::Full => {
                     metrics::counter!(m::EVENTS_DROPPED, "reason" => "slow_consumer").increment(1);
                     self.evict_slow(&connection);
+                }
+                Push::Duplicate => {
+                    metrics::counter!(m::EVENTS_DROPPED, "reason" => "duplicate").increment(1);
                 }
                 Push::Closed => {}
             }
@@ -77,10 +98,10 @@ impl Hub {
         };
         let mut delivered = 0u64;
         for connection in targets {
-            match connection.push(frame.clone(), self.settings.capacity) {
+            match connection.push(Item::plain(frame.clone()), self.settings.capacity) {
                 Push::Queued => delivered += 1,
                 Push::Full => self.evict_slow(&connection),
-                Push::Closed => {}
+                Push::Duplicate | Push::Closed => {}
             }
         }
         let label = if broadcast { "broadcast" } else { "custom" };

@@ -1,12 +1,14 @@
-//! The in-process fan-out hub: which local streams want which channel, and the one Redis
-//! subscription per channel that serves them all.
+//! The in-process fan-out hub: which local streams want which channel, the one Redis
+//! subscription per channel that serves them all, and the streams' sessions in Redis.
 //!
-//! - [`connection`]: one stream's bounded queue and body.
-//! - `subscriptions` (this module's `impl`s): refcounted Redis SUBSCRIBE/UNSUBSCRIBE.
+//! - [`connection`]: one stream's bounded queue, body and history position.
+//! - `subscriptions`: refcounted Redis SUBSCRIBE/UNSUBSCRIBE.
 //! - `dispatch`: a Redis message → one shared frame → every local subscriber's queue.
+//! - `control`: requests from other pods for streams held here.
 //! - `stats`: the `/sse/stats` and `/sse/channels` views.
 
 pub mod connection;
+mod control;
 mod dispatch;
 mod stats;
 mod subscriptions;
@@ -17,15 +19,20 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use fred::clients::SubscriberClient;
+use fred::prelude::Client;
 use progress_contract::events::{Closing, Heartbeat, StreamEvent};
 use progress_contract::time::now_millis;
+use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-pub use connection::{Connection, ConnectionStream, Push};
+pub use connection::{Connection, ConnectionStream, Item, Push};
+pub use control::ControlOp;
 pub use stats::{ChannelStat, ConnectionStat, Stats};
 
 use crate::frame;
+use crate::history::HistoryReader;
 use crate::metrics as m;
+use crate::session::SessionStore;
 
 /// Tunables of the hub.
 #[derive(Clone, Debug)]
@@ -58,6 +65,12 @@ pub struct Hub {
     /// Channels subscribed on Redis. The async lock serialises SUBSCRIBE/UNSUBSCRIBE.
     redis_channels: tokio::sync::Mutex<BTreeSet<String>>,
     subscriber: SubscriberClient,
+    /// Command client (control messages).
+    client: Client,
+    sessions: SessionStore,
+    history: HistoryReader,
+    /// Session writes in flight (drain waits for them).
+    flushes: TaskTracker,
 }
 
 fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -70,13 +83,23 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 }
 
 impl Hub {
-    pub fn new(settings: HubSettings, subscriber: SubscriberClient) -> Arc<Self> {
+    pub fn new(
+        settings: HubSettings,
+        subscriber: SubscriberClient,
+        client: Client,
+        sessions: SessionStore,
+        history: HistoryReader,
+    ) -> Arc<Self> {
         Arc::new(Self {
             settings,
             connections: RwLock::new(HashMap::new()),
             routes: RwLock::new(HashMap::new()),
             redis_channels: tokio::sync::Mutex::new(BTreeSet::new()),
             subscriber,
+            client,
+            sessions,
+            history,
+            flushes: TaskTracker::new(),
         })
     }
 
@@ -88,7 +111,21 @@ impl Hub {
         &self.subscriber
     }
 
-    /// Registers a new stream and returns its body. Dropping the body unregisters it.
+    pub fn sessions(&self) -> &SessionStore {
+        &self.sessions
+    }
+
+    pub fn history(&self) -> &HistoryReader {
+        &self.history
+    }
+
+    /// This pod's control channel: other pods send it requests for streams held here.
+    pub fn control_channel(&self) -> String {
+        control::channel_of(self.sessions.pod())
+    }
+
+    /// Registers a new stream and returns its body. Dropping the body unregisters it and
+    /// writes its final position to its session.
     pub fn open(self: &Arc<Self>, connection: Arc<Connection>) -> ConnectionStream {
         write(&self.connections).insert(connection.id(), connection.clone());
         metrics::gauge!(m::CONNECTIONS_OPEN).increment(1.0);
@@ -109,9 +146,16 @@ impl Hub {
         read(&self.connections).len()
     }
 
+    pub fn connections(&self) -> Vec<Arc<Connection>> {
+        read(&self.connections).values().cloned().collect()
+    }
+
     /// Queues a gateway event on one stream.
     pub fn send(&self, connection: &Connection, event: &StreamEvent) -> Push {
-        let push = connection.push(frame::stream_event(event), self.settings.capacity);
+        let push = connection.push(
+            Item::plain(frame::stream_event(event)),
+            self.settings.capacity,
+        );
         if push == Push::Full {
             self.evict_slow(connection);
         }
@@ -123,9 +167,8 @@ impl Hub {
         let frame = frame::stream_event(&StreamEvent::Heartbeat(Heartbeat {
             timestamp: now_millis(),
         }));
-        let connections: Vec<_> = read(&self.connections).values().cloned().collect();
-        for connection in connections {
-            if connection.push(frame.clone(), self.settings.capacity) == Push::Full {
+        for connection in self.connections() {
+            if connection.push(Item::plain(frame.clone()), self.settings.capacity) == Push::Full {
                 self.evict_slow(&connection);
             }
         }
@@ -133,14 +176,10 @@ impl Hub {
 
     /// Ends every open stream with a `closing` event; returns how many were open.
     pub fn close_all(&self, reason: &str, message: &str) -> usize {
-        let last = frame::stream_event(&StreamEvent::Closing(Closing {
-            reason: reason.to_owned(),
-            message: message.to_owned(),
-            retry_after_ms: duration_millis(self.settings.retry),
-        }));
-        let connections: Vec<_> = read(&self.connections).values().cloned().collect();
+        let last = closing_frame(reason, message, self.settings.retry);
+        let connections = self.connections();
         for connection in &connections {
-            connection.close_with(last.clone());
+            connection.finish_with(last.clone());
         }
         connections.len()
     }
@@ -148,11 +187,11 @@ impl Hub {
     /// Closes a stream whose queue is full: its backlog is dropped, it gets a final
     /// `closing` event, and its socket is cut if it does not read that within the grace time.
     fn evict_slow(&self, connection: &Connection) {
-        let last = frame::stream_event(&StreamEvent::Closing(Closing {
-            reason: "slow_consumer".into(),
-            message: "the client did not read events fast enough; reconnect to continue".into(),
-            retry_after_ms: duration_millis(self.settings.retry),
-        }));
+        let last = closing_frame(
+            "slow_consumer",
+            "the client did not read events fast enough; reconnect to continue",
+            self.settings.retry,
+        );
         if connection.close_with(last) {
             metrics::counter!(m::CONNECTIONS_CLOSED, "reason" => "slow_consumer").increment(1);
             tracing::warn!(connection.id = %connection.id(), "closing a slow consumer");
@@ -167,25 +206,34 @@ impl Hub {
         }
     }
 
-    /// Unregisters a stream whose body was dropped, releasing its channels.
-    fn close(self: Arc<Self>, connection: &Connection) {
-        let removed = write(&self.connections).remove(&connection.id()).is_some();
+    /// Unregisters `connection` without writing its session (another stream continues it).
+    /// Returns whether it was registered.
+    pub fn detach(self: &Arc<Self>, connection: &Arc<Connection>) -> bool {
+        let removed = {
+            let mut connections = write(&self.connections);
+            match connections.get(&connection.id()) {
+                Some(current) if Arc::ptr_eq(current, connection) => {
+                    connections.remove(&connection.id());
+                    true
+                }
+                _ => false,
+            }
+        };
         if !removed {
-            return;
+            return false;
         }
         metrics::gauge!(m::CONNECTIONS_OPEN).decrement(1.0);
-        let reason = if connection.is_closed() {
-            "server"
-        } else {
-            "client"
-        };
-        metrics::counter!(m::CONNECTIONS_CLOSED, "reason" => reason).increment(1);
         let mut emptied = Vec::new();
         {
             let mut routes = write(&self.routes);
             for channel in connection.take_channels() {
                 if let Some(subscribers) = routes.get_mut(&channel) {
-                    subscribers.remove(&connection.id());
+                    let ours = subscribers
+                        .get(&connection.id())
+                        .is_some_and(|c| Arc::ptr_eq(c, connection));
+                    if ours {
+                        subscribers.remove(&connection.id());
+                    }
                     if subscribers.is_empty() {
                         routes.remove(&channel);
                         emptied.push(channel);
@@ -194,24 +242,73 @@ impl Hub {
             }
         }
         if !emptied.is_empty() {
+            let hub = self.clone();
             tokio::spawn(async move {
                 for channel in emptied {
-                    self.reconcile(&channel).await;
+                    hub.reconcile(&channel).await;
                 }
             });
         }
+        true
+    }
+
+    /// A stream's body was dropped: unregister it and write its final position.
+    fn close(self: Arc<Self>, connection: &Arc<Connection>) {
+        if !self.detach(connection) {
+            return;
+        }
+        let reason = if connection.is_closed() {
+            "server"
+        } else {
+            "client"
+        };
+        metrics::counter!(m::CONNECTIONS_CLOSED, "reason" => reason).increment(1);
+        let position = connection.position_if_changed(true);
+        let id = connection.id();
+        let sessions = self.sessions.clone();
+        self.flushes.spawn(async move {
+            let Some(position) = position else { return };
+            if let Err(error) = sessions.flush(&id, &position, true).await {
+                tracing::warn!(%error, connection.id = %id, "writing the final position failed");
+            }
+        });
+    }
+
+    /// Writes the positions that changed since the last flush; returns how many.
+    pub async fn flush_positions(&self) -> usize {
+        let mut written = 0;
+        for connection in self.connections() {
+            if let Some(position) = connection.position_if_changed(false) {
+                match self
+                    .sessions
+                    .flush(&connection.id(), &position, false)
+                    .await
+                {
+                    Ok(_) => written += 1,
+                    Err(error) => tracing::debug!(%error, "flushing a position failed"),
+                }
+            }
+        }
+        written
+    }
+
+    /// Waits until every final position is written.
+    pub async fn wait_for_flushes(&self) {
+        self.flushes.close();
+        self.flushes.wait().await;
+        self.flushes.reopen();
     }
 }
 
-pub(crate) fn duration_millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// A closing frame for callers outside the hub (e.g. shutdown).
+/// A `closing` frame.
 pub fn closing_frame(reason: &str, message: &str, retry: Duration) -> Bytes {
     frame::stream_event(&StreamEvent::Closing(Closing {
         reason: reason.to_owned(),
         message: message.to_owned(),
         retry_after_ms: duration_millis(retry),
     }))
+}
+
+pub(crate) fn duration_millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

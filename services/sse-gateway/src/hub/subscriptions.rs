@@ -13,10 +13,10 @@ use progress_contract::channel::{BROADCAST_CHANNEL, CONNECTION_EVENTS_CHANNEL};
 use progress_contract::events::{StreamEvent, SubscriptionChange};
 use uuid::Uuid;
 
-use super::{Hub, HubError, read, write};
+use super::{Connection, Hub, HubError, read, write};
 use crate::metrics as m;
 
-/// Channels every pod always listens to.
+/// Channels every pod always listens to (plus its own control channel).
 pub const SYSTEM_CHANNELS: [&str; 2] = [BROADCAST_CHANNEL, CONNECTION_EVENTS_CHANNEL];
 
 impl Hub {
@@ -32,22 +32,42 @@ impl Hub {
             return Err(HubError::Closing);
         }
         let name = channel.redis_name();
-        let added = connection.add_channel(&name);
-        write(&self.routes)
-            .entry(name.clone())
-            .or_default()
-            .insert(*id, connection.clone());
-        if let Err(error) = self.ensure_subscribed(&name).await {
-            if added {
-                connection.remove_channel(&name);
-                self.remove_route(&name, id);
+        let added = self.subscribe_quietly(&connection, &name).await?;
+        if added {
+            // Persist it so a reconnect to any pod keeps it; remember where history stands
+            // now so a reconnect replays what comes after.
+            self.sessions.add_channel(id, &name).await?;
+            if let Some(latest) = self.history.latest(&name).await? {
+                connection.start_cursor(&name, latest);
             }
-            return Err(error);
         }
         self.send(
             &connection,
             &StreamEvent::Subscribed(SubscriptionChange::for_channel(channel)),
         );
+        Ok(added)
+    }
+
+    /// Subscribes a local stream without telling it (resume, and the first step of
+    /// `subscribe`). Returns false when it was already subscribed.
+    pub async fn subscribe_quietly(
+        &self,
+        connection: &Arc<Connection>,
+        name: &str,
+    ) -> Result<bool, HubError> {
+        let id = connection.id();
+        let added = connection.add_channel(name);
+        write(&self.routes)
+            .entry(name.to_owned())
+            .or_default()
+            .insert(id, connection.clone());
+        if let Err(error) = self.ensure_subscribed(name).await {
+            if added {
+                connection.remove_channel(name);
+                self.remove_route(name, &id);
+            }
+            return Err(error);
+        }
         Ok(added)
     }
 
@@ -61,8 +81,11 @@ impl Hub {
         let connection = self.connection(id).ok_or(HubError::UnknownConnection)?;
         let name = channel.redis_name();
         let removed = connection.remove_channel(&name);
-        if removed && self.remove_route(&name, id) {
-            self.reconcile(&name).await;
+        if removed {
+            self.sessions.remove_channel(id, &name).await?;
+            if self.remove_route(&name, id) {
+                self.reconcile(&name).await;
+            }
         }
         self.send(
             &connection,
@@ -74,7 +97,8 @@ impl Hub {
     /// Subscribes the system channels; called once at start-up.
     pub async fn subscribe_system_channels(&self) -> Result<(), fred::error::Error> {
         let mut redis = self.redis_channels.lock().await;
-        let channels: Vec<String> = SYSTEM_CHANNELS.iter().map(|c| (*c).to_owned()).collect();
+        let mut channels: Vec<String> = SYSTEM_CHANNELS.iter().map(|c| (*c).to_owned()).collect();
+        channels.push(self.control_channel());
         self.subscriber.subscribe(channels.clone()).await?;
         redis.extend(channels);
         metrics::gauge!(m::REDIS_SUBSCRIPTIONS).set(redis.len() as f64);
@@ -87,6 +111,7 @@ impl Hub {
         let mut redis = self.redis_channels.lock().await;
         let mut wanted: Vec<String> = read(&self.routes).keys().cloned().collect();
         wanted.extend(SYSTEM_CHANNELS.iter().map(|c| (*c).to_owned()));
+        wanted.push(self.control_channel());
         for batch in wanted.chunks(512) {
             self.subscriber.subscribe(batch.to_vec()).await?;
         }

@@ -10,7 +10,7 @@
 mod jobs;
 mod observe;
 mod publish;
-mod stats;
+pub mod stats;
 mod stream;
 mod subscriptions;
 
@@ -50,6 +50,10 @@ pub struct AppState {
     pub publisher: Publisher,
     pub settings: Arc<ApiSettings>,
     pub queues: Arc<Queues>,
+    /// Command client (cluster stats).
+    pub client: fred::prelude::Client,
+    /// Set on SIGTERM: readiness fails and new streams are refused.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The whole public router.
@@ -73,6 +77,8 @@ pub fn router(state: AppState) -> Router {
             "/sse/{connection_id}/unsubscribe/{kind}/{id}",
             post(subscriptions::unsubscribe),
         )
+        .route("/publish", post(publish::publish_batch))
+        .route("/publish/{kind}/{id}", post(publish::publish_one))
         .route("/queue/add", post(jobs::add))
         .route(
             "/resumes",

@@ -111,3 +111,113 @@ pub async fn send_to_connection(
         Json(json!({ "accepted": true, "connectionId": connection_id, "pods": pods })),
     ))
 }
+
+/// `POST /api/v1/publish/{channelType}/{id}`: publishes the body (a JSON object) on
+/// `{channelType}:{id}` with history, as a worker would. For backends without a Redis client.
+pub async fn publish_one(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    path: Result<Path<(String, String)>, PathRejection>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    authorise(&state, &headers)?;
+    let Path((kind, id)) = path?;
+    let kind =
+        progress_contract::ChannelKind::from_word(&kind).ok_or_else(ApiError::route_not_found)?;
+    let channel = progress_contract::Channel::new(kind, &id)
+        .map_err(|e| ApiError::bad_request("invalid_name", e.to_string()))?;
+    let Json(body) = body?;
+    let payload = event_payload(&body, state.hub.settings().max_event_bytes)
+        .map_err(|message| ApiError::unprocessable("invalid_event", message))?;
+    let published = state
+        .publisher
+        .publish_event(&channel, &payload)
+        .await
+        .map_err(|e| ApiError::unavailable("redis_unavailable", e.to_string(), 1))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "channel": channel.redis_name(),
+            "eventId": published.event_id.to_string(),
+            "pods": published.receivers,
+        })),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchBody {
+    events: Vec<BatchEvent>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchEvent {
+    channel: String,
+    data: Value,
+}
+
+/// Most events in one batch.
+const MAX_BATCH: usize = 100;
+
+/// `POST /api/v1/publish`: `{"events":[{"channel":"job:1","data":{…}}, …]}`, published in
+/// order. All are checked first; if any is invalid, none is published.
+pub async fn publish_batch(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<BatchBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    authorise(&state, &headers)?;
+    let Json(body) = body?;
+    if body.events.is_empty() || body.events.len() > MAX_BATCH {
+        return Err(ApiError::unprocessable(
+            "invalid_fields",
+            format!("events must hold 1 to {MAX_BATCH} events"),
+        ));
+    }
+    let mut checked = Vec::with_capacity(body.events.len());
+    let mut errors = Vec::new();
+    for (i, event) in body.events.iter().enumerate() {
+        match progress_contract::Channel::parse(&event.channel) {
+            Some(channel) => match event_payload(&event.data, state.hub.settings().max_event_bytes)
+            {
+                Ok(payload) => checked.push((channel, payload)),
+                Err(message) => errors.push(crate::error::FieldError::new(
+                    format!("events[{i}].data"),
+                    message,
+                )),
+            },
+            None => errors.push(crate::error::FieldError::new(
+                format!("events[{i}].channel"),
+                "must be job:{id}, queue:{name} or worker:{id} with a valid name",
+            )),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid_fields(errors));
+    }
+    let mut results = Vec::with_capacity(checked.len());
+    for (channel, payload) in checked {
+        let published = state
+            .publisher
+            .publish_event(&channel, &payload)
+            .await
+            .map_err(|e| ApiError::unavailable("redis_unavailable", e.to_string(), 1))?;
+        results.push(
+            json!({"channel": channel.redis_name(), "eventId": published.event_id.to_string()}),
+        );
+    }
+    Ok((StatusCode::CREATED, Json(json!({ "published": results }))))
+}
+
+/// The event as compact JSON: an object of at most `max` bytes.
+fn event_payload(value: &Value, max: usize) -> Result<String, String> {
+    if !value.is_object() {
+        return Err("the event must be a JSON object".into());
+    }
+    let payload = serde_json::to_string(value).map_err(|e| e.to_string())?;
+    if payload.len() > max {
+        return Err(format!("the event is larger than {max} bytes"));
+    }
+    Ok(payload)
+}

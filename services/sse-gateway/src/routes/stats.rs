@@ -1,14 +1,48 @@
-//! `GET /api/v1/sse/stats` and `GET /api/v1/sse/channels` (this pod's view).
+//! `GET /api/v1/sse/stats` (cluster totals with the original fields, a per-pod breakdown,
+//! and this pod's connections) and `GET /api/v1/sse/channels` (this pod's channels).
+
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::AppState;
-use crate::hub::Stats;
+use crate::cluster::{self, PodCounts};
 
-pub async fn stats(State(state): State<AppState>) -> Json<Stats> {
-    Json(state.hub.stats(&state.settings.pod))
+/// Counts of this pod, now.
+pub fn local_counts(state: &AppState) -> PodCounts {
+    let stats = state.hub.stats(&state.settings.pod);
+    PodCounts {
+        pod: state.settings.pod.clone(),
+        total_connections: stats.total_connections,
+        total_job_subscriptions: stats.total_job_subscriptions,
+        total_queue_subscriptions: stats.total_queue_subscriptions,
+        total_worker_subscriptions: stats.total_worker_subscriptions,
+        draining: state.draining.load(std::sync::atomic::Ordering::SeqCst),
+        timestamp: progress_contract::time::now_millis(),
+    }
+}
+
+pub async fn stats(State(state): State<AppState>) -> Json<Value> {
+    let local = state.hub.stats(&state.settings.pod);
+    let here = local_counts(&state);
+    let mut pods = cluster::read(&state.client, Duration::from_secs(15))
+        .await
+        .unwrap_or_default();
+    pods.retain(|p| p.pod != here.pod);
+    pods.push(here);
+    pods.sort_by(|a, b| a.pod.cmp(&b.pod));
+    let sum = |f: fn(&PodCounts) -> usize| pods.iter().map(f).sum::<usize>();
+    Json(json!({
+        "totalConnections": sum(|p| p.total_connections),
+        "totalJobSubscriptions": sum(|p| p.total_job_subscriptions),
+        "totalQueueSubscriptions": sum(|p| p.total_queue_subscriptions),
+        "totalWorkerSubscriptions": sum(|p| p.total_worker_subscriptions),
+        "pod": state.settings.pod,
+        "pods": pods,
+        "connections": local.connections,
+    }))
 }
 
 pub async fn channels(State(state): State<AppState>) -> Json<Value> {

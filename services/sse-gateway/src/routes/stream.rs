@@ -1,14 +1,20 @@
-//! `GET /api/v1/sse/connect`: opens a stream. Optional `?jobs=a,b&queues=q&workers=w`
-//! subscribes before the first event, so nothing published after the response starts is
-//! missed.
+//! `GET /api/v1/sse/connect`: opens a stream, or resumes one.
+//!
+//! Optional `?jobs=a,b&queues=q&workers=w` subscribes before the first event, so nothing
+//! published after the response starts is missed. A `Last-Event-ID` header (sent by
+//! EventSource when it reconnects; `?lastEventId=` for clients that cannot set headers)
+//! naming a session still in its resume window continues that stream on this pod: same
+//! connectionId, same subscriptions, every missed event with history replayed in order, then
+//! live, without gaps or duplicates.
 
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
-use progress_contract::events::{Connected, StreamEvent};
+use progress_contract::events::{Connected, Resync, StreamEvent};
+use progress_contract::history::{self, StreamId};
 use progress_contract::time::now_millis;
 use progress_contract::{Channel, ChannelKind};
 use serde::Deserialize;
@@ -18,17 +24,20 @@ use uuid::Uuid;
 use super::AppState;
 use crate::error::ApiError;
 use crate::frame;
-use crate::hub::{Connection, duration_millis};
+use crate::hub::{Connection, ControlOp, Hub, duration_millis};
+use crate::session::{From, Session, resume_points};
 
 /// Cancelling it closes the TCP connection a request arrived on (set by the server).
 #[derive(Clone, Debug)]
 pub struct SocketHandle(pub CancellationToken);
 
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ConnectQuery {
     jobs: Option<String>,
     queues: Option<String>,
     workers: Option<String>,
+    last_event_id: Option<String>,
 }
 
 impl ConnectQuery {
@@ -61,34 +70,57 @@ impl ConnectQuery {
     }
 }
 
+/// `{connectionId}:{n}` → (connection, number of the last event received).
+fn parse_last_event_id(text: &str) -> Option<(Uuid, u64)> {
+    let (id, seq) = text.trim().rsplit_once(':')?;
+    Some((Uuid::parse_str(id).ok()?, seq.parse().ok()?))
+}
+
+fn redis_error(error: fred::error::Error) -> ApiError {
+    tracing::warn!(%error, "session store unavailable");
+    ApiError::unavailable(
+        "redis_unavailable",
+        "sessions are unavailable; retry shortly",
+        1,
+    )
+}
+
 pub async fn connect(
     State(state): State<AppState>,
+    headers: HeaderMap,
     query: Result<Query<ConnectQuery>, axum::extract::rejection::QueryRejection>,
     socket: Option<axum::Extension<SocketHandle>>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query?;
     let channels = query.channels()?;
-    let socket = socket.map_or_else(CancellationToken::new, |s| s.0.0.clone());
-    let id = Uuid::new_v4();
-    let connection = Arc::new(Connection::new(id, now_millis(), socket));
-    let hub = &state.hub;
-    let stream = hub.open(connection.clone());
-    let connected = frame::stream_event(&StreamEvent::Connected(Connected {
-        connection_id: id.to_string(),
-        timestamp: now_millis(),
-        heartbeat_interval: duration_millis(state.settings.heartbeat_interval),
-        channels: channels.iter().map(Channel::redis_name).collect(),
-    }));
-    // The reconnect hint rides in the first frame, so every SSE parser applies it.
-    connection.push(
-        frame::with_retry(duration_millis(state.settings.retry), &connected),
-        hub.settings().capacity,
-    );
-    for channel in &channels {
-        // On failure `stream` is dropped on return, which unregisters the connection.
-        hub.subscribe(&id, channel).await?;
+    if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(ApiError::unavailable(
+            "draining",
+            "this gateway is shutting down; connect again to reach another one",
+            1,
+        ));
     }
-    tracing::debug!(connection.id = %id, channels = channels.len(), "stream opened");
+    let socket = socket.map_or_else(CancellationToken::new, |s| s.0.0.clone());
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or(query.last_event_id.clone());
+    let hub = &state.hub;
+    let resumable = match last_event_id.as_deref().and_then(parse_last_event_id) {
+        Some((id, seen)) => hub
+            .sessions()
+            .load(&id)
+            .await
+            .map_err(redis_error)?
+            .map(|s| (id, seen, s)),
+        None => None,
+    };
+    let (stream, connection) = match resumable {
+        Some((id, seen, session)) => resume(&state, socket, id, seen, session, &channels).await?,
+        None => fresh(&state, socket, &channels).await?,
+    };
+    tracing::debug!(connection.id = %connection.id(), "stream opened");
     let mut response = Response::new(Body::from_stream(stream));
     let headers = response.headers_mut();
     headers.insert(
@@ -98,4 +130,155 @@ pub async fn connect(
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok(response)
+}
+
+fn connected_frame(
+    state: &AppState,
+    id: Uuid,
+    channels: Vec<String>,
+    resumed: bool,
+) -> bytes::Bytes {
+    let connected = frame::stream_event(&StreamEvent::Connected(Connected {
+        connection_id: id.to_string(),
+        timestamp: now_millis(),
+        heartbeat_interval: duration_millis(state.settings.heartbeat_interval),
+        channels,
+        resumed,
+    }));
+    // The reconnect hint rides in the first frame, so every SSE parser applies it.
+    frame::with_retry(duration_millis(state.settings.retry), &connected)
+}
+
+async fn fresh(
+    state: &AppState,
+    socket: CancellationToken,
+    channels: &[Channel],
+) -> Result<(crate::hub::ConnectionStream, Arc<Connection>), ApiError> {
+    let hub = &state.hub;
+    let id = Uuid::new_v4();
+    let names: Vec<String> = channels.iter().map(Channel::redis_name).collect();
+    hub.sessions()
+        .create(&id, &names)
+        .await
+        .map_err(redis_error)?;
+    let connection = Arc::new(Connection::new(id, now_millis(), socket));
+    // On failure `stream` is dropped on return, which unregisters the connection.
+    let stream = hub.open(connection.clone());
+    connection.push(
+        crate::hub::Item::plain(connected_frame(state, id, names, false)),
+        hub.settings().capacity,
+    );
+    for channel in channels {
+        hub.subscribe(&id, channel).await?;
+    }
+    Ok((stream, connection))
+}
+
+/// The id just before `id` (so a replay from it includes `id`).
+fn before(id: StreamId) -> StreamId {
+    match id.seq {
+        0 => StreamId {
+            ms: id.ms.saturating_sub(1),
+            seq: u64::MAX,
+        },
+        seq => StreamId {
+            ms: id.ms,
+            seq: seq - 1,
+        },
+    }
+}
+
+async fn resume(
+    state: &AppState,
+    socket: CancellationToken,
+    id: Uuid,
+    seen: u64,
+    session: Session,
+    extra: &[Channel],
+) -> Result<(crate::hub::ConnectionStream, Arc<Connection>), ApiError> {
+    let hub: &Arc<Hub> = &state.hub;
+    // A stale stream of the same session, here or on another pod, must stop writing it.
+    if let Some(old) = hub.connection(&id) {
+        hub.detach(&old);
+        old.close_with(crate::hub::closing_frame(
+            "superseded",
+            "this stream continues on another connection",
+            state.settings.retry,
+        ));
+    }
+    hub.sessions().take_over(&id).await.map_err(redis_error)?;
+    if session.owner != hub.sessions().pod() && !session.closed {
+        let op = ControlOp::Superseded { connection_id: id };
+        if let Err(error) = hub.send_control(&session.owner, &op).await {
+            tracing::debug!(%error, "telling the previous pod failed");
+        }
+    }
+    let points = resume_points(&session, seen);
+    let cursors: Vec<(Arc<str>, StreamId)> = points
+        .iter()
+        .filter_map(|(channel, from)| match from {
+            From::After(at) => Some((Arc::from(channel.as_str()), *at)),
+            From::Including(at) => Some((Arc::from(channel.as_str()), before(*at))),
+            From::Live => None,
+        })
+        .collect();
+    let connection = Arc::new(Connection::resumed(id, now_millis(), socket, seen, cursors));
+    connection.hold();
+    let stream = hub.open(connection.clone());
+    let mut names: Vec<String> = points.iter().map(|(c, _)| c.clone()).collect();
+    for channel in extra {
+        let name = channel.redis_name();
+        if !names.contains(&name) {
+            hub.sessions()
+                .add_channel(&id, &name)
+                .await
+                .map_err(redis_error)?;
+            names.push(name);
+        }
+    }
+    connection.push_replay(crate::hub::Item::plain(connected_frame(
+        state,
+        id,
+        names.clone(),
+        true,
+    )));
+    // Subscribe first, then replay, then release live events that the replay did not cover.
+    for name in &names {
+        hub.subscribe_quietly(&connection, name).await?;
+    }
+    let mut resync = Vec::new();
+    let mut replayed = 0usize;
+    for (channel, from) in &points {
+        let replay = hub
+            .history()
+            .replay(channel, *from)
+            .await
+            .map_err(redis_error)?;
+        if replay.gap {
+            resync.push(channel.clone());
+        }
+        for (event_id, payload) in replay.events {
+            let Some(tagged) = history::tag(&payload, event_id) else {
+                continue;
+            };
+            if let Ok(item) = hub.progress_item(channel, tagged.as_bytes()) {
+                connection.push_replay(item);
+                replayed += 1;
+            }
+        }
+    }
+    let duplicates = connection.release();
+    metrics::counter!(crate::metrics::EVENTS_REPLAYED).increment(replayed as u64);
+    if !resync.is_empty() {
+        metrics::counter!(crate::metrics::RESYNCS).increment(1);
+        hub.send(
+            &connection,
+            &StreamEvent::Resync(Resync {
+                channels: resync,
+                timestamp: now_millis(),
+            }),
+        );
+    }
+    tracing::debug!(connection.id = %id, replayed, duplicates, "stream resumed");
+    Ok((stream, connection))
 }

@@ -1,4 +1,8 @@
 //! `POST /api/v1/sse/{connectionId}/(un)subscribe/{job|queue|worker}/{id}`.
+//!
+//! Any pod answers: when the stream is held here the change is made at once; otherwise it is
+//! written to the session and forwarded to the owner pod over its control channel, which
+//! applies it and sends the stream its `subscribed` event.
 
 use axum::Json;
 use axum::extract::rejection::PathRejection;
@@ -9,6 +13,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use crate::error::ApiError;
+use crate::hub::ControlOp;
 use crate::metrics as m;
 
 type SubscriptionPath = Result<Path<(String, String, String)>, PathRejection>;
@@ -32,23 +37,85 @@ fn record(action: &'static str, result: &'static str) {
     metrics::counter!(m::SUBSCRIBE_REQUESTS, "action" => action, "result" => result).increment(1);
 }
 
+fn redis_error(error: fred::error::Error) -> ApiError {
+    ApiError::unavailable(
+        "redis_unavailable",
+        format!("sessions are unavailable: {error}"),
+        1,
+    )
+}
+
+async fn change(
+    state: &AppState,
+    id: Uuid,
+    channel: Channel,
+    subscribe: bool,
+) -> Result<Value, ApiError> {
+    let hub = &state.hub;
+    let name = channel.redis_name();
+    if hub.connection(&id).is_some() {
+        let changed = if subscribe {
+            hub.subscribe(&id, &channel).await?
+        } else {
+            hub.unsubscribe(&id, &channel).await?
+        };
+        return Ok(json!({
+            "success": true, "connectionId": id, "channel": name, "changed": changed,
+            "pod": state.settings.pod,
+        }));
+    }
+    let session = hub
+        .sessions()
+        .load(&id)
+        .await
+        .map_err(redis_error)?
+        .ok_or(crate::hub::HubError::UnknownConnection)?;
+    let changed = session.channels.contains(&name) != subscribe;
+    if subscribe {
+        hub.sessions()
+            .add_channel(&id, &name)
+            .await
+            .map_err(redis_error)?;
+    } else {
+        hub.sessions()
+            .remove_channel(&id, &name)
+            .await
+            .map_err(redis_error)?;
+    }
+    let op = if subscribe {
+        ControlOp::Subscribe {
+            connection_id: id,
+            channel: name.clone(),
+        }
+    } else {
+        ControlOp::Unsubscribe {
+            connection_id: id,
+            channel: name.clone(),
+        }
+    };
+    // When the owner is gone the change still stands in the session: the stream gets it
+    // when it resumes.
+    let delivered = hub
+        .send_control(&session.owner, &op)
+        .await
+        .map_err(redis_error)?
+        > 0;
+    Ok(json!({
+        "success": true, "connectionId": id, "channel": name, "changed": changed,
+        "pod": session.owner, "forwarded": true, "delivered": delivered,
+    }))
+}
+
 pub async fn subscribe(
     State(state): State<AppState>,
     path: SubscriptionPath,
 ) -> Result<Json<Value>, ApiError> {
     let (connection_id, channel) = parse(path).inspect_err(|_| record("subscribe", "invalid"))?;
-    let added = state
-        .hub
-        .subscribe(&connection_id, &channel)
+    let body = change(&state, connection_id, channel, true)
         .await
         .inspect_err(|_| record("subscribe", "error"))?;
     record("subscribe", "ok");
-    Ok(Json(json!({
-        "success": true,
-        "connectionId": connection_id,
-        "channel": channel.redis_name(),
-        "changed": added,
-    })))
+    Ok(Json(body))
 }
 
 pub async fn unsubscribe(
@@ -56,16 +123,9 @@ pub async fn unsubscribe(
     path: SubscriptionPath,
 ) -> Result<Json<Value>, ApiError> {
     let (connection_id, channel) = parse(path).inspect_err(|_| record("unsubscribe", "invalid"))?;
-    let removed = state
-        .hub
-        .unsubscribe(&connection_id, &channel)
+    let body = change(&state, connection_id, channel, false)
         .await
         .inspect_err(|_| record("unsubscribe", "error"))?;
     record("unsubscribe", "ok");
-    Ok(Json(json!({
-        "success": true,
-        "connectionId": connection_id,
-        "channel": channel.redis_name(),
-        "changed": removed,
-    })))
+    Ok(Json(body))
 }

@@ -57,8 +57,18 @@ async fn a_closed_stream_releases_its_subscriptions() {
     assert_eq!(app.numsub("queue:q1"), 1);
     drop(a);
     app.wait_numsub("queue:q1", 0).await;
-    let (status, _) = app.post(&format!("/api/v1/sse/{id}/subscribe/job/1")).await;
-    assert_eq!(status, 404, "a closed connection is unknown");
+    // The session stays resumable: a subscribe is recorded for the resume, not applied live.
+    let (status, body) = app.post(&format!("/api/v1/sse/{id}/subscribe/job/1")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["forwarded"], true);
+    assert_eq!(app.numsub("job:1"), 0, "no stream holds it now");
+    let members = app
+        .redis
+        .cli(&["SMEMBERS", &format!("sse:sess:{{{id}}}:ch")]);
+    assert!(
+        members.contains("job:1") && members.contains("queue:q1"),
+        "{members}"
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,133 @@
+//! Reading channel history for replays.
+
+use fred::prelude::{Client, ClientLike};
+use fred::types::{ClusterHash, CustomCommand, Value};
+use progress_contract::history::{StreamId, history_key};
+
+use crate::session::From;
+
+/// Events of one channel to replay.
+#[derive(Debug, Default)]
+pub struct Replay {
+    /// (event id, event JSON as published).
+    pub events: Vec<(StreamId, String)>,
+    /// Events the client missed are no longer in history: it must refetch state.
+    pub gap: bool,
+}
+
+/// Most events replayed per channel on one reconnect.
+pub const REPLAY_LIMIT: usize = 10_000;
+
+#[derive(Clone)]
+pub struct HistoryReader {
+    client: Client,
+}
+
+fn entries(value: Value) -> Vec<(StreamId, String)> {
+    let Value::Array(items) = value else {
+        return Vec::new();
+    };
+    items
+        .into_iter()
+        .filter_map(|item| {
+            let Value::Array(mut parts) = item else {
+                return None;
+            };
+            let fields = parts.pop()?;
+            let id = StreamId::parse(&parts.pop()?.as_string()?)?;
+            let Value::Array(fields) = fields else {
+                return None;
+            };
+            let body = fields
+                .chunks(2)
+                .find(|pair| pair[0].as_string().as_deref() == Some("e"))
+                .and_then(|pair| pair.get(1)?.as_string())?;
+            Some((id, body))
+        })
+        .collect()
+}
+
+impl HistoryReader {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    async fn range(
+        &self,
+        key: &str,
+        start: String,
+        end: &str,
+        count: usize,
+    ) -> Result<Vec<(StreamId, String)>, fred::error::Error> {
+        let args: Vec<Value> = vec![
+            key.into(),
+            start.into(),
+            end.into(),
+            "COUNT".into(),
+            (count as i64).into(),
+        ];
+        let value: Value = self
+            .client
+            .custom(
+                CustomCommand::new_static("XRANGE", ClusterHash::FirstKey, false),
+                args,
+            )
+            .await?;
+        Ok(entries(value))
+    }
+
+    /// The newest event id of `channel`, if it has history.
+    pub async fn latest(&self, channel: &str) -> Result<Option<StreamId>, fred::error::Error> {
+        let args: Vec<Value> = vec![
+            history_key(channel).into(),
+            "+".into(),
+            "-".into(),
+            "COUNT".into(),
+            1.into(),
+        ];
+        let value: Value = self
+            .client
+            .custom(
+                CustomCommand::new_static("XREVRANGE", ClusterHash::FirstKey, false),
+                args,
+            )
+            .await?;
+        Ok(entries(value).into_iter().next().map(|(id, _)| id))
+    }
+
+    /// Events of `channel` from `from` on, and whether some were lost to retention.
+    pub async fn replay(&self, channel: &str, from: From) -> Result<Replay, fred::error::Error> {
+        let key = history_key(channel);
+        let (start, boundary, inclusive) = match from {
+            From::Live => return Ok(Replay::default()),
+            From::After(id) => (format!("({id}"), id, false),
+            From::Including(id) => (id.to_string(), id, true),
+        };
+        let oldest = self
+            .range(&key, "-".into(), "+", 1)
+            .await?
+            .into_iter()
+            .next();
+        let gap = match oldest {
+            None => true,
+            Some((oldest, _)) => {
+                if inclusive {
+                    oldest > boundary
+                } else {
+                    oldest > boundary && !is_next(boundary, oldest)
+                }
+            }
+        };
+        let events = if oldest.is_some() {
+            self.range(&key, start, "+", REPLAY_LIMIT).await?
+        } else {
+            Vec::new()
+        };
+        Ok(Replay { events, gap })
+    }
+}
+
+/// True when `next` directly follows `id` in the same millisecond.
+fn is_next(id: StreamId, next: StreamId) -> bool {
+    next.ms == id.ms && next.seq == id.seq + 1
+}

@@ -1,0 +1,309 @@
+//! Sessions in Redis: who holds a stream (owner pod), what it is subscribed to, and how far
+//! it has read each channel. Any pod can load a session to take a subscribe request or a
+//! reconnect; sessions outlive their stream by `RESUME_WINDOW`.
+//!
+//! Keys, hash-tagged by connection id so both live on one Cluster slot:
+//! `sse:sess:{id}` (hash: owner, createdAt, seq, cursors, log, closedAt) and
+//! `sse:sess:{id}:ch` (set of channels).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use fred::prelude::{Client, HashesInterface, KeysInterface, SetsInterface};
+use fred::types::scripts::Script;
+use progress_contract::history::StreamId;
+use progress_contract::time::now_millis;
+use uuid::Uuid;
+
+use crate::hub::connection::Position;
+
+static FLUSH: LazyLock<Script> =
+    LazyLock::new(|| Script::from_lua(include_str!("lua/session_flush.lua")));
+
+fn hash_key(id: &Uuid) -> String {
+    format!("sse:sess:{{{id}}}")
+}
+
+fn set_key(id: &Uuid) -> String {
+    format!("sse:sess:{{{id}}}:ch")
+}
+
+/// A session as stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Session {
+    pub owner: String,
+    pub channels: HashSet<String>,
+    pub seq: u64,
+    pub cursors: HashMap<String, StreamId>,
+    pub log: Vec<(u64, String, StreamId)>,
+    pub closed: bool,
+}
+
+/// Reads and writes sessions.
+#[derive(Clone)]
+pub struct SessionStore {
+    client: Client,
+    pod: Arc<str>,
+    /// How long a session is kept after its stream closes.
+    window: Duration,
+}
+
+fn ttl(window: Duration) -> i64 {
+    i64::try_from(window.as_secs().max(1)).unwrap_or(i64::MAX)
+}
+
+impl SessionStore {
+    pub fn new(client: Client, pod: &str, window: Duration) -> Self {
+        Self {
+            client,
+            pod: Arc::from(pod),
+            window,
+        }
+    }
+
+    pub fn pod(&self) -> &str {
+        &self.pod
+    }
+
+    /// Records a new stream held by this pod.
+    pub async fn create(&self, id: &Uuid, channels: &[String]) -> Result<(), fred::error::Error> {
+        let key = hash_key(id);
+        let _: () = self
+            .client
+            .hset(
+                &key,
+                [
+                    ("owner", self.pod.to_string()),
+                    ("createdAt", now_millis().to_string()),
+                    ("seq", "0".into()),
+                ],
+            )
+            .await?;
+        let _: bool = self.client.expire(&key, ttl(self.window) * 2, None).await?;
+        if !channels.is_empty() {
+            let _: i64 = self.client.sadd(set_key(id), channels.to_vec()).await?;
+            let _: bool = self
+                .client
+                .expire(set_key(id), ttl(self.window) * 2, None)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The session, or `None` when unknown or expired.
+    pub async fn load(&self, id: &Uuid) -> Result<Option<Session>, fred::error::Error> {
+        let hash: HashMap<String, String> = self.client.hgetall(hash_key(id)).await?;
+        let Some(owner) = hash.get("owner").cloned() else {
+            return Ok(None);
+        };
+        let channels: HashSet<String> = self.client.smembers(set_key(id)).await?;
+        let cursors: HashMap<String, String> = hash
+            .get("cursors")
+            .and_then(|c| serde_json::from_str(c).ok())
+            .unwrap_or_default();
+        let log: Vec<(u64, String, String)> = hash
+            .get("log")
+            .and_then(|l| serde_json::from_str(l).ok())
+            .unwrap_or_default();
+        Ok(Some(Session {
+            owner,
+            channels,
+            seq: hash.get("seq").and_then(|s| s.parse().ok()).unwrap_or(0),
+            cursors: cursors
+                .into_iter()
+                .filter_map(|(c, id)| Some((c, StreamId::parse(&id)?)))
+                .collect(),
+            log: log
+                .into_iter()
+                .filter_map(|(n, c, id)| Some((n, c, StreamId::parse(&id)?)))
+                .collect(),
+            closed: hash.contains_key("closedAt"),
+        }))
+    }
+
+    /// Makes this pod the owner (a reconnect landed here).
+    pub async fn take_over(&self, id: &Uuid) -> Result<(), fred::error::Error> {
+        let key = hash_key(id);
+        let _: () = self
+            .client
+            .hset(&key, [("owner", self.pod.to_string())])
+            .await?;
+        let _: i64 = self.client.hdel(&key, "closedAt").await?;
+        let _: bool = self.client.expire(&key, ttl(self.window) * 2, None).await?;
+        let _: bool = self
+            .client
+            .expire(set_key(id), ttl(self.window) * 2, None)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn add_channel(&self, id: &Uuid, channel: &str) -> Result<(), fred::error::Error> {
+        let _: i64 = self.client.sadd(set_key(id), channel).await?;
+        let _: bool = self
+            .client
+            .expire(set_key(id), ttl(self.window) * 2, None)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn remove_channel(&self, id: &Uuid, channel: &str) -> Result<(), fred::error::Error> {
+        let _: i64 = self.client.srem(set_key(id), channel).await?;
+        Ok(())
+    }
+
+    /// Writes a position; `closed` starts the resume window. Returns false when another pod
+    /// owns the session now (nothing written).
+    pub async fn flush(
+        &self,
+        id: &Uuid,
+        position: &Position,
+        closed: bool,
+    ) -> Result<bool, fred::error::Error> {
+        let cursors: HashMap<&str, String> = position
+            .cursors
+            .iter()
+            .map(|(c, id)| (&**c, id.to_string()))
+            .collect();
+        let log: Vec<(u64, &str, String)> = position
+            .log
+            .iter()
+            .map(|(n, c, id)| (*n, &**c, id.to_string()))
+            .collect();
+        let window = if closed {
+            ttl(self.window)
+        } else {
+            ttl(self.window) * 2
+        };
+        let written: i64 = FLUSH
+            .evalsha_with_reload(
+                &self.client,
+                vec![hash_key(id), set_key(id)],
+                vec![
+                    self.pod.to_string(),
+                    window.to_string(),
+                    position.seq.to_string(),
+                    serde_json::to_string(&cursors).unwrap_or_default(),
+                    serde_json::to_string(&log).unwrap_or_default(),
+                    if closed { "1" } else { "0" }.to_owned(),
+                    now_millis().to_string(),
+                ],
+            )
+            .await?;
+        Ok(written == 1)
+    }
+
+    /// Keeps open sessions alive.
+    pub async fn refresh(&self, ids: &[Uuid]) -> Result<(), fred::error::Error> {
+        let pipeline = self.client.pipeline();
+        for id in ids {
+            let _: () = pipeline
+                .expire(hash_key(id), ttl(self.window) * 2, None)
+                .await?;
+            let _: () = pipeline
+                .expire(set_key(id), ttl(self.window) * 2, None)
+                .await?;
+        }
+        let _: Vec<fred::types::Value> = pipeline.all().await?;
+        Ok(())
+    }
+}
+
+/// Where to resume one channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum From {
+    /// Replay events after this id.
+    After(StreamId),
+    /// Replay from this id on (it was not received).
+    Including(StreamId),
+    /// Nothing is known: replay nothing (live only).
+    Live,
+}
+
+/// For each channel of `session`, where to resume a client whose last event was number
+/// `seen` (from `Last-Event-ID`). The log corrects cursors flushed after events the client
+/// never received.
+pub fn resume_points(session: &Session, seen: u64) -> Vec<(String, From)> {
+    let mut channels: Vec<&String> = session.channels.iter().collect();
+    channels.sort();
+    channels
+        .into_iter()
+        .map(|channel| {
+            let unreceived = session
+                .log
+                .iter()
+                .filter(|(n, c, _)| *n > seen && c == channel);
+            let first_unreceived = unreceived.map(|(_, _, id)| *id).min();
+            let last_received = session
+                .log
+                .iter()
+                .filter(|(n, c, _)| *n <= seen && c == channel)
+                .map(|(_, _, id)| *id)
+                .max();
+            let from = match (first_unreceived, last_received) {
+                (Some(_), Some(received)) => From::After(received),
+                (Some(first), None) => From::Including(first),
+                (None, _) => match session.cursors.get(channel) {
+                    Some(cursor) => From::After(*cursor),
+                    None => From::Live,
+                },
+            };
+            (channel.clone(), from)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(ms: u64) -> StreamId {
+        StreamId { ms, seq: 0 }
+    }
+
+    fn session() -> Session {
+        Session {
+            owner: "a".into(),
+            channels: ["job:1".to_owned(), "job:2".to_owned(), "queue:q".to_owned()].into(),
+            seq: 5,
+            cursors: [("job:1".to_owned(), id(50)), ("job:2".to_owned(), id(40))].into(),
+            log: vec![
+                (1, "job:1".into(), id(10)),
+                (2, "job:2".into(), id(20)),
+                (3, "job:1".into(), id(30)),
+                (4, "job:2".into(), id(40)),
+                (5, "job:1".into(), id(50)),
+            ],
+            closed: true,
+        }
+    }
+
+    #[test]
+    fn everything_read_resumes_at_the_cursors() {
+        let points = resume_points(&session(), 5);
+        assert_eq!(
+            points,
+            vec![
+                ("job:1".into(), From::After(id(50))),
+                ("job:2".into(), From::After(id(40))),
+                ("queue:q".into(), From::Live),
+            ]
+        );
+    }
+
+    #[test]
+    fn unread_tail_is_rewound_per_channel() {
+        let points = resume_points(&session(), 2);
+        assert_eq!(points[0], ("job:1".into(), From::After(id(10))));
+        assert_eq!(points[1], ("job:2".into(), From::After(id(20))));
+        let points = resume_points(&session(), 0);
+        assert_eq!(points[0], ("job:1".into(), From::Including(id(10))));
+        assert_eq!(points[1], ("job:2".into(), From::Including(id(20))));
+    }
+
+    #[test]
+    fn a_client_ahead_of_the_flush_resumes_at_the_cursors() {
+        let points = resume_points(&session(), 9);
+        assert_eq!(points[0], ("job:1".into(), From::After(id(50))));
+    }
+}
