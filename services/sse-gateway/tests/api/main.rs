@@ -5,5 +5,6 @@ mod custom_events;
 mod faults;
 mod helpers;
 mod jobs;
+mod resume;
 mod streams;
 mod subscriptions;

@@ -1,0 +1,291 @@
+//! Stateless pods: resume on any pod with Last-Event-ID, cross-pod subscribe, drain,
+//! the publish API and cluster-wide stats.
+
+use std::time::Duration;
+
+use progress_contract::Channel;
+use serde_json::json;
+use test_support::SseClient;
+
+use crate::helpers::{WAIT, eventually, spawn_app, spawn_app_with};
+
+async fn publish_seq(app: &crate::helpers::TestApp, channel: &str, seq: u64) {
+    let channel = Channel::parse(channel).unwrap();
+    app.publisher()
+        .publish_event(
+            &channel,
+            &json!({"type": "job_update", "jobId": channel.id(), "seq": seq}).to_string(),
+        )
+        .await
+        .unwrap();
+}
+
+async fn next_seq(client: &mut SseClient) -> (u64, String) {
+    let event = client.next_named("job_update", WAIT).await.unwrap();
+    (event.json()["seq"].as_u64().unwrap(), event.id)
+}
+
+#[tokio::test]
+async fn a_stream_resumes_on_another_pod_with_every_missed_event_once() {
+    let app = spawn_app().await;
+    let (other, _stop) = app.second_gateway().await;
+    let (mut client, id) = app.connect("?jobs=r1").await;
+    client.next_named("subscribed", WAIT).await.unwrap();
+    for seq in 1..=3 {
+        publish_seq(&app, "job:r1", seq).await;
+    }
+    let mut last_id = String::new();
+    for expected in 1..=3 {
+        let (seq, event_id) = next_seq(&mut client).await;
+        assert_eq!(seq, expected);
+        assert!(
+            event_id.starts_with(&format!("{id}:")),
+            "SSE id names the connection: {event_id}"
+        );
+        last_id = event_id;
+    }
+    drop(client);
+    app.wait_numsub("job:r1", 0).await;
+    for seq in 4..=6 {
+        publish_seq(&app, "job:r1", seq).await;
+    }
+
+    let url = format!("{other}/api/v1/sse/connect");
+    let mut resumed = SseClient::connect_with(&url, &[("last-event-id", &last_id)])
+        .await
+        .unwrap();
+    let connected = resumed.next_event(WAIT).await.unwrap();
+    assert_eq!(connected.event, "connected");
+    assert_eq!(
+        connected.json()["connectionId"],
+        id.as_str(),
+        "same connection id"
+    );
+    assert_eq!(connected.json()["resumed"], true);
+    assert_eq!(connected.json()["channels"], json!(["job:r1"]));
+    let replayed: Vec<u64> = [
+        next_seq(&mut resumed).await.0,
+        next_seq(&mut resumed).await.0,
+        next_seq(&mut resumed).await.0,
+    ]
+    .into();
+    assert_eq!(replayed, [4, 5, 6], "missed events replayed in order");
+    publish_seq(&app, "job:r1", 7).await;
+    assert_eq!(
+        next_seq(&mut resumed).await.0,
+        7,
+        "then live, no gap, no duplicate"
+    );
+    assert!(app.metric("sse_events_replayed_total").await >= 3.0);
+}
+
+#[tokio::test]
+async fn a_subscribe_posted_to_any_pod_reaches_the_stream() {
+    let app = spawn_app().await;
+    let (other, _stop) = app.second_gateway().await;
+    let (mut client, id) = app.connect("").await;
+    let response = app
+        .http
+        .post(format!("{other}/api/v1/sse/{id}/subscribe/job/cross"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["forwarded"], true);
+    assert_eq!(body["delivered"], true);
+    let subscribed = client.next_named("subscribed", WAIT).await.unwrap();
+    assert_eq!(subscribed.json()["channel"], "job:cross");
+    assert_eq!(app.numsub("job:cross"), 1, "only the owner pod subscribes");
+    publish_seq(&app, "job:cross", 1).await;
+    assert_eq!(next_seq(&mut client).await.0, 1);
+
+    let response = app
+        .http
+        .post(format!("{other}/api/v1/sse/{id}/unsubscribe/job/cross"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    client.next_named("unsubscribed", WAIT).await.unwrap();
+    app.wait_numsub("job:cross", 0).await;
+
+    let unknown = uuid::Uuid::new_v4();
+    let response = app
+        .http
+        .post(format!("{other}/api/v1/sse/{unknown}/subscribe/job/x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
+async fn a_gap_older_than_history_sends_resync() {
+    let app = spawn_app().await;
+    let (mut client, _) = app.connect("?jobs=old").await;
+    client.next_named("subscribed", WAIT).await.unwrap();
+    publish_seq(&app, "job:old", 1).await;
+    let (_, last_id) = next_seq(&mut client).await;
+    drop(client);
+    app.wait_numsub("job:old", 0).await;
+    publish_seq(&app, "job:old", 2).await;
+    // History expired while the client was away.
+    app.redis.cli(&["DEL", "sse:hist:{job:old}"]);
+    let mut resumed = SseClient::connect_with(
+        &app.url("/api/v1/sse/connect"),
+        &[("last-event-id", &last_id)],
+    )
+    .await
+    .unwrap();
+    let resync = resumed.next_named("resync", WAIT).await.unwrap();
+    assert_eq!(resync.json()["channels"], json!(["job:old"]));
+    assert!(app.metric("sse_resyncs_total").await >= 1.0);
+}
+
+#[tokio::test]
+async fn an_unknown_last_event_id_starts_a_fresh_stream() {
+    let app = spawn_app().await;
+    let stale = format!("{}:9", uuid::Uuid::new_v4());
+    let mut client = SseClient::connect_with(
+        &app.url("/api/v1/sse/connect?jobs=a"),
+        &[("last-event-id", &stale)],
+    )
+    .await
+    .unwrap();
+    let connected = client.next_event(WAIT).await.unwrap().json();
+    assert_eq!(connected["resumed"], false);
+    assert_ne!(connected["connectionId"], stale.split(':').next().unwrap());
+}
+
+#[tokio::test]
+async fn plain_publishes_are_live_only_and_carry_no_id() {
+    let app = spawn_app().await;
+    let (mut client, _) = app.connect("?jobs=plain").await;
+    client.next_named("subscribed", WAIT).await.unwrap();
+    app.cli_publish("job:plain", r#"{"jobId":"plain","progress":1}"#);
+    let event = client.next_named("job_update", WAIT).await.unwrap();
+    assert_eq!(event.id, "", "no history, no id");
+}
+
+#[tokio::test]
+async fn shutdown_drains_readiness_first_then_closes_streams_gracefully() {
+    let app = spawn_app_with(|c| {
+        c.drain_delay = Duration::from_millis(800);
+        c.drain_window = Duration::from_millis(400);
+    })
+    .await;
+    let (mut client, id) = app.connect("?jobs=d").await;
+    client.next_named("subscribed", WAIT).await.unwrap();
+    app.shutdown.cancel();
+    eventually("readiness fails at once", || async {
+        app.ready_status().await == 503
+    })
+    .await;
+    let refused = app
+        .http
+        .get(app.url("/api/v1/sse/connect"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 503);
+    assert!(refused.headers().get("retry-after").is_some());
+    // Streams still flow during the delay.
+    publish_seq(&app, "job:d", 1).await;
+    assert_eq!(next_seq(&mut client).await.0, 1);
+    let rest = client.until_end(Duration::from_secs(5)).await.unwrap();
+    let closing = rest
+        .iter()
+        .find(|e| e.event == "closing")
+        .expect("closing event");
+    assert_eq!(closing.json()["reason"], "shutdown");
+    assert!(closing.retry.is_some(), "a jittered retry comes with it");
+    // The final position is in the session for a resume elsewhere.
+    eventually("position written", || async {
+        app.redis
+            .cli(&["HGET", &format!("sse:sess:{{{id}}}"), "closedAt"])
+            .parse::<u64>()
+            .is_ok()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_publish_api_writes_history_and_reaches_subscribers() {
+    let app = spawn_app_with(|c| c.admin_token = Some("pub-token".into())).await;
+    let (mut client, _) = app.connect("?jobs=api").await;
+    client.next_named("subscribed", WAIT).await.unwrap();
+    let (status, _) = app
+        .post_json("/api/v1/publish/job/api", &json!({"progress": 1}), None)
+        .await;
+    assert_eq!(status, 401);
+    let (status, body) = app
+        .post_json(
+            "/api/v1/publish/job/api",
+            &json!({"type": "job_update", "jobId": "api", "progress": 10}),
+            Some("pub-token"),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let event_id = body["eventId"].as_str().unwrap().to_owned();
+    let event = client.next_named("job_update", WAIT).await.unwrap();
+    assert_eq!(event.json()["eventId"], event_id.as_str());
+    assert_eq!(event.json()["progress"], 10);
+    assert!(!event.id.is_empty(), "replayable events carry an SSE id");
+
+    let batch = json!({"events": [
+        {"channel": "job:api", "data": {"type": "job_update", "jobId": "api", "progress": 20}},
+        {"channel": "job:api", "data": {"type": "job_update", "jobId": "api", "progress": 30}}
+    ]});
+    let (status, body) = app
+        .post_json("/api/v1/publish", &batch, Some("pub-token"))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        client.next_named("job_update", WAIT).await.unwrap().json()["progress"],
+        20
+    );
+    assert_eq!(
+        client.next_named("job_update", WAIT).await.unwrap().json()["progress"],
+        30
+    );
+    let bad = json!({"events": [{"channel": "job:ok", "data": {}}, {"channel": "nope", "data": {}}, {"channel": "job:x", "data": [1]}]});
+    let (status, body) = app
+        .post_json("/api/v1/publish", &bad, Some("pub-token"))
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["fields"][0]["field"], "events[1].channel");
+    assert_eq!(body["error"]["fields"][1]["field"], "events[2].data");
+    assert_eq!(
+        app.redis.cli(&["XLEN", "sse:hist:{job:ok}"]),
+        "0",
+        "nothing of a rejected batch is published"
+    );
+    let (status, _) = app
+        .post_json("/api/v1/publish/job/api", &json!([1]), Some("pub-token"))
+        .await;
+    assert_eq!(status, 422);
+}
+
+#[tokio::test]
+async fn stats_sum_every_pod() {
+    let app = spawn_app().await;
+    let (other, _stop) = app.second_gateway().await;
+    let (_a, _) = app.connect("?jobs=s1").await;
+    let mut b = SseClient::connect(&format!("{other}/api/v1/sse/connect?jobs=s2,s3"))
+        .await
+        .unwrap();
+    b.next_named("connected", WAIT).await.unwrap();
+    eventually("both pods reported", || async {
+        let (_, stats) = app.get_json("/api/v1/sse/stats").await;
+        stats["totalConnections"] == 2 && stats["totalJobSubscriptions"] == 3
+    })
+    .await;
+    let (_, stats) = app.get_json("/api/v1/sse/stats").await;
+    assert_eq!(stats["pods"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        stats["connections"].as_array().unwrap().len(),
+        1,
+        "connections list this pod's streams"
+    );
+}
