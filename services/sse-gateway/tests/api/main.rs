@@ -1,4 +1,5 @@
 //! Integration tests of the gateway against a real redis-server per test.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 mod bad_input;
 mod custom_events;
