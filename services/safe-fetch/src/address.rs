@@ -42,27 +42,17 @@ fn is_forbidden_v6(ip: Ipv6Addr) -> bool {
         return is_forbidden_v4(v4);
     }
     let segments = ip.segments();
+    // IPv4-translated (::ffff:0:a.b.c.d, RFC 2765).
+    if segments[..4].iter().all(|s| *s == 0) && segments[4] == 0xffff && segments[5] == 0 {
+        return is_forbidden_v4(embedded_v4(segments[6], segments[7]));
+    }
     // IPv4-compatible (::a.b.c.d), deprecated but still routable on some stacks.
     if segments[..6].iter().all(|s| *s == 0) && !ip.is_unspecified() && !ip.is_loopback() {
-        let [_, _, _, _, _, _, hi, lo] = segments;
-        return is_forbidden_v4(Ipv4Addr::new(
-            (hi >> 8) as u8,
-            hi as u8,
-            (lo >> 8) as u8,
-            lo as u8,
-        ));
+        return is_forbidden_v4(embedded_v4(segments[6], segments[7]));
     }
     // 6to4 (2002::/16) embeds an IPv4 address in segments 1–2.
-    if segments[0] == 0x2002 {
-        let v4 = Ipv4Addr::new(
-            (segments[1] >> 8) as u8,
-            segments[1] as u8,
-            (segments[2] >> 8) as u8,
-            segments[2] as u8,
-        );
-        if is_forbidden_v4(v4) {
-            return true;
-        }
+    if segments[0] == 0x2002 && is_forbidden_v4(embedded_v4(segments[1], segments[2])) {
+        return true;
     }
     ip.is_unspecified()
         || ip.is_loopback()
@@ -72,8 +62,15 @@ fn is_forbidden_v6(ip: Ipv6Addr) -> bool {
         || (segments[0] & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated)
         || (segments[0] == 0x2001 && segments[1] == 0x0db8) // documentation
         || (segments[0] == 0x2001 && segments[1] == 0) // Teredo
-        || (segments[0] == 0x0064 && segments[1] == 0xff9b) // NAT64
+        || (segments[0] == 0x0064 && segments[1] == 0xff9b) // NAT64 64:ff9b::/32 (incl. 64:ff9b:1::/48)
         || segments[0] == 0x0100 && segments[1..4].iter().all(|s| *s == 0) // discard-only
+}
+
+/// The IPv4 address carried in two 16-bit IPv6 segments.
+fn embedded_v4(hi: u16, lo: u16) -> Ipv4Addr {
+    let [a, b] = hi.to_be_bytes();
+    let [c, d] = lo.to_be_bytes();
+    Ipv4Addr::new(a, b, c, d)
 }
 
 #[cfg(test)]
@@ -109,6 +106,11 @@ mod tests {
             "::ffff:10.1.2.3",
             "::ffff:169.254.169.254",
             "::127.0.0.1",
+            "::ffff:0:127.0.0.1",
+            "::ffff:0:a9fe:a9fe",
+            "64:ff9b:1::a00:1",
+            "fec0::1",
+            "100::1",
             "fc00::1",
             "fd12:3456::1",
             "fe80::1",

@@ -66,7 +66,10 @@ impl SafeFetcher {
         let mut current = Url::parse(url).map_err(|e| FetchError::InvalidUrl(e.to_string()))?;
         let mut redirects = 0;
         loop {
-            self.check(&current)?;
+            if let Err(refused) = self.check(&current) {
+                tracing::debug!(url = %current, redirects, error = %refused, "refusing to fetch");
+                return Err(refused);
+            }
             let response = self
                 .client
                 .get(current.clone())
@@ -75,11 +78,13 @@ impl SafeFetcher {
                 .map_err(map_error)?;
             let status = response.status();
             if status.is_redirection() {
+                // A 3xx without a Location (e.g. 304) is not a success.
                 let location = response
                     .headers()
                     .get(LOCATION)
-                    .and_then(|l| l.to_str().ok())
-                    .ok_or(FetchError::Status(status.as_u16()))?;
+                    .ok_or(FetchError::Status(status.as_u16()))?
+                    .to_str()
+                    .map_err(|_| FetchError::InvalidUrl("unreadable redirect location".into()))?;
                 redirects += 1;
                 if redirects > self.policy.max_redirects {
                     return Err(FetchError::TooManyRedirects(self.policy.max_redirects));
@@ -158,12 +163,7 @@ impl SafeFetcher {
         let content_type = header(CONTENT_TYPE);
         let file_name = header(CONTENT_DISPOSITION)
             .and_then(|d| disposition_file_name(&d))
-            .or_else(|| {
-                url.path_segments()
-                    .and_then(|mut s| s.next_back())
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-            });
+            .or_else(|| path_file_name(&url));
         let mut body = BytesMut::new();
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
@@ -182,14 +182,122 @@ impl SafeFetcher {
     }
 }
 
-/// `attachment; filename="cv.pdf"` → `cv.pdf`.
+/// The file name in a `Content-Disposition` header: `filename*` (RFC 6266 / 8187) first, then
+/// `filename`; path components and control characters are dropped.
 fn disposition_file_name(header: &str) -> Option<String> {
-    header.split(';').map(str::trim).find_map(|part| {
-        let value = part.strip_prefix("filename=")?;
-        let value = value.trim_matches('"');
-        let name = value.rsplit(['/', '\\']).next().unwrap_or(value);
-        (!name.is_empty()).then(|| name.to_owned())
+    let params: Vec<(String, String)> = split_params(header)
+        .into_iter()
+        .filter_map(|part| {
+            let (name, value) = part.split_once('=')?;
+            Some((name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        })
+        .collect();
+    let extended = params
+        .iter()
+        .find(|(name, _)| name == "filename*")
+        .and_then(|(_, value)| {
+            // charset'language'percent-encoded
+            let mut parts = value.splitn(3, '\'');
+            let charset = parts.next()?;
+            let _language = parts.next()?;
+            let encoded = parts.next()?;
+            let bytes = percent_decode(unquote(encoded).as_bytes());
+            if charset.eq_ignore_ascii_case("utf-8") {
+                String::from_utf8(bytes).ok()
+            } else {
+                // ISO-8859-1: every byte is the code point of the same value.
+                Some(bytes.into_iter().map(char::from).collect())
+            }
+        })
+        .and_then(|name| clean_file_name(&name));
+    extended.or_else(|| {
+        params
+            .iter()
+            .find(|(name, _)| name == "filename")
+            .and_then(|(_, value)| clean_file_name(&unquote(value)))
     })
+}
+
+/// The last path segment of a URL, percent-decoded.
+fn path_file_name(url: &Url) -> Option<String> {
+    let segment = url.path_segments()?.next_back()?;
+    let decoded = String::from_utf8_lossy(&percent_decode(segment.as_bytes())).into_owned();
+    clean_file_name(&decoded)
+}
+
+/// Splits on `;` outside double quotes.
+fn split_params(header: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, c) in header.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            ';' if !quoted => {
+                parts.push(&header[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&header[start..]);
+    parts
+}
+
+/// `"a \"b\""` → `a "b"`; unquoted values are returned as they are.
+fn unquote(value: &str) -> String {
+    let Some(inner) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) else {
+        return value.to_owned();
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(next) = chars.next() {
+                out.push(next);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn percent_decode(input: &[u8]) -> Vec<u8> {
+    fn hex(b: u8) -> Option<u8> {
+        char::from(b)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    }
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        let decoded = match input.get(i..i + 3) {
+            Some([b'%', hi, lo]) => hex(*hi).zip(hex(*lo)).map(|(h, l)| h << 4 | l),
+            _ => None,
+        };
+        match decoded {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(input[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Keeps only the last path component, without control characters; `None` if nothing
+/// usable is left.
+fn clean_file_name(name: &str) -> Option<String> {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let cleaned: String = last.chars().filter(|c| !c.is_control()).collect();
+    let cleaned = cleaned.trim();
+    (!cleaned.is_empty() && cleaned != "." && cleaned != "..").then(|| cleaned.to_owned())
 }
 
 fn map_error(error: reqwest::Error) -> FetchError {
@@ -211,18 +319,62 @@ fn map_error(error: reqwest::Error) -> FetchError {
 
 #[cfg(test)]
 mod tests {
-    use super::disposition_file_name;
+    use super::*;
 
     #[test]
     fn reads_file_names_from_content_disposition() {
+        let cases = [
+            ("attachment; filename=\"cv.pdf\"", Some("cv.pdf")),
+            ("inline; filename=../../etc/x.txt", Some("x.txt")),
+            (
+                "attachment; FileName=\"C:\\\\Users\\\\me\\\\cv.docx\"",
+                Some("cv.docx"),
+            ),
+            ("attachment; filename=\"a;b.pdf\"", Some("a;b.pdf")),
+            (
+                "attachment; filename=\"say \\\"hi\\\".pdf\"",
+                Some("say \"hi\".pdf"),
+            ),
+            (
+                "attachment; filename=\"fallback.pdf\"; filename*=UTF-8''J%C3%A1ne%20Doe.pdf",
+                Some("Jáne Doe.pdf"),
+            ),
+            (
+                "attachment; filename*=iso-8859-1'en'J%E1ne.pdf",
+                Some("Jáne.pdf"),
+            ),
+            ("attachment; filename=\"..\"", None),
+            ("attachment; filename=\"\"", None),
+            ("inline", None),
+        ];
+        for (header, expected) in cases {
+            assert_eq!(
+                disposition_file_name(header).as_deref(),
+                expected,
+                "{header}"
+            );
+        }
+    }
+
+    #[test]
+    fn reads_file_names_from_the_path() {
+        let name = |url: &str| path_file_name(&Url::parse(url).unwrap());
         assert_eq!(
-            disposition_file_name("attachment; filename=\"cv.pdf\"").as_deref(),
-            Some("cv.pdf")
+            name("https://x.example/a/Jane%20Doe%20CV.pdf").as_deref(),
+            Some("Jane Doe CV.pdf")
         );
         assert_eq!(
-            disposition_file_name("inline; filename=../../etc/x.txt").as_deref(),
-            Some("x.txt")
+            name("https://x.example/a/b.pdf?x=1").as_deref(),
+            Some("b.pdf")
         );
-        assert_eq!(disposition_file_name("inline"), None);
+        assert_eq!(name("https://x.example/a/%2e%2e").as_deref(), None);
+        assert_eq!(
+            name("https://x.example/a%2Fb%5Cc.txt").as_deref(),
+            Some("c.txt")
+        );
+        assert_eq!(name("https://x.example/"), None);
+        assert_eq!(name("https://x.example/dir/"), None);
+        assert_eq!(percent_decode(b"100%"), b"100%");
+        assert_eq!(percent_decode(b"%zz%41"), b"%zzA");
     }
 }

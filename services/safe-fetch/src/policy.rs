@@ -1,5 +1,6 @@
 //! The fetch policy.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// What a [`crate::SafeFetcher`] may fetch.
@@ -40,12 +41,18 @@ impl Default for FetchPolicy {
     }
 }
 
-/// Host names compared the way URLs compare them.
+/// Host names compared the way URLs compare them: brackets and a trailing dot dropped,
+/// lower case, IP literals in their canonical form (`0:0::1` and `[::1]` are both `::1`).
 pub(crate) fn normalise_host(host: &str) -> String {
-    host.trim_start_matches('[')
+    let bare = host
+        .trim()
+        .trim_start_matches('[')
         .trim_end_matches(']')
-        .trim_end_matches('.')
-        .to_ascii_lowercase()
+        .trim_end_matches('.');
+    match bare.parse::<IpAddr>() {
+        Ok(ip) => ip.to_string(),
+        Err(_) => bare.to_ascii_lowercase(),
+    }
 }
 
 impl FetchPolicy {
@@ -60,5 +67,33 @@ impl FetchPolicy {
         }
         let host = normalise_host(host);
         self.only_hosts.iter().any(|h| normalise_host(h) == host)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_lists_match_the_way_urls_do() {
+        let policy = FetchPolicy {
+            allow_hosts: vec![
+                "Files.Example.COM".into(),
+                "0:0::1".into(),
+                "127.0.0.2".into(),
+            ],
+            host_allowlist_only: true,
+            only_hosts: vec!["cdn.example.com.".into()],
+            ..FetchPolicy::default()
+        };
+        assert!(policy.is_allow_listed("files.example.com"));
+        assert!(policy.is_allow_listed("files.example.com."));
+        assert!(policy.is_allow_listed("[::1]"));
+        assert!(policy.is_allow_listed("127.0.0.2"));
+        assert!(!policy.is_allow_listed("127.0.0.1"));
+        assert!(!policy.is_allow_listed("evil-files.example.com"));
+        assert!(policy.is_permitted_host("CDN.example.com"));
+        assert!(!policy.is_permitted_host("files.example.com"));
+        assert!(FetchPolicy::default().is_permitted_host("anything.example"));
     }
 }

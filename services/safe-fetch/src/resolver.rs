@@ -36,11 +36,73 @@ impl Resolve for GuardedResolver {
         Box::pin(async move {
             let addrs: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let forbidden = addrs.iter().find(|a| is_forbidden_ip(a.ip()));
-            if let (false, Some(bad)) = (policy.is_allow_listed(&host), forbidden) {
-                return Err(Box::new(ForbiddenResolution { host, ip: bad.ip() }) as _);
-            }
+            check_answers(&policy, &host, &addrs)?;
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
+    }
+}
+
+/// Refuses the whole answer when any address in it is off limits, unless the host is
+/// allow-listed: a name that mixes a public and a private address could otherwise be
+/// connected to the private one.
+pub(crate) fn check_answers(
+    policy: &FetchPolicy,
+    host: &str,
+    addrs: &[SocketAddr],
+) -> Result<(), ForbiddenResolution> {
+    if policy.is_allow_listed(host) {
+        return Ok(());
+    }
+    match addrs
+        .iter()
+        .map(SocketAddr::ip)
+        .find(|ip| is_forbidden_ip(*ip))
+    {
+        Some(ip) => {
+            tracing::warn!(%host, %ip, "refusing a name that resolves to a forbidden address");
+            Err(ForbiddenResolution {
+                host: host.to_owned(),
+                ip,
+            })
+        }
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs(list: &[&str]) -> Vec<SocketAddr> {
+        list.iter()
+            .map(|ip| SocketAddr::new(ip.parse().unwrap(), 0))
+            .collect()
+    }
+
+    #[test]
+    fn any_forbidden_answer_refuses_the_name() {
+        let policy = FetchPolicy::default();
+        assert!(check_answers(&policy, "cv.example", &addrs(&["93.184.216.34"])).is_ok());
+        assert!(check_answers(&policy, "cv.example", &addrs(&["2606:4700::1", "1.1.1.1"])).is_ok());
+        // DNS rebinding: a public answer next to a private one.
+        let refused = check_answers(
+            &policy,
+            "cv.example",
+            &addrs(&["93.184.216.34", "10.0.0.5", "1.1.1.1"]),
+        )
+        .unwrap_err();
+        assert_eq!(refused.host, "cv.example");
+        assert_eq!(refused.ip.to_string(), "10.0.0.5");
+        assert!(check_answers(&policy, "x.example", &addrs(&["::ffff:169.254.169.254"])).is_err());
+    }
+
+    #[test]
+    fn allow_listed_names_may_resolve_anywhere() {
+        let policy = FetchPolicy {
+            allow_hosts: vec!["files.internal".into()],
+            ..FetchPolicy::default()
+        };
+        assert!(check_answers(&policy, "FILES.internal", &addrs(&["10.0.0.5", "::1"])).is_ok());
+        assert!(check_answers(&policy, "other.internal", &addrs(&["10.0.0.5"])).is_err());
     }
 }

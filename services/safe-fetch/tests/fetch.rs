@@ -4,9 +4,11 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -41,6 +43,24 @@ async fn server(ip: [u8; 4], target: &str) -> SocketAddr {
                 Body::from_stream(futures::stream::iter(chunks))
             }),
         )
+        .route(
+            "/endless",
+            get(|| async {
+                let chunks =
+                    futures::stream::repeat_with(|| Ok::<_, std::io::Error>(vec![b'z'; 512]));
+                Body::from_stream(chunks)
+            }),
+        )
+        .route(
+            "/hop/{n}",
+            get(|Path(n): Path<u32>| async move {
+                let next = match n {
+                    0 => "/cv.pdf".to_owned(),
+                    n => format!("/hop/{}", n - 1),
+                };
+                (StatusCode::FOUND, [(header::LOCATION, next)]).into_response()
+            }),
+        )
         .route("/missing", get(|| async { StatusCode::NOT_FOUND }))
         .route("/down", get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
         .route(
@@ -69,11 +89,49 @@ async fn server(ip: [u8; 4], target: &str) -> SocketAddr {
     addr
 }
 
+/// A hand-written HTTP/1.1 responder on 127.0.0.1: reads the request head, writes `response`
+/// (possibly nothing) and then keeps the connection open without another byte.
+async fn raw_server(response: &'static [u8]) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                if socket.write_all(response).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            });
+        }
+    });
+    addr
+}
+
+/// Loopback tests answer in milliseconds; the generous total timeout keeps them steady on a
+/// busy machine and makes "returned fast" assertions meaningful.
 fn fetcher(allow: &[&str]) -> SafeFetcher {
     SafeFetcher::new(FetchPolicy {
         allow_hosts: allow.iter().map(|s| (*s).to_owned()).collect(),
         max_bytes: 2048,
-        timeout: Duration::from_millis(500),
+        timeout: Duration::from_secs(5),
+        ..FetchPolicy::default()
+    })
+    .unwrap()
+}
+
+fn quick_fetcher(allow: &[&str]) -> SafeFetcher {
+    SafeFetcher::new(FetchPolicy {
+        allow_hosts: allow.iter().map(|s| (*s).to_owned()).collect(),
+        max_bytes: 2048,
+        timeout: Duration::from_millis(300),
         ..FetchPolicy::default()
     })
     .unwrap()
@@ -147,6 +205,9 @@ async fn other_schemes_and_credentials_are_refused() {
         ("file:///etc/passwd", "file"),
         ("ftp://example.com/cv.pdf", "ftp"),
         ("gopher://x/", "gopher"),
+        ("data:text/plain,hello", "data"),
+        ("javascript:alert(1)", "javascript"),
+        ("FILE:///etc/passwd", "file"),
     ] {
         assert_eq!(
             strict.fetch(url).await.unwrap_err(),
@@ -202,6 +263,52 @@ async fn redirects_are_checked_hop_by_hop() {
 }
 
 #[tokio::test]
+async fn redirect_limit_counts_hops() {
+    let addr = server([127, 0, 0, 1], "").await;
+    let f = fetcher(&["127.0.0.1"]);
+    // /hop/2 → /hop/1 → /hop/0 → /cv.pdf: three redirects, the default limit.
+    let fetched = f.fetch(&format!("http://{addr}/hop/2")).await.unwrap();
+    assert_eq!(fetched.final_url, format!("http://{addr}/cv.pdf"));
+    assert_eq!(fetched.file_name.as_deref(), Some("jane.pdf"));
+    let error = f.fetch(&format!("http://{addr}/hop/3")).await.unwrap_err();
+    assert_eq!(error, FetchError::TooManyRedirects(3));
+    assert!(!error.is_retryable());
+}
+
+#[tokio::test]
+async fn redirects_to_metadata_and_local_names_are_refused() {
+    let to_metadata = server([127, 0, 0, 4], "http://169.254.169.254/latest/meta-data/").await;
+    let started = Instant::now();
+    let error = fetcher(&["127.0.0.4"])
+        .fetch(&format!("http://{to_metadata}/redirect"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, FetchError::ForbiddenAddress { ip, .. } if ip.to_string() == "169.254.169.254"),
+        "{error:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "no connection attempted"
+    );
+
+    let inner = server([127, 0, 0, 1], "").await;
+    let to_localhost = server(
+        [127, 0, 0, 5],
+        &format!("http://localhost:{}/cv.pdf", inner.port()),
+    )
+    .await;
+    let error = fetcher(&["127.0.0.5"])
+        .fetch(&format!("http://{to_localhost}/redirect"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, FetchError::ForbiddenAddress { ref host, .. } if host == "localhost"),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
 async fn size_time_and_status_limits() {
     let addr = server([127, 0, 0, 1], "").await;
     let f = fetcher(&["127.0.0.1"]);
@@ -215,11 +322,13 @@ async fn size_time_and_status_limits() {
             .unwrap_err(),
         FetchError::TooLarge { limit: 2048 }
     );
-    let started = Instant::now();
-    let error = f.fetch(&format!("http://{addr}/hang")).await.unwrap_err();
-    assert_eq!(error, FetchError::Timeout);
-    assert!(error.is_retryable());
-    assert!(started.elapsed() < Duration::from_secs(3));
+    // An endless chunked body is cut off once it passes the limit.
+    assert_eq!(
+        f.fetch(&format!("http://{addr}/endless"))
+            .await
+            .unwrap_err(),
+        FetchError::TooLarge { limit: 2048 }
+    );
     let missing = f
         .fetch(&format!("http://{addr}/missing"))
         .await
@@ -229,6 +338,53 @@ async fn size_time_and_status_limits() {
     let down = f.fetch(&format!("http://{addr}/down")).await.unwrap_err();
     assert_eq!(down, FetchError::Status(503));
     assert!(down.is_retryable());
+}
+
+#[tokio::test]
+async fn oversized_content_length_is_refused_before_the_body() {
+    // Declares 1 MB, sends three bytes and stalls: only the Content-Length check can answer
+    // before the timeout.
+    let addr = raw_server(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000000\r\n\r\nabc",
+    )
+    .await;
+    let error = quick_fetcher(&["127.0.0.1"])
+        .fetch(&format!("http://{addr}/cv.txt"))
+        .await
+        .unwrap_err();
+    assert_eq!(error, FetchError::TooLarge { limit: 2048 });
+    assert!(!error.is_retryable());
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out() {
+    let silent = raw_server(b"").await;
+    let started = Instant::now();
+    let error = quick_fetcher(&["127.0.0.1"])
+        .fetch(&format!("http://{silent}/cv.pdf"))
+        .await
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert_eq!(error, FetchError::Timeout);
+    assert!(error.is_retryable());
+    assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(1500), "{elapsed:?}");
+
+    // Headers sent, body stalls: the limit covers the whole download, not just the headers.
+    let stalling = raw_server(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc").await;
+    let error = quick_fetcher(&["127.0.0.1"])
+        .fetch(&format!("http://{stalling}/cv.pdf"))
+        .await
+        .unwrap_err();
+    assert_eq!(error, FetchError::Timeout);
+
+    // An axum handler that sleeps.
+    let addr = server([127, 0, 0, 1], "").await;
+    let error = quick_fetcher(&["127.0.0.1"])
+        .fetch(&format!("http://{addr}/hang"))
+        .await
+        .unwrap_err();
+    assert_eq!(error, FetchError::Timeout);
 }
 
 #[tokio::test]

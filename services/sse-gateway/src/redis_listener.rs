@@ -30,7 +30,12 @@ pub async fn run_messages(hub: Arc<Hub>, shutdown: CancellationToken) {
             },
             Err(RecvError::Lagged(missed)) => {
                 metrics::counter!(m::EVENTS_DROPPED, "reason" => "lagged").increment(missed);
-                tracing::error!(missed, "the pub/sub reader fell behind; messages were lost");
+                tracing::error!(
+                    missed,
+                    "the pub/sub reader fell behind; replaying from history"
+                );
+                let hub = hub.clone();
+                tokio::spawn(async move { hub.catch_up().await });
             }
             Err(RecvError::Closed) => {
                 tracing::error!("the Redis subscriber's message channel closed");
@@ -53,13 +58,31 @@ pub async fn run_resubscribe(hub: Arc<Hub>, shutdown: CancellationToken) {
                 metrics::counter!(m::REDIS_RECONNECTS).increment(1);
                 match hub.resubscribe_all().await {
                     Ok(count) => {
-                        tracing::info!(%server, channels = count, "Redis subscriber (re)connected; channels subscribed")
+                        tracing::info!(%server, channels = count, "Redis subscriber (re)connected; channels subscribed");
+                        tokio::spawn(catch_up_after_reconnect(hub.clone()));
                     }
                     Err(error) => tracing::error!(%error, "re-subscribing after reconnect failed"),
                 }
             }
             Err(RecvError::Lagged(_)) => continue,
             Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Replays from history what streams missed while the subscriber was away. Publishers
+/// reconnect on their own schedule, so an event can be written to history and published
+/// just before this pod's subscriptions are back; catching up again a few times over the
+/// next seconds closes that window (de-duplication makes repeats harmless).
+async fn catch_up_after_reconnect(hub: Arc<Hub>) {
+    for delay in [0, 500, 1500, 4000] {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        let replayed = hub.catch_up().await;
+        if replayed > 0 {
+            tracing::info!(
+                replayed,
+                "events missed during the reconnect replayed from history"
+            );
         }
     }
 }

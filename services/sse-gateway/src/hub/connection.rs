@@ -317,6 +317,19 @@ impl Connection {
         Some(position.clone())
     }
 
+    /// Per channel, the newest event id queued or written: a catch-up replays after it.
+    pub fn catch_up_points(&self) -> Vec<(Arc<str>, StreamId)> {
+        let mut points = lock(&self.position).cursors.clone();
+        for (channel, id) in &lock(&self.queue).queued {
+            match points.iter_mut().find(|(c, _)| c == channel) {
+                Some(entry) if entry.1 < *id => entry.1 = *id,
+                Some(_) => {}
+                None => points.push((channel.clone(), *id)),
+            }
+        }
+        points
+    }
+
     /// Sets where a newly subscribed channel's history stands, unless already known.
     pub fn start_cursor(&self, channel: &str, id: StreamId) {
         let mut position = lock(&self.position);

@@ -292,6 +292,56 @@ impl Hub {
         written
     }
 
+    /// Replays, for every local stream, what history holds beyond its position: after a
+    /// Redis reconnect or a lagged reader, live messages may have been missed.
+    pub async fn catch_up(self: &Arc<Self>) -> usize {
+        let mut replayed = 0;
+        for connection in self.connections() {
+            let points = connection.catch_up_points();
+            if points.is_empty() {
+                continue;
+            }
+            connection.hold();
+            let mut resync = Vec::new();
+            for (channel, after) in points {
+                match self
+                    .history
+                    .replay(&channel, crate::session::From::After(after))
+                    .await
+                {
+                    Ok(replay) => {
+                        if replay.gap {
+                            resync.push(channel.to_string());
+                        }
+                        for (id, payload) in replay.events {
+                            let Some(tagged) = progress_contract::history::tag(&payload, id) else {
+                                continue;
+                            };
+                            let item = self.progress_item(&channel, tagged.as_bytes());
+                            if item.is_ok_and(|item| connection.push_replay(item) == Push::Queued) {
+                                replayed += 1;
+                            }
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, %channel, "catch-up replay failed"),
+                }
+            }
+            connection.release();
+            if !resync.is_empty() {
+                metrics::counter!(m::RESYNCS).increment(1);
+                self.send(
+                    &connection,
+                    &StreamEvent::Resync(progress_contract::events::Resync {
+                        channels: resync,
+                        timestamp: now_millis(),
+                    }),
+                );
+            }
+        }
+        metrics::counter!(m::EVENTS_REPLAYED).increment(replayed as u64);
+        replayed
+    }
+
     /// Waits until every final position is written.
     pub async fn wait_for_flushes(&self) {
         self.flushes.close();
