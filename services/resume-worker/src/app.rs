@@ -145,20 +145,16 @@ impl Application {
             client,
             background,
         } = self;
-        let metrics_handle = service_runtime::metrics::install();
-        service_runtime::metrics::record_build_info("resume-worker", env!("CARGO_PKG_VERSION"));
         let readiness = Arc::new(QueueReadiness {
             consumer: runner.consumer.clone(),
         });
-        let admin = tokio::spawn(admin::serve(
+        let admin = admin::start(
             admin_listener,
-            admin::router(readiness, metrics_handle.clone()),
+            readiness,
+            "resume-worker",
+            env!("CARGO_PKG_VERSION"),
             background.clone(),
-        ));
-        tokio::spawn(service_runtime::metrics::run_upkeep(
-            metrics_handle,
-            background.clone(),
-        ));
+        );
         let presence_stop = CancellationToken::new();
         let presence = tokio::spawn(runner.presence.clone().run(presence_stop.clone()));
         tracing::info!(

@@ -83,3 +83,18 @@ async fn render_metrics(State(state): State<AdminState>) -> Response {
     )
         .into_response()
 }
+
+/// Installs the metrics recorder, records `build_info`, and serves the admin router and the
+/// metrics upkeep until `shutdown`. Both services start their admin side this way.
+pub fn start(
+    listener: TcpListener,
+    readiness: Arc<dyn Readiness>,
+    service: &'static str,
+    version: &'static str,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    let handle = crate::metrics::install();
+    crate::metrics::record_build_info(service, version);
+    tokio::spawn(crate::metrics::run_upkeep(handle.clone(), shutdown.clone()));
+    tokio::spawn(serve(listener, router(readiness, handle), shutdown))
+}

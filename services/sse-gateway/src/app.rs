@@ -175,22 +175,18 @@ impl Application {
             state,
             background,
         } = self;
-        let metrics_handle = service_runtime::metrics::install();
-        service_runtime::metrics::record_build_info("sse-gateway", env!("CARGO_PKG_VERSION"));
         let readiness = Arc::new(GatewayReadiness {
             subscriber: hub.subscriber().clone(),
             publisher: client.clone(),
             draining: state.draining.clone(),
         });
-        let admin = tokio::spawn(admin::serve(
+        let admin = admin::start(
             admin_listener,
-            admin::router(readiness, metrics_handle.clone()),
+            readiness,
+            "sse-gateway",
+            env!("CARGO_PKG_VERSION"),
             background.clone(),
-        ));
-        tokio::spawn(service_runtime::metrics::run_upkeep(
-            metrics_handle,
-            background.clone(),
-        ));
+        );
         tokio::spawn(redis_listener::run_messages(
             hub.clone(),
             background.clone(),
