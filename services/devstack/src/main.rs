@@ -42,7 +42,7 @@ async fn main() -> anyhow::Result<()> {
     let port = app.port();
     tasks.push(tokio::spawn(app.run_until_stopped(shutdown.clone())));
     tracing::info!(
-        "ready: API on http://localhost:{port}/api/v1 with {WORKERS} workers (Ctrl-C stops everything)"
+        "ready: open http://localhost:{port}/ (demo page; API under /api/v1) with {WORKERS} workers; Ctrl-C stops everything"
     );
     for task in tasks {
         task.await??;

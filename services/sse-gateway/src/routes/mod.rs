@@ -4,9 +4,11 @@
 //! - [`subscriptions`]: subscribe/unsubscribe for jobs, queues and workers.
 //! - [`stats`]: `GET /sse/stats` and `GET /sse/channels`.
 //! - [`publish`]: broadcasts and custom events for one connection.
+//! - [`demo`]: the demo page at `/`.
 //! - [`jobs`]: job submission (JSON and upload), job state, queue counts.
 //! - [`observe`]: request metrics middleware.
 
+mod demo;
 mod jobs;
 mod observe;
 mod publish;
@@ -88,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .route("/queues/{queue_name}", get(jobs::counts))
         .route("/workers", get(jobs::workers));
     Router::new()
+        .route("/", get(demo::page))
         .nest("/api/v1", api)
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async {

@@ -225,3 +225,19 @@ async fn cors_allows_configured_origins_only() {
         .unwrap();
     assert_eq!(any.headers()["access-control-allow-origin"], "*");
 }
+
+#[tokio::test]
+async fn the_demo_page_is_served_at_the_root() {
+    let app = spawn_app().await;
+    let response = app.http.get(app.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = response.text().await.unwrap();
+    assert!(page.contains("new EventSource(API + '/sse/connect"));
+    assert!(page.contains("/resumes"));
+}
