@@ -70,19 +70,27 @@ pub async fn run_resubscribe(hub: Arc<Hub>, shutdown: CancellationToken) {
     }
 }
 
-/// Replays from history what streams missed while the subscriber was away. Publishers
-/// reconnect on their own schedule, so an event can be written to history and published
-/// just before this pod's subscriptions are back; catching up again a few times over the
-/// next seconds closes that window (de-duplication makes repeats harmless).
+/// Replays from history what streams missed while the subscriber was away: events a
+/// publisher wrote to history and published just before this pod's subscriptions were back.
+/// Positions are taken once, now, so events that arrive live meanwhile do not hide a hole;
+/// reads that fail while Redis is still coming back are retried over the next seconds.
 async fn catch_up_after_reconnect(hub: Arc<Hub>) {
-    for delay in [0, 500, 1500, 4000] {
+    let mut pending = hub.catch_up_snapshot();
+    for delay in [0, 250, 1000, 3000, 6000] {
         tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
-        let replayed = hub.catch_up().await;
+        let replayed = hub.catch_up_from(&mut pending).await;
         if replayed > 0 {
             tracing::info!(
                 replayed,
                 "events missed during the reconnect replayed from history"
             );
         }
+        if pending.is_empty() {
+            return;
+        }
     }
+    tracing::warn!(
+        streams = pending.len(),
+        "catch-up after reconnect gave up on some channels"
+    );
 }

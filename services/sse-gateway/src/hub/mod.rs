@@ -292,54 +292,77 @@ impl Hub {
         written
     }
 
-    /// Replays, for every local stream, what history holds beyond its position: after a
-    /// Redis reconnect or a lagged reader, live messages may have been missed.
-    pub async fn catch_up(self: &Arc<Self>) -> usize {
+    /// Every local stream's position per channel, to catch up from.
+    pub fn catch_up_snapshot(&self) -> Vec<CatchUp> {
+        self.connections()
+            .into_iter()
+            .flat_map(|connection| {
+                connection
+                    .catch_up_points()
+                    .into_iter()
+                    .map(move |(channel, after)| CatchUp {
+                        connection: connection.clone(),
+                        channel,
+                        after,
+                    })
+            })
+            .collect()
+    }
+
+    /// Replays what history holds beyond each position of `pending`; entries that could not
+    /// be read (Redis still reconnecting) stay in `pending` for another attempt. Streams with
+    /// events no longer in history get `resync`. Returns how many events were replayed.
+    pub async fn catch_up_from(self: &Arc<Self>, pending: &mut Vec<CatchUp>) -> usize {
         let mut replayed = 0;
-        for connection in self.connections() {
-            let points = connection.catch_up_points();
-            if points.is_empty() {
+        let mut failed = Vec::new();
+        for entry in pending.drain(..) {
+            if entry.connection.is_closed() {
                 continue;
             }
+            let replay = match self
+                .history
+                .replay(&entry.channel, crate::session::From::After(entry.after))
+                .await
+            {
+                Ok(replay) => replay,
+                Err(error) => {
+                    tracing::debug!(%error, channel = %entry.channel, "catch-up replay failed; will retry");
+                    failed.push(entry);
+                    continue;
+                }
+            };
+            let connection = &entry.connection;
             connection.hold();
-            let mut resync = Vec::new();
-            for (channel, after) in points {
-                match self
-                    .history
-                    .replay(&channel, crate::session::From::After(after))
-                    .await
-                {
-                    Ok(replay) => {
-                        if replay.gap {
-                            resync.push(channel.to_string());
-                        }
-                        for (id, payload) in replay.events {
-                            let Some(tagged) = progress_contract::history::tag(&payload, id) else {
-                                continue;
-                            };
-                            let item = self.progress_item(&channel, tagged.as_bytes());
-                            if item.is_ok_and(|item| connection.push_replay(item) == Push::Queued) {
-                                replayed += 1;
-                            }
-                        }
-                    }
-                    Err(error) => tracing::warn!(%error, %channel, "catch-up replay failed"),
+            for (id, payload) in replay.events {
+                let Some(tagged) = progress_contract::history::tag(&payload, id) else {
+                    continue;
+                };
+                let item = self.progress_item(&entry.channel, tagged.as_bytes());
+                if item.is_ok_and(|item| connection.push_replay(item) == Push::Queued) {
+                    replayed += 1;
                 }
             }
             connection.release();
-            if !resync.is_empty() {
+            if replay.gap {
                 metrics::counter!(m::RESYNCS).increment(1);
                 self.send(
-                    &connection,
+                    connection,
                     &StreamEvent::Resync(progress_contract::events::Resync {
-                        channels: resync,
+                        channels: vec![entry.channel.to_string()],
                         timestamp: now_millis(),
                     }),
                 );
             }
         }
+        *pending = failed;
         metrics::counter!(m::EVENTS_REPLAYED).increment(replayed as u64);
         replayed
+    }
+
+    /// Catches every local stream up from history (after a lagged pub/sub reader).
+    pub async fn catch_up(self: &Arc<Self>) -> usize {
+        let mut pending = self.catch_up_snapshot();
+        self.catch_up_from(&mut pending).await
     }
 
     /// Waits until every final position is written.
@@ -348,6 +371,13 @@ impl Hub {
         self.flushes.wait().await;
         self.flushes.reopen();
     }
+}
+
+/// One stream's position on one channel, to catch up from.
+pub struct CatchUp {
+    pub connection: Arc<Connection>,
+    pub channel: Arc<str>,
+    pub after: progress_contract::history::StreamId,
 }
 
 /// A `closing` frame.
