@@ -24,6 +24,10 @@ pub struct Record {
     pub reconnect_times: Vec<Instant>,
     pub resyncs: usize,
     pub refused: usize,
+    /// The base URL of the current stream.
+    pub connected_to: Option<String>,
+    /// When each stream was established.
+    pub connected_at: Vec<Instant>,
 }
 
 pub struct ResumingClient {
@@ -34,14 +38,28 @@ pub struct ResumingClient {
 impl ResumingClient {
     /// Connects to `base` and subscribes to `job:{job}` through `base`.
     pub fn spawn(base: String, job: String, stop: CancellationToken) -> Self {
+        Self::spawn_over(vec![base], job, stop)
+    }
+
+    /// Like [`ResumingClient::spawn`], trying `bases` in turn (client-side balancing): the
+    /// first connection goes to `bases[0]`, each reconnect to the next one.
+    pub fn spawn_over(bases: Vec<String>, job: String, stop: CancellationToken) -> Self {
         let record = Arc::new(Mutex::new(Record::default()));
         let shared = record.clone();
         let task = tokio::spawn(async move {
-            let http = reqwest::Client::new();
+            // No idle pool: a client holds its stream's socket only (thousands of clients
+            // share one process's file-descriptor limit).
+            let http = reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .expect("http client");
             let mut last_event_id = String::new();
             let mut retry = Duration::from_millis(300);
             let mut stream_ended = false;
+            let mut turn = 0usize;
             while !stop.is_cancelled() {
+                let base = bases[turn % bases.len()].clone();
+                turn += 1;
                 if stream_ended {
                     let mut r = shared.lock().expect("lock");
                     r.reconnects += 1;
@@ -64,6 +82,12 @@ impl ResumingClient {
                         continue;
                     }
                 };
+                shared.lock().expect("lock").connected_to = Some(base.clone());
+                shared
+                    .lock()
+                    .expect("lock")
+                    .connected_at
+                    .push(Instant::now());
                 let mut events = response.bytes_stream().eventsource();
                 loop {
                     let next = tokio::select! {
