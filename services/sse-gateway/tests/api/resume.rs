@@ -289,3 +289,16 @@ async fn stats_sum_every_pod() {
         "connections list this pod's streams"
     );
 }
+
+#[tokio::test]
+async fn streams_older_than_max_connection_age_are_closed_to_rebalance() {
+    let app = spawn_app_with(|c| c.max_connection_age = Duration::from_millis(300)).await;
+    let (mut client, _) = app.connect("").await;
+    let rest = client.until_end(Duration::from_secs(5)).await.unwrap();
+    let closing = rest
+        .iter()
+        .find(|e| e.event == "closing")
+        .expect("closing event");
+    assert_eq!(closing.json()["reason"], "max_age");
+    assert!(closing.retry.is_some());
+}
