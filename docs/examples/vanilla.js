@@ -1,0 +1,44 @@
+// Watch one job with the browser's EventSource.
+//
+// - Subscribe at connect (`?jobs=`), so the first event is never missed.
+// - Do not close the EventSource on errors: it reconnects by itself after the server's
+//   `retry:` delay and sends `Last-Event-ID`; the gateway resumes the same connection on any
+//   pod and replays what was missed.
+// - On `resync`, refetch the job's state: events were missed beyond the history kept.
+// - If the browser gives up (readyState CLOSED, e.g. after a non-200 answer), open a new
+//   EventSource with exponential backoff.
+
+const API = 'http://localhost:8000/api/v1';
+
+export function watchJob(jobId, { onUpdate, onDone }) {
+  let source;
+  let delay = 1000;
+
+  const refetch = async () => {
+    const job = await fetch(`${API}/jobs/${encodeURIComponent(jobId)}`).then((r) => r.json());
+    onUpdate({ status: job.state, progress: job.progress, stage: job.stage, result: job.result, error: job.error });
+  };
+
+  const open = () => {
+    source = new EventSource(`${API}/sse/connect?jobs=${encodeURIComponent(jobId)}`);
+    source.addEventListener('connected', () => { delay = 1000; });
+    source.addEventListener('job_update', (e) => {
+      const update = JSON.parse(e.data);
+      onUpdate(update);
+      if (update.status === 'completed' || update.status === 'failed') {
+        source.close();
+        onDone?.(update);
+      }
+    });
+    source.addEventListener('resync', refetch);
+    source.onerror = () => {
+      if (source.readyState === EventSource.CLOSED) {
+        setTimeout(open, delay);
+        delay = Math.min(delay * 2, 30000);
+      }
+    };
+  };
+
+  open();
+  return () => source?.close();
+}
