@@ -73,6 +73,16 @@ impl ApiError {
         }
     }
 
+    /// 503 for a Redis failure; the cause is logged once here, not sent to the client.
+    pub fn redis(what: &str, error: impl std::fmt::Display) -> Self {
+        tracing::warn!(%error, "{what} unavailable");
+        Self::unavailable(
+            "redis_unavailable",
+            format!("{what} unavailable; retry shortly"),
+            1,
+        )
+    }
+
     pub fn route_not_found() -> Self {
         Self::not_found(
             "route_not_found",

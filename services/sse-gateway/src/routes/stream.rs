@@ -76,15 +76,6 @@ fn parse_last_event_id(text: &str) -> Option<(Uuid, u64)> {
     Some((Uuid::parse_str(id).ok()?, seq.parse().ok()?))
 }
 
-fn redis_error(error: fred::error::Error) -> ApiError {
-    tracing::warn!(%error, "session store unavailable");
-    ApiError::unavailable(
-        "redis_unavailable",
-        "sessions are unavailable; retry shortly",
-        1,
-    )
-}
-
 pub async fn connect(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -112,14 +103,24 @@ pub async fn connect(
             .sessions()
             .load(&id)
             .await
-            .map_err(redis_error)?
+            .map_err(|e| ApiError::redis("the session store is", e))?
             .map(|s| (id, seen, s)),
         None => None,
+    };
+    let result = if resumable.is_some() {
+        "resumed"
+    } else if last_event_id.is_some() {
+        "expired"
+    } else {
+        "new"
     };
     let (stream, connection) = match resumable {
         Some((id, seen, session)) => resume(&state, socket, id, seen, session, &channels).await?,
         None => fresh(&state, socket, &channels).await?,
     };
+    if result != "new" {
+        metrics::counter!(crate::metrics::RESUMES, "result" => result).increment(1);
+    }
     tracing::debug!(connection.id = %connection.id(), "stream opened");
     let mut response = Response::new(Body::from_stream(stream));
     let headers = response.headers_mut();
@@ -160,7 +161,7 @@ async fn fresh(
     hub.sessions()
         .create(&id, &names)
         .await
-        .map_err(redis_error)?;
+        .map_err(|e| ApiError::redis("the session store is", e))?;
     let connection = Arc::new(Connection::new(id, now_millis(), socket));
     // On failure `stream` is dropped on return, which unregisters the connection.
     let stream = hub.open(connection.clone());
@@ -206,7 +207,10 @@ async fn resume(
             state.settings.retry,
         ));
     }
-    hub.sessions().take_over(&id).await.map_err(redis_error)?;
+    hub.sessions()
+        .take_over(&id)
+        .await
+        .map_err(|e| ApiError::redis("the session store is", e))?;
     if session.owner != hub.sessions().pod() && !session.closed {
         let op = ControlOp::Superseded { connection_id: id };
         if let Err(error) = hub.send_control(&session.owner, &op).await {
@@ -232,7 +236,7 @@ async fn resume(
             hub.sessions()
                 .add_channel(&id, &name)
                 .await
-                .map_err(redis_error)?;
+                .map_err(|e| ApiError::redis("the session store is", e))?;
             names.push(name);
         }
     }
@@ -253,7 +257,7 @@ async fn resume(
             .history()
             .replay(channel, *from)
             .await
-            .map_err(redis_error)?;
+            .map_err(|e| ApiError::redis("the session store is", e))?;
         if replay.gap {
             resync.push(channel.clone());
         }

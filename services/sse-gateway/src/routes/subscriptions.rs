@@ -37,14 +37,6 @@ fn record(action: &'static str, result: &'static str) {
     metrics::counter!(m::SUBSCRIBE_REQUESTS, "action" => action, "result" => result).increment(1);
 }
 
-fn redis_error(error: fred::error::Error) -> ApiError {
-    ApiError::unavailable(
-        "redis_unavailable",
-        format!("sessions are unavailable: {error}"),
-        1,
-    )
-}
-
 async fn change(
     state: &AppState,
     id: Uuid,
@@ -68,19 +60,19 @@ async fn change(
         .sessions()
         .load(&id)
         .await
-        .map_err(redis_error)?
+        .map_err(|e| ApiError::redis("the session store is", e))?
         .ok_or(crate::hub::HubError::UnknownConnection)?;
     let changed = session.channels.contains(&name) != subscribe;
     if subscribe {
         hub.sessions()
             .add_channel(&id, &name)
             .await
-            .map_err(redis_error)?;
+            .map_err(|e| ApiError::redis("the session store is", e))?;
     } else {
         hub.sessions()
             .remove_channel(&id, &name)
             .await
-            .map_err(redis_error)?;
+            .map_err(|e| ApiError::redis("the session store is", e))?;
     }
     let op = if subscribe {
         ControlOp::Subscribe {
@@ -98,7 +90,7 @@ async fn change(
     let delivered = hub
         .send_control(&session.owner, &op)
         .await
-        .map_err(redis_error)?
+        .map_err(|e| ApiError::redis("the session store is", e))?
         > 0;
     Ok(json!({
         "success": true, "connectionId": id, "channel": name, "changed": changed,

@@ -77,6 +77,8 @@ async fn a_stream_resumes_on_another_pod_with_every_missed_event_once() {
         "then live, no gap, no duplicate"
     );
     assert!(app.metric("sse_events_replayed_total").await >= 3.0);
+    // Both gateways of this test share the process-wide recorder.
+    assert!(app.metric(r#"sse_resumes_total{result="resumed"}"#).await >= 1.0);
 }
 
 #[tokio::test]

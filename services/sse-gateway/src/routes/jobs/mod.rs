@@ -10,9 +10,7 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use job_queue::{
-    AddOutcome, CountsReporter, JobOptions, NewJob, Queue, QueueError, WorkerRegistry,
-};
+use job_queue::{AddOutcome, CountsReporter, JobOptions, NewJob, Queue, WorkerRegistry};
 use progress_contract::channel::is_valid_name;
 use progress_contract::events::{JobStatus, JobUpdate};
 use progress_contract::jobs::{ResumeJobData, default_job_id};
@@ -52,15 +50,6 @@ impl Queues {
     }
 }
 
-fn redis_error(error: QueueError) -> ApiError {
-    tracing::warn!(%error, "queue operation failed");
-    ApiError::unavailable(
-        "redis_unavailable",
-        "the job store is unavailable; retry shortly",
-        1,
-    )
-}
-
 /// A W3C `traceparent` header, kept with the job so its trace continues in the worker.
 fn traceparent(headers: &HeaderMap) -> Option<String> {
     let value = headers.get("traceparent")?.to_str().ok()?;
@@ -94,7 +83,7 @@ async fn enqueue(
         .0
         .add(job_id, &job, options)
         .await
-        .map_err(redis_error)?;
+        .map_err(|e| ApiError::redis("the job store is", e))?;
     if outcome.created {
         queue.1.changed();
         let mut update =
@@ -260,7 +249,7 @@ pub async fn upload(
         .0
         .store_file(&job_id, bytes, state.queues.upload_ttl)
         .await
-        .map_err(redis_error)?;
+        .map_err(|e| ApiError::redis("the job store is", e))?;
     let outcome = enqueue(
         &state,
         queue,
@@ -304,7 +293,11 @@ pub async fn get(
         ));
     }
     for (queue, _) in state.queues.queues.values() {
-        if let Some(job) = queue.get(&job_id).await.map_err(redis_error)? {
+        if let Some(job) = queue
+            .get(&job_id)
+            .await
+            .map_err(|e| ApiError::redis("the job store is", e))?
+        {
             return Ok(Json(json!(job)));
         }
     }
@@ -321,7 +314,10 @@ pub async fn counts(
 ) -> Result<Json<Value>, ApiError> {
     let Path(name) = path?;
     let (queue, _) = state.queues.get(&name)?;
-    let counts = queue.counts().await.map_err(redis_error)?;
+    let counts = queue
+        .counts()
+        .await
+        .map_err(|e| ApiError::redis("the job store is", e))?;
     Ok(Json(json!({
         "queueName": name,
         "timestamp": now_millis(),
@@ -341,7 +337,7 @@ pub async fn workers(State(state): State<AppState>) -> Result<Json<Value>, ApiEr
         .registry
         .list(Duration::from_secs(300))
         .await
-        .map_err(redis_error)?;
+        .map_err(|e| ApiError::redis("the job store is", e))?;
     Ok(Json(
         json!({ "totalWorkers": workers.len(), "workers": workers }),
     ))
