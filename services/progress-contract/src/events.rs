@@ -17,6 +17,20 @@ pub enum ProgressEvent {
     WorkerStatus(WorkerStatus),
 }
 
+/// The `traceparent` a published event carries, found without parsing the whole event (the
+/// gateway's hot path). `None` when absent or not a plain 55-character value.
+pub fn embedded_traceparent(payload: &[u8]) -> Option<&str> {
+    const KEY: &[u8] = b"\"traceparent\":\"";
+    let start = payload.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let value = payload.get(start..start + 55)?;
+    if payload.get(start + 55) != Some(&b'"')
+        || !value.iter().all(|b| b.is_ascii_hexdigit() || *b == b'-')
+    {
+        return None;
+    }
+    std::str::from_utf8(value).ok()
+}
+
 /// Lifecycle of a job as seen by the browser.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -109,6 +123,10 @@ pub struct JobUpdate {
     /// 1-based attempt number (an addition).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u32>,
+    /// W3C trace context of the work that produced this update (an addition): the gateway's
+    /// delivery span continues this trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 impl JobUpdate {
@@ -125,6 +143,7 @@ impl JobUpdate {
             result: None,
             error: None,
             attempt: None,
+            traceparent: None,
         }
     }
 
@@ -392,5 +411,23 @@ mod tests {
         assert!(JobStatus::Completed.is_terminal());
         assert!(JobStatus::Failed.is_terminal());
         assert!(!JobStatus::InProgress.is_terminal());
+    }
+
+    #[test]
+    fn the_traceparent_of_an_event_is_found_without_parsing_it() {
+        let mut update = JobUpdate::new("job-1", JobStatus::InProgress, 40);
+        let json = serde_json::to_string(&ProgressEvent::JobUpdate(update.clone())).unwrap();
+        assert_eq!(embedded_traceparent(json.as_bytes()), None);
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        update.traceparent = Some(traceparent.into());
+        let json = serde_json::to_string(&ProgressEvent::JobUpdate(update)).unwrap();
+        assert_eq!(embedded_traceparent(json.as_bytes()), Some(traceparent));
+        assert_eq!(embedded_traceparent(br#"{"traceparent":"00-short"}"#), None);
+        assert_eq!(
+            embedded_traceparent(
+                br#"{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\n"}"#
+            ),
+            None
+        );
     }
 }

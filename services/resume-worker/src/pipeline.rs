@@ -11,6 +11,7 @@ use progress_contract::jobs::ResumeJobData;
 use resume_analysis::{Requirements, YearMonth};
 use safe_fetch::SafeFetcher;
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use crate::failure::Failure;
 use crate::metrics as m;
@@ -31,19 +32,28 @@ pub struct StageFailure {
     pub stage: Option<Stage>,
 }
 
+/// Times the stages; each stage is also a span, a child of the job's span, that ends when
+/// the next stage begins.
 struct Timings {
-    current: Option<(Stage, Instant)>,
+    current: Option<(Stage, Instant, tracing::Span)>,
     done: Vec<Value>,
 }
 
 impl Timings {
-    fn next(&mut self, stage: Stage) {
+    /// Starts `stage`; returns its span, for the work done in it.
+    fn next(&mut self, stage: Stage) -> tracing::Span {
         self.finish();
-        self.current = Some((stage, Instant::now()));
+        let span = tracing::info_span!(
+            "stage",
+            otel.name = %format_args!("stage {}", stage.as_str()),
+            stage = stage.as_str(),
+        );
+        self.current = Some((stage, Instant::now(), span.clone()));
+        span
     }
 
     fn finish(&mut self) {
-        if let Some((stage, started)) = self.current.take() {
+        if let Some((stage, started, _span)) = self.current.take() {
             let elapsed = started.elapsed();
             metrics::histogram!(m::STAGE_DURATION, "stage" => stage.as_str())
                 .record(elapsed.as_secs_f64());
@@ -55,7 +65,7 @@ impl Timings {
     }
 
     fn stage(&self) -> Option<Stage> {
-        self.current.map(|(stage, _)| stage)
+        self.current.as_ref().map(|(stage, _, _)| *stage)
     }
 }
 
@@ -98,24 +108,30 @@ impl Pipeline {
         timings: &mut Timings,
     ) -> Result<Value, Failure> {
         let job_id = &claimed.job.job_id;
-        timings.next(Stage::Initializing);
+        let span = timings.next(Stage::Initializing);
         progress
             .stage(
                 Stage::Initializing,
                 format!("Starting analysis (attempt {})", claimed.attempt),
             )
+            .instrument(span)
             .await;
 
-        timings.next(Stage::Fetching);
-        progress.stage(Stage::Fetching, "Fetching the résumé").await;
-        let source = source::load(&self.queue, &self.fetcher, job_id, data).await?;
+        let span = timings.next(Stage::Fetching);
+        let source = async {
+            progress.stage(Stage::Fetching, "Fetching the résumé").await;
+            source::load(&self.queue, &self.fetcher, job_id, data).await
+        }
+        .instrument(span)
+        .await?;
 
-        timings.next(Stage::Parsing);
+        let span = timings.next(Stage::Parsing);
         progress
             .stage(
                 Stage::Parsing,
                 format!("Reading {} bytes", source.bytes.len()),
             )
+            .instrument(span.clone())
             .await;
         let bytes = source.bytes;
         let mime = source.mime_type.clone();
@@ -123,7 +139,10 @@ impl Pipeline {
         let parsing = tokio::task::spawn_blocking(move || {
             resume_analysis::parse(&bytes, mime.as_deref(), name.as_deref())
         });
-        let document = match tokio::time::timeout(self.parse_timeout, parsing).await {
+        let document = match tokio::time::timeout(self.parse_timeout, parsing)
+            .instrument(span)
+            .await
+        {
             Err(_) => {
                 metrics::counter!(m::PARSE_FAILURES, "kind" => "timeout").increment(1);
                 return Err(Failure::permanent(
@@ -144,19 +163,21 @@ impl Pipeline {
             Ok(Ok(Ok(document))) => document,
         };
 
-        timings.next(Stage::Extracting);
+        let span = timings.next(Stage::Extracting);
         progress
             .stage(
                 Stage::Extracting,
                 "Extracting contact details, experience and skills",
             )
+            .instrument(span)
             .await;
         let (year, month) = today::year_month();
         let profile = resume_analysis::extract(&document.text, YearMonth::new(year, month));
 
-        timings.next(Stage::Analyzing);
+        let span = timings.next(Stage::Analyzing);
         progress
             .stage(Stage::Analyzing, "Scoring skills and seniority")
+            .instrument(span)
             .await;
         let requirements = (!data.required_skills.is_empty() || data.job_description.is_some())
             .then(|| Requirements {
@@ -165,8 +186,11 @@ impl Pipeline {
             });
         let analysis = resume_analysis::analyze(&profile, requirements.as_ref());
 
-        timings.next(Stage::Storing);
-        progress.stage(Stage::Storing, "Saving the results").await;
+        let span = timings.next(Stage::Storing);
+        progress
+            .stage(Stage::Storing, "Saving the results")
+            .instrument(span)
+            .await;
         Ok(json!({
             "resumeId": data.resume_id,
             "candidateId": data.candidate_id,

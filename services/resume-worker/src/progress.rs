@@ -34,6 +34,9 @@ impl JobProgress<'_> {
         update.resume_id = Some(self.data.resume_id.clone());
         update.candidate_id = self.data.candidate_id.clone();
         update.attempt = Some(self.attempt);
+        // The span this update is published from (a stage, or the job): the gateway's
+        // delivery span continues it.
+        update.traceparent = service_runtime::telemetry::current_traceparent();
         update
     }
 

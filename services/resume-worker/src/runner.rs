@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use job_queue::consumer::Delivery;
-use job_queue::{Claimed, Consumer, CountsReporter, FailOutcome, QueueError};
+use job_queue::{Claimed, Consumer, CountsReporter, FailOutcome, JobRecord, QueueError};
 use progress_contract::jobs::ResumeJobData;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::metrics as m;
 use crate::pipeline::Pipeline;
@@ -83,6 +84,7 @@ impl Runner {
                 let error = job.error.clone().unwrap_or_else(|| "abandoned".into());
                 self.progress(&job.job_id, &data, job.attempts)
                     .failed(&error, None)
+                    .instrument(job_span(&job))
                     .await;
                 self.reporter.changed();
                 metrics::counter!(m::JOBS, "outcome" => "failed").increment(1);
@@ -99,7 +101,11 @@ impl Runner {
         self.presence.started(&claimed.job.job_id);
         metrics::gauge!(m::IN_FLIGHT).increment(1.0);
         let started = std::time::Instant::now();
-        let outcome = self.run_claimed(&claimed).await;
+        let span = job_span(&claimed.job);
+        let outcome = self.run_claimed(&claimed).instrument(span.clone()).await;
+        if matches!(outcome, Outcome::Failed { .. }) {
+            span.record("otel.status_code", "ERROR");
+        }
         metrics::histogram!(m::JOB_DURATION).record(started.elapsed().as_secs_f64());
         metrics::gauge!(m::IN_FLIGHT).decrement(1.0);
         metrics::counter!(m::JOBS, "outcome" => outcome.label()).increment(1);
@@ -298,4 +304,20 @@ async fn keep_alive(consumer: Consumer, claimed: Claimed, done: CancellationToke
             }
         }
     }
+}
+
+/// The span of one job attempt: a child of the span that added the job (its stored
+/// `traceparent`), so one trace runs from the HTTP request to the browser.
+fn job_span(job: &JobRecord) -> tracing::Span {
+    let span = tracing::info_span!(
+        "job",
+        otel.name = "analyze-resume",
+        otel.kind = "consumer",
+        job.id = %job.job_id,
+        job.queue = %job.queue_name,
+        job.attempt = job.attempts,
+        otel.status_code = tracing::field::Empty,
+    );
+    service_runtime::telemetry::continue_trace(&span, job.traceparent.as_deref());
+    span
 }

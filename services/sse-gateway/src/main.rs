@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use clap::Parser;
 use sse_gateway::{Application, GatewayConfig};
 use tokio_util::sync::CancellationToken;
@@ -5,11 +7,15 @@ use tokio_util::sync::CancellationToken;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = GatewayConfig::parse();
-    service_runtime::telemetry::init_logging(config.log_format, "info");
-    let application = Application::build(config).await?;
+    let telemetry = service_runtime::telemetry::init("sse-gateway", config.log_format, "info");
     let shutdown = CancellationToken::new();
     tokio::spawn(service_runtime::shutdown::cancel_on_signal(
         shutdown.clone(),
     ));
-    application.run_until_stopped(shutdown).await
+    let result = match Application::build(config).await {
+        Ok(application) => application.run_until_stopped(shutdown).await,
+        Err(error) => Err(error),
+    };
+    telemetry.shutdown(Duration::from_secs(3)).await;
+    result
 }

@@ -21,8 +21,8 @@ pub async fn run_messages(hub: Arc<Hub>, shutdown: CancellationToken) {
         };
         match received {
             Ok(message) => match &message.value {
-                Value::String(text) => hub.dispatch(&message.channel, text.as_bytes()),
-                Value::Bytes(bytes) => hub.dispatch(&message.channel, bytes),
+                Value::String(text) => dispatch(&hub, &message.channel, text.as_bytes()),
+                Value::Bytes(bytes) => dispatch(&hub, &message.channel, bytes),
                 other => {
                     metrics::counter!(m::EVENTS_DROPPED, "reason" => "malformed").increment(1);
                     tracing::warn!(channel = %message.channel, kind = ?other.kind(), "non-text pub/sub message dropped");
@@ -41,6 +41,25 @@ pub async fn run_messages(hub: Arc<Hub>, shutdown: CancellationToken) {
                 tracing::error!("the Redis subscriber's message channel closed");
                 return;
             }
+        }
+    }
+}
+
+/// Hands one message to the hub. An event that carries a `traceparent` (a worker's job
+/// update) is delivered inside a span continuing that trace, so the trace of a job runs from
+/// the request that added it to the streams it was written to.
+fn dispatch(hub: &Arc<Hub>, channel: &str, payload: &[u8]) {
+    match progress_contract::events::embedded_traceparent(payload) {
+        None => hub.dispatch(channel, payload),
+        Some(traceparent) => {
+            let span = tracing::info_span!(
+                "deliver",
+                otel.name = "deliver job_update",
+                otel.kind = "consumer",
+                messaging.destination.name = channel,
+            );
+            service_runtime::telemetry::continue_trace(&span, Some(traceparent));
+            span.in_scope(|| hub.dispatch(channel, payload));
         }
     }
 }

@@ -7,11 +7,13 @@
 //! - [`demo`]: the demo page at `/`.
 //! - [`jobs`]: job submission (JSON and upload), job state, queue counts.
 //! - [`observe`]: request metrics middleware.
+//! - [`request_span`]: request tracing middleware.
 
 mod demo;
 mod jobs;
 mod observe;
 mod publish;
+mod request_span;
 pub mod stats;
 mod stream;
 mod subscriptions;
@@ -106,6 +108,7 @@ pub fn router(state: AppState) -> Router {
             settings.request_timeout,
         ))
         .layer(axum::middleware::from_fn(observe::record))
+        .layer(axum::middleware::from_fn(request_span::trace))
         .layer(cors(&settings.cors_allowed_origins))
         .with_state(state)
 }

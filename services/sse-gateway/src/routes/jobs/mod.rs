@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Multipart, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use job_queue::{AddOutcome, CountsReporter, JobOptions, NewJob, Queue, WorkerRegistry};
 use progress_contract::channel::is_valid_name;
 use progress_contract::events::{JobStatus, JobUpdate};
@@ -50,19 +50,6 @@ impl Queues {
     }
 }
 
-/// A W3C `traceparent` header, kept with the job so its trace continues in the worker.
-fn traceparent(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get("traceparent")?.to_str().ok()?;
-    let parts: Vec<&str> = value.split('-').collect();
-    let valid = parts.len() == 4
-        && parts[0].len() == 2
-        && parts[1].len() == 32
-        && parts[2].len() == 16
-        && parts[3].len() == 2
-        && value.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
-    valid.then(|| value.to_owned())
-}
-
 async fn enqueue(
     state: &AppState,
     queue: &(Queue, CountsReporter),
@@ -70,14 +57,15 @@ async fn enqueue(
     job_name: String,
     data: &ResumeJobData,
     options: &JobOptions,
-    headers: &HeaderMap,
 ) -> Result<AddOutcome, ApiError> {
     let job = NewJob {
         name: job_name,
         data: serde_json::to_value(data)
             .map_err(|e| ApiError::unprocessable("invalid_fields", e.to_string()))?,
         organisation_id: data.organisation_id.clone(),
-        traceparent: traceparent(headers),
+        // The request's span (a child of any incoming `traceparent`): the worker's job span
+        // continues it.
+        traceparent: service_runtime::telemetry::current_traceparent(),
     };
     let outcome = queue
         .0
@@ -90,6 +78,7 @@ async fn enqueue(
             JobUpdate::new(job_id, JobStatus::Waiting, 0).message("Queued for analysis");
         update.resume_id = Some(data.resume_id.clone());
         update.candidate_id = data.candidate_id.clone();
+        update.traceparent = job.traceparent.clone();
         if let Err(error) = state.publisher.publish_job_update(&update).await {
             tracing::warn!(%error, job.id = job_id, "publishing the queued event failed");
         }
@@ -117,7 +106,6 @@ fn added(outcome: &AddOutcome, queue: &str) -> (StatusCode, Json<Value>) {
 /// `POST /api/v1/queue/add`.
 pub async fn add(
     State(state): State<AppState>,
-    headers: HeaderMap,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(body) = body?;
@@ -135,7 +123,6 @@ pub async fn add(
         request.job_name,
         &request.data,
         &request.options,
-        &headers,
     )
     .await?;
     Ok(added(&outcome, &request.queue_name))
@@ -146,7 +133,6 @@ pub async fn add(
 /// `queueName`, `jobId`.
 pub async fn upload(
     State(state): State<AppState>,
-    headers: HeaderMap,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let mut multipart =
@@ -257,7 +243,6 @@ pub async fn upload(
         "analyze-resume".into(),
         &data,
         &JobOptions::default(),
-        &headers,
     )
     .await?;
     Ok(added(&outcome, queue.0.name()))
