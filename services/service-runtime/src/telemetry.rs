@@ -19,9 +19,10 @@ use opentelemetry::trace::TraceContextExt;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::LogFormat;
 
@@ -59,15 +60,22 @@ pub fn init(service: &'static str, format: LogFormat, default_filter: &str) -> T
     let (provider, export, problem) = otel::provider(service);
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, service);
+    // `RUST_LOG` filters log lines only: traces keep the product's spans whatever the log level.
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let registry = tracing_subscriber::registry()
-        .with(filter)
-        .with(tracing_opentelemetry::layer().with_tracer(tracer));
+    let registry = tracing_subscriber::registry().with(
+        tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_filter(filter_fn(traced)),
+    );
     let ids = format::TraceIds::default();
     let result = match format {
-        LogFormat::Json => registry.with(format::json_layer(ids.clone())).try_init(),
-        LogFormat::Pretty => registry.with(format::pretty_layer(ids.clone())).try_init(),
+        LogFormat::Json => registry
+            .with(format::json_layer(ids.clone()).with_filter(filter))
+            .try_init(),
+        LogFormat::Pretty => registry
+            .with(format::pretty_layer(ids.clone()).with_filter(filter))
+            .try_init(),
     };
     match result {
         Ok(()) => ids.bind_current(),
@@ -78,6 +86,31 @@ pub fn init(service: &'static str, format: LogFormat, default_filter: &str) -> T
     }
     tracing::info!(traces = %export, "telemetry ready");
     Telemetry { provider, export }
+}
+
+/// What becomes part of a trace: the product's own spans (info and above), and warnings and
+/// errors logged inside them (as span events). Library internals stay out.
+fn traced(metadata: &tracing::Metadata<'_>) -> bool {
+    const PRODUCT: [&str; 6] = [
+        "sse_gateway",
+        "resume_worker",
+        "job_queue",
+        "progress_contract",
+        "service_runtime",
+        "safe_fetch",
+    ];
+    let ours = PRODUCT.iter().any(|krate| {
+        metadata
+            .target()
+            .strip_prefix(krate)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    });
+    let level = *metadata.level();
+    ours && if metadata.is_span() {
+        level <= tracing::Level::INFO
+    } else {
+        level <= tracing::Level::WARN
+    }
 }
 
 /// Installs logging only (tools and tests that export no traces).
