@@ -47,34 +47,41 @@ impl Collector {
     }
 }
 
-async fn receive(State(collector): State<Collector>, body: Bytes) -> Vec<u8> {
-    let request = ExportTraceServiceRequest::decode(body).expect("a valid OTLP export");
-    let mut spans = collector.0.lock().unwrap();
-    for resource_spans in request.resource_spans {
-        let service = resource_spans
-            .resource
-            .iter()
-            .flat_map(|r| &r.attributes)
-            .find(|kv| kv.key == "service.name")
-            .and_then(|kv| kv.value.as_ref()?.value.as_ref())
-            .map(|v| match v {
-                AnyValue::StringValue(s) => s.clone(),
-                other => format!("{other:?}"),
-            })
-            .unwrap_or_default();
-        for scope in resource_spans.scope_spans {
-            for span in scope.spans {
-                spans.push(Received {
-                    service: service.clone(),
-                    name: span.name,
-                    trace_id: hex(&span.trace_id),
-                    span_id: hex(&span.span_id),
-                    parent: hex(&span.parent_span_id),
-                });
+impl Collector {
+    /// Records the spans of one OTLP export request.
+    fn record(&self, body: &[u8]) {
+        let request = ExportTraceServiceRequest::decode(body).expect("a valid OTLP export");
+        let mut spans = self.0.lock().unwrap();
+        for resource_spans in request.resource_spans {
+            let service = resource_spans
+                .resource
+                .iter()
+                .flat_map(|r| &r.attributes)
+                .find(|kv| kv.key == "service.name")
+                .and_then(|kv| kv.value.as_ref()?.value.as_ref())
+                .map(|v| match v {
+                    AnyValue::StringValue(s) => s.clone(),
+                    other => format!("{other:?}"),
+                })
+                .unwrap_or_default();
+            for scope in resource_spans.scope_spans {
+                for span in scope.spans {
+                    spans.push(Received {
+                        service: service.clone(),
+                        name: span.name,
+                        trace_id: hex(&span.trace_id),
+                        span_id: hex(&span.span_id),
+                        parent: hex(&span.parent_span_id),
+                    });
+                }
             }
         }
     }
-    // An empty ExportTraceServiceResponse.
+}
+
+/// OTLP/HTTP: `POST /v1/traces` with a protobuf body; the answer is an empty response message.
+async fn receive_http(State(collector): State<Collector>, body: Bytes) -> Vec<u8> {
+    collector.record(&body);
     Vec::new()
 }
 
@@ -82,15 +89,95 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn start_collector() -> (Collector, u16) {
+/// Where the collector listens, per protocol.
+#[derive(Clone, Copy)]
+enum Protocol {
+    Http,
+    Grpc,
+}
+
+impl Protocol {
+    fn name(self) -> &'static str {
+        match self {
+            Protocol::Http => "http/protobuf",
+            Protocol::Grpc => "grpc",
+        }
+    }
+}
+
+async fn start_collector(protocol: Protocol) -> (Collector, u16) {
     let collector = Collector::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let app = Router::new()
-        .route("/v1/traces", post(receive))
-        .with_state(collector.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    match protocol {
+        Protocol::Http => {
+            let app = Router::new()
+                .route("/v1/traces", post(receive_http))
+                .with_state(collector.clone());
+            tokio::spawn(async move { axum::serve(listener, app).await });
+        }
+        Protocol::Grpc => {
+            tokio::spawn(grpc::serve(listener, collector.clone()));
+        }
+    }
     (collector, port)
+}
+
+/// OTLP/gRPC, by hand: HTTP/2 with prior knowledge, one length-prefixed protobuf message
+/// each way, and `grpc-status: 0` in the trailers.
+mod grpc {
+    use std::convert::Infallible;
+
+    use axum::body::Bytes;
+    use http_body_util::{BodyExt, StreamBody};
+    use hyper::body::{Frame, Incoming};
+    use hyper::{Request, Response};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    use super::Collector;
+
+    type Reply =
+        StreamBody<futures::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, Infallible>>>>;
+
+    pub async fn serve(listener: tokio::net::TcpListener, collector: Collector) {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                return;
+            };
+            let collector = collector.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                    let collector = collector.clone();
+                    async move { Ok::<_, Infallible>(export(request, &collector).await) }
+                });
+                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(socket), service)
+                    .await;
+            });
+        }
+    }
+
+    async fn export(request: Request<Incoming>, collector: &Collector) -> Response<Reply> {
+        assert_eq!(
+            request.uri().path(),
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+        );
+        let body = request.into_body().collect().await.unwrap().to_bytes();
+        // 1 byte "compressed" flag, 4 bytes big-endian length, then the message.
+        assert_eq!(body[0], 0, "uncompressed");
+        let length = u32::from_be_bytes([body[1], body[2], body[3], body[4]]) as usize;
+        collector.record(&body[5..5 + length]);
+        let mut trailers = hyper::HeaderMap::new();
+        trailers.insert("grpc-status", "0".parse().unwrap());
+        let frames = vec![
+            Ok(Frame::data(Bytes::from_static(&[0, 0, 0, 0, 0]))),
+            Ok(Frame::trailers(trailers)),
+        ];
+        Response::builder()
+            .header("content-type", "application/grpc")
+            .body(StreamBody::new(futures::stream::iter(frames)))
+            .unwrap()
+    }
 }
 
 /// A gateway and a worker process exporting to `endpoint`.
@@ -101,7 +188,7 @@ struct Stack {
 }
 
 impl Stack {
-    async fn start(endpoint: &str) -> Self {
+    async fn start(endpoint: &str, protocol: Protocol) -> Self {
         let redis = RedisServer::start();
         let http = free_port();
         let admin = free_port();
@@ -115,7 +202,7 @@ impl Stack {
             command
                 .env("REDIS_URL", redis.url())
                 .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
-                .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+                .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.name())
                 .env("OTEL_EXPORTER_OTLP_TIMEOUT", "1000")
                 .env("OTEL_BSP_SCHEDULE_DELAY", "100")
                 .env("OTEL_TRACES_SAMPLER", "parentbased_always_on")
@@ -245,9 +332,18 @@ async fn wait_ready(admin: u16) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_trace_runs_from_the_upload_through_every_stage_to_delivery() {
-    let (collector, port) = start_collector().await;
-    let stack = Stack::start(&format!("http://127.0.0.1:{port}")).await;
+async fn one_trace_runs_from_the_upload_through_every_stage_to_delivery_over_http() {
+    one_trace(Protocol::Http).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_trace_runs_from_the_upload_through_every_stage_to_delivery_over_grpc() {
+    one_trace(Protocol::Grpc).await;
+}
+
+async fn one_trace(protocol: Protocol) {
+    let (collector, port) = start_collector(protocol).await;
+    let stack = Stack::start(&format!("http://127.0.0.1:{port}"), protocol).await;
     let traceparent = format!("00-{TRACE_ID}-{CALLER_SPAN}-01");
     let updates = stack.run_job("traced-job-1", &traceparent).await;
     assert_eq!(updates.last().unwrap()["status"], "completed");
@@ -331,7 +427,7 @@ async fn one_trace_runs_from_the_upload_through_every_stage_to_delivery() {
 async fn a_collector_that_is_down_costs_nothing() {
     // Nothing listens on this port: every export fails.
     let dead = format!("http://127.0.0.1:{}", free_port());
-    let stack = Stack::start(&dead).await;
+    let stack = Stack::start(&dead, Protocol::Http).await;
     let traceparent = format!("00-{TRACE_ID}-{CALLER_SPAN}-01");
     for n in 0..3 {
         let updates = stack
