@@ -1,12 +1,17 @@
 //! `cargo run -p devstack`: Redis (reused from `REDIS_URL` or started), the gateway and two
 //! workers in one process, configured from the same environment variables as the real
-//! services. Ctrl-C stops everything cleanly.
+//! services. Ctrl-C stops everything cleanly; a second Ctrl-C stops at once.
 
+mod banner;
+mod defaults;
 mod redis;
+
+use std::sync::Arc;
 
 use clap::Parser;
 use resume_worker::WorkerConfig;
 use sse_gateway::GatewayConfig;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 const WORKERS: u16 = 2;
@@ -15,38 +20,59 @@ const WORKERS: u16 = 2;
 async fn main() -> anyhow::Result<()> {
     let mut gateway = GatewayConfig::parse_from(["sse-gateway"]);
     service_runtime::telemetry::init_logging(gateway.log_format, "info");
-    let redis = redis::find_or_start(&gateway.redis.redis_url)?;
+    defaults::gateway(&mut gateway);
+    let redis = Arc::new(redis::find_or_start(&gateway.redis.redis_url)?);
     gateway.redis.redis_url = redis.url.clone();
 
     let shutdown = CancellationToken::new();
     tokio::spawn(service_runtime::shutdown::cancel_on_signal(
         shutdown.clone(),
     ));
+    tokio::spawn(stop_now_on_second_signal(shutdown.clone(), redis.clone()));
 
-    let mut tasks = Vec::new();
+    let mut tasks = JoinSet::new();
+    let mut worker_admin = Vec::new();
     for n in 0..WORKERS {
         let mut config = WorkerConfig::parse_from(["resume-worker"]);
-        config.redis.redis_url = redis.url.clone();
-        // ADMIN_ADDR names the gateway's admin port; workers take the next ones.
-        config.admin_addr = gateway.admin_addr;
-        config
-            .admin_addr
-            .set_port(gateway.admin_addr.port() + 1 + n);
-        if config.worker_id.is_empty() {
-            config.worker_id = format!("local-worker-{}", n + 1);
-        }
+        defaults::worker(&mut config, &gateway, n);
         let worker = resume_worker::Application::build(config).await?;
-        tasks.push(tokio::spawn(worker.run_until_stopped(shutdown.clone())));
+        worker_admin.push(worker.admin_port());
+        tasks.spawn(worker.run_until_stopped(shutdown.clone()));
     }
-    let app = sse_gateway::Application::build(gateway).await?;
-    let port = app.port();
-    tasks.push(tokio::spawn(app.run_until_stopped(shutdown.clone())));
-    tracing::info!(
-        "ready: open http://localhost:{port}/ (demo page; API under /api/v1) with {WORKERS} workers; Ctrl-C stops everything"
-    );
-    for task in tasks {
-        task.await??;
+    let app = sse_gateway::Application::build(gateway.clone()).await?;
+    banner::print(&banner::Banner {
+        http: gateway.http_addr,
+        http_port: app.port(),
+        admin_port: app.admin_port(),
+        worker_admin_ports: worker_admin,
+        redis: service_runtime::redis::redact(&redis.url).to_string(),
+        redis_started_here: redis.started_here(),
+    });
+    tasks.spawn(app.run_until_stopped(shutdown.clone()));
+
+    // Runs until Ctrl-C/SIGTERM; if a service stops by itself (an error), the rest stop too.
+    let mut result = Ok(());
+    while let Some(joined) = tasks.join_next().await {
+        let outcome = joined.map_err(anyhow::Error::from).and_then(|r| r);
+        if let Err(error) = outcome {
+            tracing::error!(error = %format!("{error:#}"), "a service stopped with an error; stopping the rest");
+            if result.is_ok() {
+                result = Err(error);
+            }
+        }
+        shutdown.cancel();
     }
-    drop(redis);
-    Ok(())
+    redis.stop();
+    tracing::info!("everything stopped");
+    result
+}
+
+/// After the first signal the services drain; a second one stops everything at once.
+async fn stop_now_on_second_signal(shutdown: CancellationToken, redis: Arc<redis::LocalRedis>) {
+    shutdown.cancelled().await;
+    if tokio::signal::ctrl_c().await.is_ok() {
+        tracing::warn!("second Ctrl-C: stopping at once");
+        redis.stop();
+        std::process::exit(130);
+    }
 }

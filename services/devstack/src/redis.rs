@@ -1,8 +1,14 @@
 //! Finds a Redis to use: `REDIS_URL` when it answers, otherwise a `redis-server` started on a
 //! free port for the lifetime of this process.
+//!
+//! The server it starts runs in a process group of its own, so a Ctrl-C in the terminal
+//! (which signals the whole foreground group) reaches only devstack: Redis stays up while
+//! the gateway and workers shut down cleanly, and is stopped last.
 
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -10,15 +16,29 @@ use anyhow::{Context, bail};
 /// A Redis the stack can use; stops the server it started when dropped.
 pub struct LocalRedis {
     pub url: String,
-    child: Option<Child>,
+    child: Mutex<Option<Child>>,
+}
+
+impl LocalRedis {
+    /// Whether this process started the server (and so stops it).
+    pub fn started_here(&self) -> bool {
+        self.child.lock().is_ok_and(|child| child.is_some())
+    }
+
+    /// Stops the server this process started (nothing for a Redis found at `REDIS_URL`).
+    pub fn stop(&self) {
+        let child = self.child.lock().ok().and_then(|mut child| child.take());
+        if let Some(mut child) = child {
+            let _ = child.kill();
+            let _ = child.wait();
+            tracing::info!(redis = %self.url, "stopped the local redis-server");
+        }
+    }
 }
 
 impl Drop for LocalRedis {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.stop();
     }
 }
 
@@ -38,7 +58,7 @@ pub fn find_or_start(url: &str) -> anyhow::Result<LocalRedis> {
         tracing::info!(redis = %service_runtime::redis::redact(url), "using the Redis at REDIS_URL");
         return Ok(LocalRedis {
             url: url.to_owned(),
-            child: None,
+            child: Mutex::new(None),
         });
     }
     let port = TcpListener::bind("127.0.0.1:0")
@@ -56,8 +76,10 @@ pub fn find_or_start(url: &str) -> anyhow::Result<LocalRedis> {
             "--appendonly",
             "no",
         ])
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
+        .process_group(0)
         .spawn();
     let child = match child {
         Ok(child) => child,
@@ -70,15 +92,23 @@ pub fn find_or_start(url: &str) -> anyhow::Result<LocalRedis> {
     };
     let redis = LocalRedis {
         url: format!("redis://127.0.0.1:{port}"),
-        child: Some(child),
+        child: Mutex::new(Some(child)),
     };
     let deadline = Instant::now() + Duration::from_secs(10);
     while !answers(&redis.url) {
+        let exited = redis
+            .child
+            .lock()
+            .ok()
+            .and_then(|mut child| child.as_mut().and_then(|c| c.try_wait().ok().flatten()));
+        if let Some(status) = exited {
+            bail!("redis-server exited at start ({status}); its messages are above");
+        }
         if Instant::now() > deadline {
             bail!("redis-server did not start on port {port}");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    tracing::info!(redis = %redis.url, "started a local redis-server (stopped on exit)");
+    tracing::info!(redis = %redis.url, "no Redis at REDIS_URL: started a local redis-server (stopped on exit)");
     Ok(redis)
 }

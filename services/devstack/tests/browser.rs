@@ -1,0 +1,317 @@
+//! The demo page in a real headless browser (Debian's Chromium, driven by playwright-core from
+//! `tests/browser/demo.mjs`), against real processes: a redis-server, an sse-gateway and a
+//! resume-worker, each started here on free ports.
+//!
+//! - upload: a PDF résumé is chosen in the page and analysed; the progress bar reaches
+//!   100 %, the result card shows the email, skills by category, experience, seniority and
+//!   the match; at phone width (390 px) nothing overflows; a broken PDF shows the error.
+//! - restart: a job waits in `fetching` (its file server holds the answer) while the
+//!   gateway is killed; the job completes while no gateway runs; the gateway is started
+//!   again on the same port, and the page resumes its stream (same connection id, missed
+//!   events replayed) and shows the completed job.
+//!
+//! Screenshots land in `target/browser-artifacts/`. Needs `chromium` and the npm packages of
+//! `tests/browser` (`bash scripts/test.sh` installs the latter; see [`prerequisites`]).
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::gated_file::GatedFile;
+use common::{port_open, service_binary, target_dir, wait_ready};
+use test_support::{RedisServer, free_port};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const SCRIPT_TIME_LIMIT: Duration = Duration::from_secs(120);
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+fn artifacts() -> PathBuf {
+    let dir = target_dir().join("browser-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Fails with the exact commands to run when something the browser test needs is missing.
+fn prerequisites() {
+    let mut missing = Vec::new();
+    if !Path::new(CHROMIUM).exists() {
+        missing.push(format!(
+            "Chromium is not at {CHROMIUM}: sudo apt-get install -y chromium"
+        ));
+    }
+    let node = Command::new("node").arg("--version").output();
+    if !node.is_ok_and(|o| o.status.success()) {
+        missing.push("Node.js is not installed: sudo apt-get install -y nodejs npm".into());
+    }
+    if !browser_dir().join("node_modules/playwright-core").exists() {
+        missing.push(format!(
+            "playwright-core is not installed: (cd {} && npm ci) — bash scripts/test.sh does this",
+            browser_dir().display()
+        ));
+    }
+    assert!(
+        missing.is_empty(),
+        "the browser test cannot run:\n  {}",
+        missing.join("\n  ")
+    );
+}
+
+/// A real sse-gateway process that can be killed and started again on the same ports.
+struct Gateway {
+    redis: String,
+    http: u16,
+    admin: u16,
+    child: Option<Child>,
+}
+
+impl Gateway {
+    async fn start(redis: &str) -> Self {
+        let mut gateway = Self {
+            redis: redis.into(),
+            http: free_port(),
+            admin: free_port(),
+            child: None,
+        };
+        gateway.spawn().await;
+        gateway
+    }
+
+    async fn spawn(&mut self) {
+        let child = Command::new(service_binary("sse-gateway"))
+            .env("REDIS_URL", &self.redis)
+            .env("HTTP_ADDR", format!("127.0.0.1:{}", self.http))
+            .env("ADMIN_ADDR", format!("127.0.0.1:{}", self.admin))
+            .env("POD_NAME", "browser-test-gateway")
+            .env("SSE_RETRY", "500ms")
+            .env("CURSOR_FLUSH_INTERVAL", "100ms")
+            .env("QUEUE_UPDATE_INTERVAL", "200ms")
+            .env("DRAIN_DELAY", "0s")
+            .env("DRAIN_WINDOW", "300ms")
+            .env("SHUTDOWN_TIMEOUT", "5s")
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting sse-gateway");
+        self.child = Some(child);
+        wait_ready(self.admin, Duration::from_secs(20)).await;
+    }
+
+    /// SIGKILL, as a crash or an evicted pod; returns once the port is closed.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while port_open(self.http) {
+            assert!(Instant::now() < deadline, "the gateway port stayed open");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http)
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A real resume-worker process (fetches from loopback allowed, for the held file).
+struct Worker(Child);
+
+impl Worker {
+    async fn start(redis: &str) -> Self {
+        let admin = free_port();
+        let child = Command::new(service_binary("resume-worker"))
+            .env("REDIS_URL", redis)
+            .env("ADMIN_ADDR", format!("127.0.0.1:{admin}"))
+            .env("WORKER_ID", "browser-test-worker")
+            .env("WORKER_HEARTBEAT", "1s")
+            .env("QUEUE_UPDATE_INTERVAL", "200ms")
+            .env("FETCH_ALLOW_HOSTS", "127.0.0.1")
+            .env("FETCH_TIMEOUT", "30s")
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting resume-worker");
+        wait_ready(admin, Duration::from_secs(20)).await;
+        Self(child)
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The job's state as stored in Redis (read directly: no gateway may be running).
+fn stored_state(redis: &RedisServer, job_id: &str) -> String {
+    let key = job_queue::keys::Keys::new("resume-analysis").job(job_id);
+    redis.cli(&["HGET", &key, "status"])
+}
+
+/// Answers the restart scenario's one request: kill the gateway while the job waits in
+/// `fetching`, let the job finish with no gateway running, start the gateway again.
+struct Restart<'a> {
+    redis: &'a RedisServer,
+    gateway: &'a mut Gateway,
+    file: &'a GatedFile,
+    done: bool,
+}
+
+impl Restart<'_> {
+    async fn handle(&mut self, request: &str) {
+        let job_id = request
+            .strip_prefix("restart-gateway ")
+            .unwrap_or_else(|| panic!("unexpected request {request}"));
+        assert_eq!(self.file.requests(), 1, "the worker is fetching the file");
+        assert_eq!(stored_state(self.redis, job_id), "active");
+        self.gateway.kill();
+        // Everything after `fetching` is published while no gateway runs: it reaches the
+        // page only by replay.
+        self.file.open();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while stored_state(self.redis, job_id) != "completed" {
+            assert!(Instant::now() < deadline, "the job did not complete");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.gateway.spawn().await;
+        self.done = true;
+    }
+}
+
+/// Runs `demo.mjs <scenario>`, answering its `@@` requests with `restart`; fails the test
+/// when the script fails or runs too long.
+async fn run_page_script(
+    scenario: &str,
+    env: &[(&str, String)],
+    mut restart: Option<&mut Restart<'_>>,
+) {
+    let mut command = tokio::process::Command::new("node");
+    command
+        .arg("demo.mjs")
+        .arg(scenario)
+        .current_dir(browser_dir())
+        .env("ARTIFACTS", artifacts())
+        .env("CHROMIUM", CHROMIUM)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("starting node");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let run = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            println!("page | {line}");
+            if let Some(request) = line.strip_prefix("@@ ") {
+                match restart.as_deref_mut() {
+                    Some(restart) => restart.handle(request).await,
+                    None => panic!("unexpected request from the page script: {request}"),
+                }
+                stdin.write_all(b"ok\n").await.unwrap();
+                stdin.flush().await.unwrap();
+            }
+        }
+        child.wait().await.unwrap()
+    };
+    let status = tokio::time::timeout(SCRIPT_TIME_LIMIT, run)
+        .await
+        .unwrap_or_else(|_| panic!("the {scenario} page script ran over {SCRIPT_TIME_LIMIT:?}"));
+    assert!(
+        status.success(),
+        "the {scenario} page checks failed ({status}); see the output above and {}",
+        artifacts().display()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_page_shows_an_uploaded_resume_analysed_live() {
+    prerequisites();
+    let redis = RedisServer::start();
+    let gateway = Gateway::start(&redis.url()).await;
+    let _worker = Worker::start(&redis.url()).await;
+
+    let lines = resume_analysis::fixtures::sample_resume_lines();
+    let fixture = artifacts().join("jane-doe.pdf");
+    std::fs::write(
+        &fixture,
+        resume_analysis::fixtures::pdf_from_lines(&[lines[..8].to_vec(), lines[8..].to_vec()]),
+    )
+    .unwrap();
+
+    run_page_script(
+        "upload",
+        &[
+            ("BASE_URL", gateway.base()),
+            ("FIXTURE", fixture.display().to_string()),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(
+        redis.cli(&["HGET", "rq:{resume-analysis}:counts", "completed"]),
+        "1",
+        "the page's upload ran as a job"
+    );
+    for name in [
+        "upload-desktop.png",
+        "upload-phone.png",
+        "upload-failed.png",
+    ] {
+        assert!(artifacts().join(name).exists(), "{name} saved");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_page_resumes_after_the_gateway_restarts_mid_job() {
+    prerequisites();
+    let redis = RedisServer::start();
+    let mut gateway = Gateway::start(&redis.url()).await;
+    let _worker = Worker::start(&redis.url()).await;
+    let resume = resume_analysis::fixtures::sample_resume_lines().join("\n");
+    let file = GatedFile::start(resume.into_bytes()).await;
+
+    let mut restart = Restart {
+        redis: &redis,
+        gateway: &mut gateway,
+        file: &file,
+        done: false,
+    };
+    run_page_script(
+        "restart",
+        &[
+            ("BASE_URL", restart.gateway.base()),
+            ("FILE_URL", file.url("jane-doe.txt")),
+        ],
+        Some(&mut restart),
+    )
+    .await;
+    assert!(restart.done, "the page asked for the restart");
+    for name in ["restart-1-fetching.png", "restart-2-resumed.png"] {
+        assert!(artifacts().join(name).exists(), "{name} saved");
+    }
+}

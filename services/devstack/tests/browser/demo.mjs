@@ -1,0 +1,175 @@
+// Drives the demo page (docs/sse-test.html, served by the gateway at /) in headless Debian
+// Chromium, as a person would: choose a file, press Analyse, watch it finish.
+//
+//   node demo.mjs upload    uploads FIXTURE, expects the result card, also at phone width
+//   node demo.mjs restart   analyses FILE_URL; while the job waits in `fetching` it asks the
+//                           test (stdout line `@@ restart-gateway <jobId>`) to kill and restart
+//                           the gateway, waits for `ok` on stdin, then expects the page to
+//                           resume its stream and still show the completed job
+//
+// Environment: BASE_URL (the gateway), ARTIFACTS (screenshots go there), FIXTURE or
+// FILE_URL, CHROMIUM (default /usr/bin/chromium). Exit code 0 means every check passed; a
+// failure prints what the page showed and leaves a screenshot named *-failure.png.
+
+import { createInterface } from 'node:readline';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const scenario = process.argv[2];
+const base = required('BASE_URL');
+const artifacts = required('ARTIFACTS');
+const WAIT = 20_000;
+mkdirSync(artifacts, { recursive: true });
+
+function required(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+const stdin = createInterface({ input: process.stdin });
+const answers = stdin[Symbol.asyncIterator]();
+
+/** Asks the test to do something and waits for its `ok`. */
+async function ask(command) {
+  process.stdout.write(`@@ ${command}\n`);
+  const { value, done } = await answers.next();
+  check(!done && value.trim() === 'ok', `the test answered ${JSON.stringify(value)} to ${command}`);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  timeout: WAIT,
+});
+const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+page.setDefaultTimeout(WAIT);
+const consoleErrors = [];
+page.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()); });
+page.on('pageerror', (error) => consoleErrors.push(String(error)));
+
+const shot = (name) => page.screenshot({ path: join(artifacts, `${scenario}-${name}.png`), fullPage: true });
+const text = (selector) => page.locator(selector).innerText();
+
+async function openPage() {
+  await page.goto(base + '/');
+  await page.getByRole('status', { name: 'Connection state' }).filter({ hasText: 'live' }).waitFor();
+  check(await page.title() === 'Résumé analysis — live progress', `title: ${await page.title()}`);
+}
+
+/** Waits until the progress bar says 100 and the result card is shown; returns the card text. */
+async function waitForCompletion() {
+  const bar = page.getByRole('progressbar', { name: 'Analysis progress' });
+  await page.waitForFunction(
+    () => document.querySelector('[role=progressbar]')?.getAttribute('aria-valuenow') === '100'
+      && document.querySelector('#result .card'),
+  );
+  check(await bar.getAttribute('aria-valuenow') === '100', 'progress bar at 100');
+  // The bar itself is drawn full (after its transition).
+  await page.waitForFunction(() => {
+    const fill = document.querySelector('#bar');
+    return fill.getBoundingClientRect().width >= fill.parentElement.getBoundingClientRect().width - 1;
+  });
+  check((await text('#percent')).trim() === '100 %', `percent label: ${await text('#percent')}`);
+  check((await text('#status')).includes('completed'), `status: ${await text('#status')}`);
+  return text('#result');
+}
+
+function expectCard(card, { email, skills, extra = [] }) {
+  check(card.includes(email), `result card shows the email ${email}:\n${card}`);
+  for (const skill of skills) check(card.includes(skill), `result card shows the skill ${skill}:\n${card}`);
+  for (const item of extra) check(card.includes(item), `result card shows ${item}:\n${card}`);
+}
+
+async function timelineDone() {
+  const items = page.locator('#timeline li');
+  check(await items.count() === 6, `six stages in the timeline, got ${await items.count()}`);
+  for (let i = 0; i < 6; i += 1) {
+    const line = await items.nth(i).innerText();
+    check(/\d+ ms/.test(line), `stage ${i + 1} has a duration: ${line}`);
+  }
+}
+
+async function upload() {
+  await openPage();
+  await page.locator('#file').setInputFiles(required('FIXTURE'));
+  await page.getByLabel('Required skills').fill('Rust, Kubernetes, Java');
+  await page.getByRole('button', { name: 'Analyse' }).click();
+  const card = await waitForCompletion();
+  expectCard(card, {
+    email: 'jane.doe@example.com',
+    skills: ['Rust', 'Kubernetes', 'PostgreSQL', 'Docker'],
+    extra: ['Jane Doe', 'senior', 'years', 'Match', 'Java'],
+  });
+  check(/\b\d+ ?%/.test(await text('#result .score')), 'a match score');
+  check((await text('#result .missing')).includes('Java'), 'Java listed as missing');
+  await timelineDone();
+  await page.locator('#workers tr', { hasText: 'worker' }).first().waitFor();
+  await page.waitForFunction(() => /completed\s*1/.test(document.querySelector('#queue').innerText));
+  await shot('desktop');
+
+  // Phone width: everything fits the width, nothing needs sideways scrolling.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForTimeout(100);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 0, `the page is ${overflow}px wider than a 390px screen`);
+  await shot('phone');
+
+  // A file that cannot be read: the card shows the error instead.
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.locator('#file').setInputFiles({ name: 'broken.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\nnot really a pdf') });
+  await page.getByRole('button', { name: 'Analyse' }).click();
+  await page.locator('#result .error').waitFor();
+  check((await text('#status')).includes('failed'), `status after a broken file: ${await text('#status')}`);
+  check((await text('#result .error')).includes('corrupt'), `the error says why: ${await text('#result .error')}`);
+  check((await text('#percent')).trim() !== '100 %', 'a failed job is not shown as 100 %');
+  check(await page.locator('#timeline li.failed').innerText().then((t) => t.includes('parsing')), 'the timeline marks the failed stage');
+  await page.waitForFunction(() => /failed\s*1/.test(document.querySelector('#queue').innerText));
+  await shot('failed');
+}
+
+async function restart() {
+  await openPage();
+  await page.getByLabel('…or a file URL').fill(required('FILE_URL'));
+  await page.getByRole('button', { name: 'Analyse' }).click();
+  // The file server holds the download: the job waits in `fetching`.
+  await page.waitForFunction(() => document.querySelector('#stage')?.textContent === 'fetching');
+  const jobId = (await text('#jobid')).trim();
+  const connectionBefore = (await text('#connid')).trim();
+  await shot('1-fetching');
+  await ask(`restart-gateway ${jobId}`);
+  const card = await waitForCompletion();
+  expectCard(card, { email: 'jane.doe@example.com', skills: ['Rust', 'Kubernetes'] });
+  await timelineDone();
+  await page.locator('#resumes').filter({ hasText: /resumed/ }).waitFor();
+  const connectionAfter = (await text('#connid')).trim();
+  check(connectionAfter === connectionBefore, `the same connection resumed (${connectionBefore} → ${connectionAfter})`);
+  check(Number(await page.locator('#reconnects').innerText()) >= 1, 'a reconnect is counted');
+  await page.getByRole('status', { name: 'Connection state' }).filter({ hasText: 'live' }).waitFor();
+  await shot('2-resumed');
+}
+
+const scenarios = { upload, restart };
+let failed = false;
+try {
+  check(scenarios[scenario], `unknown scenario ${scenario}: one of ${Object.keys(scenarios).join(', ')}`);
+  await scenarios[scenario]();
+  check(consoleErrors.filter((e) => !/ERR_CONNECTION_REFUSED|Failed to load resource/.test(e)).length === 0,
+    `errors in the page's console: ${consoleErrors.join('\n')}`);
+  process.stdout.write(`${scenario}: every check passed\n`);
+} catch (error) {
+  failed = true;
+  process.stderr.write(`${scenario}: ${error.stack || error}\n`);
+  await page.screenshot({ path: join(artifacts, `${scenario}-failure.png`), fullPage: true }).catch(() => {});
+  const shown = await page.locator('body').innerText().catch(() => '(page not readable)');
+  process.stderr.write(`--- the page showed ---\n${shown}\n--- console ---\n${consoleErrors.join('\n')}\n`);
+} finally {
+  stdin.close();
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);
