@@ -12,6 +12,7 @@ export function useJobProgress(jobId) {
     let delay = 1000;
     let timer;
     let done = false;
+    let lastEventId = '';
 
     const refetch = async () => {
       const job = await fetch(`${API}/jobs/${encodeURIComponent(jobId)}`).then((r) => r.json());
@@ -19,10 +20,17 @@ export function useJobProgress(jobId) {
     };
 
     const open = () => {
-      // Subscribed at connect: nothing is missed between connecting and subscribing.
-      source = new EventSource(`${API}/sse/connect?jobs=${encodeURIComponent(jobId)}`);
-      source.addEventListener('connected', () => { delay = 1000; });
+      // Subscribed at connect: nothing is missed between connecting and subscribing. A
+      // reopened stream passes the last id seen, so the gateway resumes it all the same.
+      const params = new URLSearchParams({ jobs: jobId });
+      if (lastEventId) params.set('lastEventId', lastEventId);
+      source = new EventSource(`${API}/sse/connect?${params}`);
+      source.addEventListener('connected', (e) => {
+        delay = 1000;
+        if (lastEventId && !JSON.parse(e.data).resumed) refetch(); // session expired: catch up
+      });
       source.addEventListener('job_update', (e) => {
+        if (e.lastEventId) lastEventId = e.lastEventId;
         const next = JSON.parse(e.data);
         setUpdate(next);
         if (next.status === 'completed' || next.status === 'failed') {

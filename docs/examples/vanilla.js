@@ -5,14 +5,17 @@
 //   `retry:` delay and sends `Last-Event-ID`; the gateway resumes the same connection on any
 //   pod and replays what was missed.
 // - On `resync`, refetch the job's state: events were missed beyond the history kept.
-// - If the browser gives up (readyState CLOSED, e.g. after a non-200 answer), open a new
-//   EventSource with exponential backoff.
+// - If the browser gives up (readyState CLOSED, e.g. after a 503 from a draining pod), open a
+//   new EventSource with exponential backoff, passing the last event id as `?lastEventId=`
+//   so the gateway still resumes; if it opens a fresh stream instead (`resumed: false`, the
+//   session expired), refetch the job's state.
 
 const API = 'http://localhost:8000/api/v1';
 
 export function watchJob(jobId, { onUpdate, onDone }) {
   let source;
   let delay = 1000;
+  let lastEventId = '';
 
   const refetch = async () => {
     const job = await fetch(`${API}/jobs/${encodeURIComponent(jobId)}`).then((r) => r.json());
@@ -20,9 +23,15 @@ export function watchJob(jobId, { onUpdate, onDone }) {
   };
 
   const open = () => {
-    source = new EventSource(`${API}/sse/connect?jobs=${encodeURIComponent(jobId)}`);
-    source.addEventListener('connected', () => { delay = 1000; });
+    const params = new URLSearchParams({ jobs: jobId });
+    if (lastEventId) params.set('lastEventId', lastEventId);
+    source = new EventSource(`${API}/sse/connect?${params}`);
+    source.addEventListener('connected', (e) => {
+      delay = 1000;
+      if (lastEventId && !JSON.parse(e.data).resumed) refetch();
+    });
     source.addEventListener('job_update', (e) => {
+      if (e.lastEventId) lastEventId = e.lastEventId;
       const update = JSON.parse(e.data);
       onUpdate(update);
       if (update.status === 'completed' || update.status === 'failed') {

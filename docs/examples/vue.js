@@ -4,7 +4,7 @@ const API = 'http://localhost:8000/api/v1';
 export default {
   props: { jobId: { type: String, required: true } },
   data() {
-    return { progress: 0, status: 'waiting', message: '', source: null, delay: 1000, done: false, timer: null };
+    return { progress: 0, status: 'waiting', message: '', source: null, delay: 1000, done: false, timer: null, lastEventId: '' };
   },
   mounted() {
     this.open();
@@ -16,10 +16,17 @@ export default {
   },
   methods: {
     open() {
-      // Subscribed at connect; EventSource resumes by itself with Last-Event-ID.
-      this.source = new EventSource(`${API}/sse/connect?jobs=${encodeURIComponent(this.jobId)}`);
-      this.source.addEventListener('connected', () => { this.delay = 1000; });
+      // Subscribed at connect; EventSource resumes by itself with Last-Event-ID, and a
+      // reopened stream passes the last id seen as ?lastEventId=.
+      const params = new URLSearchParams({ jobs: this.jobId });
+      if (this.lastEventId) params.set('lastEventId', this.lastEventId);
+      this.source = new EventSource(`${API}/sse/connect?${params}`);
+      this.source.addEventListener('connected', (e) => {
+        this.delay = 1000;
+        if (this.lastEventId && !JSON.parse(e.data).resumed) this.refetch(); // session expired
+      });
       this.source.addEventListener('job_update', (e) => {
+        if (e.lastEventId) this.lastEventId = e.lastEventId;
         const update = JSON.parse(e.data);
         this.progress = update.progress;
         this.status = update.status;
