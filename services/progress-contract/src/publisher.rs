@@ -60,6 +60,7 @@ impl Default for HistoryLimits {
 pub struct Publisher {
     client: Client,
     limits: HistoryLimits,
+    sharded: bool,
 }
 
 impl Publisher {
@@ -68,7 +69,18 @@ impl Publisher {
     }
 
     pub fn with_limits(client: Client, limits: HistoryLimits) -> Self {
-        Self { client, limits }
+        Self {
+            client,
+            limits,
+            sharded: false,
+        }
+    }
+
+    /// Publishes job, queue and worker events with `SPUBLISH` (sharded pub/sub, for Redis
+    /// Cluster) instead of `PUBLISH`. Gateways must subscribe the same way.
+    pub fn sharded(mut self, sharded: bool) -> Self {
+        self.sharded = sharded;
+        self
     }
 
     /// Publishes on `job:{jobId}`; returns how many Redis subscribers received it.
@@ -109,6 +121,7 @@ impl Publisher {
                     payload.to_owned(),
                     self.limits.max_len.to_string(),
                     self.limits.ttl_secs.to_string(),
+                    if self.sharded { "sharded" } else { "classic" }.to_owned(),
                 ],
             )
             .await?;
@@ -124,7 +137,8 @@ impl Publisher {
         }
     }
 
-    /// Sends `event` to every stream on every gateway pod (live only).
+    /// Sends `event` to every stream on every gateway pod (live only). Always classic
+    /// pub/sub, which reaches every node of a cluster.
     pub async fn broadcast(&self, event: &CustomEvent) -> Result<u64, PublishError> {
         self.publish_json(BROADCAST_CHANNEL, event).await
     }

@@ -9,7 +9,7 @@ use job_queue::{Consumer, ConsumerOptions, CountsReporter, Queue, WorkerRegistry
 use progress_contract::Publisher;
 use safe_fetch::{FetchPolicy, SafeFetcher};
 use service_runtime::admin::{self, Check, Readiness};
-use service_runtime::redis::{RedisOptions, redact};
+use service_runtime::redis::{Pubsub, RedisOptions};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -53,9 +53,10 @@ impl Application {
             .redis
             .redis_command_timeout
             .max(std::time::Duration::from_secs(4));
+        let pubsub = Pubsub::resolve(config.redis.pubsub_mode, redis.deployment()?);
         let client = redis.connect_client().await?;
         let reader = redis.connect_client().await?;
-        tracing::info!(redis = %redact(&config.redis.redis_url), "connected to Redis");
+        redis.announce("resume-worker", pubsub)?;
 
         let worker_id = config.worker_id();
         let queue = Queue::new(client.clone(), &config.queue_name);
@@ -70,7 +71,7 @@ impl Application {
         )
         .await
         .context("joining the queue's consumer group")?;
-        let publisher = Publisher::new(client.clone());
+        let publisher = Publisher::new(client.clone()).sharded(pubsub.sharded);
         let fetcher = SafeFetcher::new(FetchPolicy {
             allow_hosts: config.allow_hosts(),
             host_allowlist_only: !config.only_hosts().is_empty(),
@@ -153,6 +154,9 @@ impl Application {
             readiness,
             "resume-worker",
             env!("CARGO_PKG_VERSION"),
+            vec![Arc::new(m::QueueDepth {
+                queue: runner.pipeline.queue.clone(),
+            })],
             background.clone(),
         );
         let presence_stop = CancellationToken::new();

@@ -12,6 +12,17 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// Which pub/sub commands carry job, queue and worker events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PubsubMode {
+    /// Sharded on a Redis Cluster, classic otherwise.
+    Auto,
+    /// `SPUBLISH`/`SSUBSCRIBE`: each channel lives on its slot's shard (Redis 7+).
+    Sharded,
+    /// `PUBLISH`/`SUBSCRIBE`: what plain publishers (such as the original Node worker) use.
+    Classic,
+}
+
 /// Redis settings common to both services.
 #[derive(Clone, Debug, clap::Args)]
 pub struct RedisArgs {
@@ -21,6 +32,9 @@ pub struct RedisArgs {
     /// Upper bound for one Redis command, including time spent waiting for a reconnect.
     #[arg(long, env = "REDIS_COMMAND_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub redis_command_timeout: Duration,
+    /// Pub/sub for job, queue and worker channels; every gateway and worker must agree.
+    #[arg(long, env = "PUBSUB_MODE", value_enum, default_value = "auto")]
+    pub pubsub_mode: PubsubMode,
 }
 
 /// Parses `250ms`, `5s`, `2m`, `1h` or a bare number of seconds.

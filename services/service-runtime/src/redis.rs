@@ -6,7 +6,52 @@ use std::time::Duration;
 use anyhow::Context;
 use fred::clients::SubscriberClient;
 use fred::prelude::{Builder, Client, ClientLike, Config, ReconnectPolicy};
-use fred::types::config::TcpConfig;
+use fred::types::config::{ServerConfig, TcpConfig};
+
+use crate::config::PubsubMode;
+
+/// How Redis is deployed, from the URL's scheme.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deployment {
+    /// One server (`redis://`, `rediss://`).
+    Standalone,
+    /// Redis Cluster (`redis-cluster://`).
+    Cluster,
+    /// A primary found through Sentinel (`redis-sentinel://`).
+    Sentinel,
+}
+
+impl Deployment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Deployment::Standalone => "standalone",
+            Deployment::Cluster => "cluster",
+            Deployment::Sentinel => "sentinel",
+        }
+    }
+}
+
+/// Pub/sub as used by every service: sharded for job, queue and worker channels, or classic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pubsub {
+    pub sharded: bool,
+}
+
+impl Pubsub {
+    /// Resolves `PUBSUB_MODE` against the deployment (`auto`: sharded on a cluster only).
+    pub fn resolve(mode: PubsubMode, deployment: Deployment) -> Self {
+        let sharded = match mode {
+            PubsubMode::Sharded => true,
+            PubsubMode::Classic => false,
+            PubsubMode::Auto => deployment == Deployment::Cluster,
+        };
+        Self { sharded }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        if self.sharded { "sharded" } else { "classic" }
+    }
+}
 
 /// How a service wants its Redis connection made.
 #[derive(Clone, Debug)]
@@ -24,6 +69,36 @@ impl RedisOptions {
             command_timeout: Duration::from_secs(5),
             message_buffer: 4096,
         }
+    }
+
+    /// The deployment the URL names (fails on a URL that does not parse).
+    pub fn deployment(&self) -> anyhow::Result<Deployment> {
+        let config = Config::from_url(&self.url)
+            .with_context(|| format!("invalid REDIS_URL `{}`", redact(&self.url)))?;
+        Ok(match config.server {
+            ServerConfig::Clustered { .. } => Deployment::Cluster,
+            ServerConfig::Sentinel { .. } => Deployment::Sentinel,
+            _ => Deployment::Standalone,
+        })
+    }
+
+    /// Logs and exports (`redis_info{deployment, pubsub}`) how this process uses Redis.
+    pub fn announce(&self, service: &str, pubsub: Pubsub) -> anyhow::Result<Deployment> {
+        let deployment = self.deployment()?;
+        tracing::info!(
+            service,
+            redis = %redact(&self.url),
+            deployment = deployment.as_str(),
+            pubsub = pubsub.as_str(),
+            "Redis deployment"
+        );
+        metrics::describe_gauge!(
+            "redis_info",
+            "Always 1; labels say how this process uses Redis (deployment, pubsub)."
+        );
+        metrics::gauge!("redis_info", "deployment" => deployment.as_str(), "pubsub" => pubsub.as_str())
+            .set(1.0);
+        Ok(deployment)
     }
 
     fn builder(&self) -> anyhow::Result<Builder> {
@@ -91,7 +166,29 @@ pub fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::*;
+
+    #[test]
+    fn the_deployment_follows_the_scheme_and_auto_shards_only_clusters() {
+        let of = |url: &str| RedisOptions::new(url).deployment().unwrap();
+        assert_eq!(of("redis://127.0.0.1:6379"), Deployment::Standalone);
+        assert_eq!(of("rediss://h:6380/0"), Deployment::Standalone);
+        assert_eq!(
+            of("redis-cluster://h1:7000?node=h2:7001&node=h3:7002"),
+            Deployment::Cluster
+        );
+        assert_eq!(
+            of("redis-sentinel://h:26379/0?sentinelServiceName=mymaster&node=h2:26380"),
+            Deployment::Sentinel
+        );
+        assert!(RedisOptions::new("http://nope").deployment().is_err());
+        let auto = |d| Pubsub::resolve(PubsubMode::Auto, d).sharded;
+        assert!(auto(Deployment::Cluster));
+        assert!(!auto(Deployment::Standalone));
+        assert!(!auto(Deployment::Sentinel));
+        assert!(Pubsub::resolve(PubsubMode::Sharded, Deployment::Standalone).sharded);
+        assert!(!Pubsub::resolve(PubsubMode::Classic, Deployment::Cluster).sharded);
+    }
 
     #[test]
     fn hides_passwords() {

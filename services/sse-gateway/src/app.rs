@@ -12,7 +12,7 @@ use job_queue::{CountsReporter, Queue, WorkerRegistry};
 use progress_contract::Publisher;
 use progress_contract::publisher::HistoryLimits;
 use service_runtime::admin::{self, Check, Readiness};
-use service_runtime::redis::{RedisOptions, redact};
+use service_runtime::redis::{Pubsub, RedisOptions};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -66,9 +66,10 @@ impl Application {
         m::describe();
         let mut redis = RedisOptions::new(&config.redis.redis_url);
         redis.command_timeout = config.redis.redis_command_timeout;
+        let pubsub = Pubsub::resolve(config.redis.pubsub_mode, redis.deployment()?);
         let client = redis.connect_client().await?;
         let subscriber = redis.connect_subscriber().await?;
-        tracing::info!(redis = %redact(&config.redis.redis_url), "connected to Redis");
+        redis.announce("sse-gateway", pubsub)?;
 
         let pod = config.pod_name();
         let hub = Hub::new(
@@ -77,6 +78,7 @@ impl Application {
                 max_event_bytes: config.max_event_bytes,
                 slow_client_grace: config.slow_client_grace,
                 retry: config.sse_retry,
+                sharded: pubsub.sharded,
             },
             subscriber,
             client.clone(),
@@ -100,7 +102,8 @@ impl Application {
                 max_len: config.history_maxlen,
                 ttl_secs: config.history_ttl.as_secs().max(1),
             },
-        );
+        )
+        .sharded(pubsub.sharded);
         let mut queues = std::collections::BTreeMap::new();
         for name in config.queue_names()? {
             let queue = Queue::new(client.clone(), &name);
@@ -185,6 +188,7 @@ impl Application {
             readiness,
             "sse-gateway",
             env!("CARGO_PKG_VERSION"),
+            Vec::new(),
             background.clone(),
         );
         tokio::spawn(redis_listener::run_messages(

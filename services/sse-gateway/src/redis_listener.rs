@@ -64,27 +64,48 @@ fn dispatch(hub: &Arc<Hub>, channel: &str, payload: &[u8]) {
     }
 }
 
-/// Re-subscribes all channels on every (re)connection of the subscriber.
+/// Re-subscribes all channels on every (re)connection of the subscriber, and on every change
+/// of a cluster's topology (a failover or a slot migration moves sharded channels).
 pub async fn run_resubscribe(hub: Arc<Hub>, shutdown: CancellationToken) {
     let mut reconnects = hub.subscriber().reconnect_rx();
+    let mut cluster_changes = hub.subscriber().cluster_change_rx();
+    let mut cluster_open = true;
     loop {
-        let event = tokio::select! {
+        let cause = tokio::select! {
             () = shutdown.cancelled() => return,
-            event = reconnects.recv() => event,
+            event = reconnects.recv() => match event {
+                Ok(server) => format!("reconnected to {server}"),
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return,
+            },
+            change = cluster_changes.recv(), if cluster_open => match change {
+                Ok(changes) => format!("cluster topology changed: {changes:?}"),
+                Err(RecvError::Lagged(_)) => "cluster topology changed".to_owned(),
+                Err(RecvError::Closed) => {
+                    cluster_open = false;
+                    continue;
+                }
+            },
         };
-        match event {
-            Ok(server) => {
-                metrics::counter!(m::REDIS_RECONNECTS).increment(1);
-                match hub.resubscribe_all().await {
-                    Ok(count) => {
-                        tracing::info!(%server, channels = count, "Redis subscriber (re)connected; channels subscribed");
-                        tokio::spawn(catch_up_after_reconnect(hub.clone()));
+        metrics::counter!(m::REDIS_RECONNECTS).increment(1);
+        // While a cluster fails over, a shard may refuse for a few seconds: keep trying.
+        let mut delay = std::time::Duration::from_millis(100);
+        loop {
+            match hub.resubscribe_all().await {
+                Ok(count) => {
+                    tracing::info!(cause, channels = count, "Redis subscriptions restored");
+                    tokio::spawn(catch_up_after_reconnect(hub.clone()));
+                    break;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, cause, retry_in = ?delay, "re-subscribing failed");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(delay) => {}
                     }
-                    Err(error) => tracing::error!(%error, "re-subscribing after reconnect failed"),
+                    delay = (delay * 2).min(std::time::Duration::from_secs(2));
                 }
             }
-            Err(RecvError::Lagged(_)) => continue,
-            Err(RecvError::Closed) => return,
         }
     }
 }

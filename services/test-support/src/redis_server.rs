@@ -20,6 +20,8 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     extra_args: Vec<String>,
+    /// Set for a sentinel: it runs from this (writable) config file.
+    sentinel_config: Option<PathBuf>,
     child: Option<Child>,
 }
 
@@ -38,11 +40,26 @@ impl RedisServer {
             port,
             dir,
             extra_args: extra_args.iter().map(|s| (*s).to_owned()).collect(),
+            sentinel_config: None,
             child: None,
         };
         server
             .spawn()
             .expect("starting redis-server (is it installed?)");
+        server
+    }
+
+    /// Starts `redis-server <config> --sentinel` (the config names `port`); `dir` is removed
+    /// when dropped.
+    pub fn start_sentinel(port: u16, dir: PathBuf, config: PathBuf) -> Self {
+        let mut server = Self {
+            port,
+            dir,
+            extra_args: Vec::new(),
+            sentinel_config: Some(config),
+            child: None,
+        };
+        server.spawn().expect("starting redis-server --sentinel");
         server
     }
 
@@ -84,7 +101,31 @@ impl RedisServer {
     }
 
     fn spawn(&mut self) -> anyhow::Result<()> {
-        let child = Command::new("redis-server")
+        let child = match &self.sentinel_config {
+            Some(config) => Command::new("redis-server")
+                .arg(config)
+                .arg("--sentinel")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn(),
+            None => self.spawn_server(),
+        }
+        .context("spawning redis-server")?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if self.cli(&["PING"]) == "PONG" {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("redis-server on port {} did not answer PING", self.port);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn spawn_server(&self) -> std::io::Result<Child> {
+        Command::new("redis-server")
             .args([
                 "--port",
                 &self.port.to_string(),
@@ -101,18 +142,6 @@ impl RedisServer {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .context("spawning redis-server")?;
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if self.cli(&["PING"]) == "PONG" {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!("redis-server on port {} did not answer PING", self.port);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
     }
 }
 

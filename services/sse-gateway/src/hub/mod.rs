@@ -42,6 +42,8 @@ pub struct HubSettings {
     pub max_event_bytes: usize,
     pub slow_client_grace: Duration,
     pub retry: Duration,
+    /// Job, queue and worker channels use sharded pub/sub (`SSUBSCRIBE`).
+    pub sharded: bool,
 }
 
 /// Errors a caller branches on.

@@ -4,7 +4,12 @@
 //! The local route table is the source of truth; [`Hub::reconcile`] makes Redis match it for
 //! one channel, under one async lock, so concurrent subscribe/unsubscribe cannot interleave
 //! their Redis commands. After a reconnect, [`Hub::resubscribe_all`] re-sends the whole set.
+//!
+//! With sharded pub/sub, job, queue and worker channels are subscribed with `SSUBSCRIBE` on
+//! the shard owning their slot; the broadcast, connection-event and per-pod control channels
+//! stay classic so they reach every pod whatever node it listens on.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use fred::prelude::PubsubInterface;
@@ -99,7 +104,7 @@ impl Hub {
         let mut redis = self.redis_channels.lock().await;
         let mut channels: Vec<String> = SYSTEM_CHANNELS.iter().map(|c| (*c).to_owned()).collect();
         channels.push(self.control_channel());
-        self.subscriber.subscribe(channels.clone()).await?;
+        self.redis_subscribe(&channels).await?;
         redis.extend(channels);
         metrics::gauge!(m::REDIS_SUBSCRIPTIONS).set(redis.len() as f64);
         Ok(())
@@ -113,7 +118,7 @@ impl Hub {
         wanted.extend(SYSTEM_CHANNELS.iter().map(|c| (*c).to_owned()));
         wanted.push(self.control_channel());
         for batch in wanted.chunks(512) {
-            self.subscriber.subscribe(batch.to_vec()).await?;
+            self.redis_subscribe(batch).await?;
         }
         redis.clear();
         redis.extend(wanted);
@@ -128,14 +133,14 @@ impl Hub {
         let wanted = read(&self.routes).contains_key(channel);
         let subscribed = redis.contains(channel);
         if wanted && !subscribed {
-            match self.subscriber.subscribe(channel).await {
+            match self.redis_subscribe(&[channel.to_owned()]).await {
                 Ok(()) => {
                     redis.insert(channel.to_owned());
                 }
                 Err(error) => tracing::warn!(%error, channel, "SUBSCRIBE failed"),
             }
         } else if !wanted && subscribed {
-            match self.subscriber.unsubscribe(channel).await {
+            match self.redis_unsubscribe(channel).await {
                 Ok(()) => {
                     redis.remove(channel);
                 }
@@ -148,11 +153,46 @@ impl Hub {
     async fn ensure_subscribed(&self, channel: &str) -> Result<(), HubError> {
         let mut redis = self.redis_channels.lock().await;
         if !redis.contains(channel) {
-            self.subscriber.subscribe(channel).await?;
+            self.redis_subscribe(&[channel.to_owned()]).await?;
             redis.insert(channel.to_owned());
             metrics::gauge!(m::REDIS_SUBSCRIPTIONS).set(redis.len() as f64);
         }
         Ok(())
+    }
+
+    /// Whether `channel` is subscribed with sharded pub/sub.
+    fn is_sharded(&self, channel: &str) -> bool {
+        self.settings.sharded
+            && !SYSTEM_CHANNELS.contains(&channel)
+            && !channel.starts_with("sse:pod:")
+    }
+
+    async fn redis_subscribe(&self, channels: &[String]) -> Result<(), fred::error::Error> {
+        let (sharded, classic): (Vec<String>, Vec<String>) =
+            channels.iter().cloned().partition(|c| self.is_sharded(c));
+        if !classic.is_empty() {
+            self.subscriber.subscribe(classic).await?;
+        }
+        // One SSUBSCRIBE names channels of one slot only.
+        let mut by_slot: BTreeMap<u16, Vec<String>> = BTreeMap::new();
+        for channel in sharded {
+            by_slot
+                .entry(fred::util::redis_keyslot(channel.as_bytes()))
+                .or_default()
+                .push(channel);
+        }
+        for group in by_slot.into_values() {
+            self.subscriber.ssubscribe(group).await?;
+        }
+        Ok(())
+    }
+
+    async fn redis_unsubscribe(&self, channel: &str) -> Result<(), fred::error::Error> {
+        if self.is_sharded(channel) {
+            self.subscriber.sunsubscribe(channel).await
+        } else {
+            self.subscriber.unsubscribe(channel).await
+        }
     }
 
     /// Removes one route; true when the channel has no local subscriber left.
