@@ -8,6 +8,7 @@ mod redis;
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use clap::Parser;
 use resume_worker::WorkerConfig;
 use sse_gateway::GatewayConfig;
@@ -15,6 +16,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 const WORKERS: u16 = 2;
+const PORTS_HINT: &str = "starting the stack (if a port is taken, e.g. by another devstack, choose others: \
+     HTTP_ADDR=127.0.0.1:8080 ADMIN_ADDR=127.0.0.1:9100 cargo run -p devstack; workers take the two \
+     ports after ADMIN_ADDR)";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -30,16 +34,21 @@ async fn main() -> anyhow::Result<()> {
     ));
     tokio::spawn(stop_now_on_second_signal(shutdown.clone(), redis.clone()));
 
+    // The gateway first: a port already taken fails before anything runs.
+    let app = sse_gateway::Application::build(gateway.clone())
+        .await
+        .context(PORTS_HINT)?;
     let mut tasks = JoinSet::new();
     let mut worker_admin = Vec::new();
     for n in 0..WORKERS {
         let mut config = WorkerConfig::parse_from(["resume-worker"]);
         defaults::worker(&mut config, &gateway, n);
-        let worker = resume_worker::Application::build(config).await?;
+        let worker = resume_worker::Application::build(config)
+            .await
+            .context(PORTS_HINT)?;
         worker_admin.push(worker.admin_port());
         tasks.spawn(worker.run_until_stopped(shutdown.clone()));
     }
-    let app = sse_gateway::Application::build(gateway.clone()).await?;
     banner::print(&banner::Banner {
         http: gateway.http_addr,
         http_port: app.port(),

@@ -279,3 +279,42 @@ async fn starts_its_own_redis_when_none_answers_and_stops_it() {
     assert!(!is_running(redis[0].0), "its redis-server is stopped");
     assert!(!port_open(port), "its Redis port {port} is closed");
 }
+
+#[test]
+fn a_taken_port_fails_at_once_with_a_hint_and_leaves_nothing_running() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let http = taken.local_addr().unwrap().port();
+    let nobody = free_port();
+    let output = Command::new(env!("CARGO_BIN_EXE_devstack"))
+        .env("REDIS_URL", format!("redis://127.0.0.1:{nobody}"))
+        .env("HTTP_ADDR", format!("127.0.0.1:{http}"))
+        .env("ADMIN_ADDR", format!("127.0.0.1:{}", free_port_run(3)))
+        .env("LOG_FORMAT", "json")
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "a taken port is an error");
+    assert!(
+        stderr.contains("HTTP_ADDR") && stderr.contains("choose others"),
+        "the error names the setting and the way out: {stderr}"
+    );
+    assert!(!stdout.contains("ready: open"), "no banner: {stdout}");
+    // The Redis it had started for the session is stopped again.
+    let started = stdout
+        .split("redis://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse::<u16>()
+                .ok()
+        })
+        .expect("the log names the Redis it started");
+    assert!(
+        !port_open(started),
+        "its redis-server on {started} is stopped"
+    );
+}
