@@ -8,7 +8,10 @@
 //! - restart: a job waits in `fetching` (its file server holds the answer) while the
 //!   gateway is killed; the job completes while no gateway runs; the gateway is started
 //!   again on the same port, and the page resumes its stream (same connection id, missed
-//!   events replayed) and shows the completed job.
+//!   events replayed) and shows the completed job. Twice: the second time every reconnect
+//!   meets a `503` (as from a load balancer with no ready gateway), so the browser's
+//!   EventSource gives up and the page's own backoff reopens the stream with
+//!   `?lastEventId=`, which resumes it all the same.
 //!
 //! Screenshots land in `target/browser-artifacts/`. Needs `chromium` and the npm packages of
 //! `tests/browser` (`bash scripts/test.sh` installs the latter; see [`prerequisites`]).
@@ -170,13 +173,13 @@ fn stored_state(redis: &RedisServer, job_id: &str) -> String {
     redis.cli(&["HGET", &key, "status"])
 }
 
-/// Answers the restart scenario's one request: kill the gateway while the job waits in
+/// Answers the restart scenario's requests: kill the gateway while a job waits in
 /// `fetching`, let the job finish with no gateway running, start the gateway again.
 struct Restart<'a> {
     redis: &'a RedisServer,
     gateway: &'a mut Gateway,
     file: &'a GatedFile,
-    done: bool,
+    restarts: usize,
 }
 
 impl Restart<'_> {
@@ -184,7 +187,11 @@ impl Restart<'_> {
         let job_id = request
             .strip_prefix("restart-gateway ")
             .unwrap_or_else(|| panic!("unexpected request {request}"));
-        assert_eq!(self.file.requests(), 1, "the worker is fetching the file");
+        assert_eq!(
+            self.file.requests(),
+            self.restarts + 1,
+            "the worker is fetching the job's file"
+        );
         assert_eq!(stored_state(self.redis, job_id), "active");
         self.gateway.kill();
         // Everything after `fetching` is published while no gateway runs: it reaches the
@@ -195,8 +202,9 @@ impl Restart<'_> {
             assert!(Instant::now() < deadline, "the job did not complete");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        self.file.close();
         self.gateway.spawn().await;
-        self.done = true;
+        self.restarts += 1;
     }
 }
 
@@ -299,7 +307,7 @@ async fn demo_page_resumes_after_the_gateway_restarts_mid_job() {
         redis: &redis,
         gateway: &mut gateway,
         file: &file,
-        done: false,
+        restarts: 0,
     };
     run_page_script(
         "restart",
@@ -310,8 +318,13 @@ async fn demo_page_resumes_after_the_gateway_restarts_mid_job() {
         Some(&mut restart),
     )
     .await;
-    assert!(restart.done, "the page asked for the restart");
-    for name in ["restart-1-fetching.png", "restart-2-resumed.png"] {
+    assert_eq!(restart.restarts, 2, "the page asked for both restarts");
+    for name in [
+        "restart-1-fetching.png",
+        "restart-2-resumed.png",
+        "restart-3-offline.png",
+        "restart-4-resumed-again.png",
+    ] {
         assert!(artifacts().join(name).exists(), "{name} saved");
     }
 }

@@ -63,7 +63,9 @@ impl Readiness for GatewayReadiness {
 impl Application {
     pub async fn build(config: GatewayConfig) -> anyhow::Result<Self> {
         config.validate()?;
+        let auth = Arc::new(crate::auth::Auth::from_args(&config.auth)?);
         m::describe();
+        crate::limits::describe();
         let mut redis = RedisOptions::new(&config.redis.redis_url);
         redis.command_timeout = config.redis.redis_command_timeout;
         let pubsub = Pubsub::resolve(config.redis.pubsub_mode, redis.deployment()?);
@@ -126,6 +128,8 @@ impl Application {
             publisher,
             client: client.clone(),
             draining: Arc::new(AtomicBool::new(false)),
+            auth,
+            limits: Arc::new(crate::limits::Limits::new(&config.limits)),
             settings: Arc::new(ApiSettings {
                 pod,
                 heartbeat_interval: config.heartbeat_interval,

@@ -5,7 +5,9 @@
 //   node demo.mjs restart   analyses FILE_URL; while the job waits in `fetching` it asks the
 //                           test (stdout line `@@ restart-gateway <jobId>`) to kill and restart
 //                           the gateway, waits for `ok` on stdin, then expects the page to
-//                           resume its stream and still show the completed job
+//                           resume its stream and still show the completed job; then again
+//                           with every reconnect answered 503, which the page's own backoff
+//                           and ?lastEventId= must get through
 //
 // Environment: BASE_URL (the gateway), ARTIFACTS (screenshots go there), FIXTURE or
 // FILE_URL, CHROMIUM (default /usr/bin/chromium). Exit code 0 means every check passed; a
@@ -134,24 +136,53 @@ async function upload() {
 }
 
 async function restart() {
+  const connects = [];
+  page.on('request', (request) => { if (request.url().includes('/sse/connect')) connects.push(request.url()); });
   await openPage();
   await page.getByLabel('…or a file URL').fill(required('FILE_URL'));
-  await page.getByRole('button', { name: 'Analyse' }).click();
-  // The file server holds the download: the job waits in `fetching`.
-  await page.waitForFunction(() => document.querySelector('#stage')?.textContent === 'fetching');
-  const jobId = (await text('#jobid')).trim();
-  const connectionBefore = (await text('#connid')).trim();
+
+  // 1. Killed and started again: EventSource reconnects by itself with Last-Event-ID.
+  let jobId = await submitAndWaitForFetching('');
+  const connection = (await text('#connid')).trim();
   await shot('1-fetching');
   await ask(`restart-gateway ${jobId}`);
-  const card = await waitForCompletion();
-  expectCard(card, { email: 'jane.doe@example.com', skills: ['Rust', 'Kubernetes'] });
+  expectCard(await waitForCompletion(), { email: 'jane.doe@example.com', skills: ['Rust', 'Kubernetes'] });
   await timelineDone();
-  await page.locator('#resumes').filter({ hasText: /resumed/ }).waitFor();
-  const connectionAfter = (await text('#connid')).trim();
-  check(connectionAfter === connectionBefore, `the same connection resumed (${connectionBefore} → ${connectionAfter})`);
-  check(Number(await page.locator('#reconnects').innerText()) >= 1, 'a reconnect is counted');
+  await page.locator('#resumes li').first().filter({ hasText: /resumed after .* missed events? replayed/ }).waitFor();
+  check((await text('#connid')).trim() === connection, `the same connection resumed (${connection} → ${await text('#connid')})`);
+  check(Number(await text('#reconnects')) === 1, 'one reconnect counted');
   await page.getByRole('status', { name: 'Connection state' }).filter({ hasText: 'live' }).waitFor();
   await shot('2-resumed');
+
+  // 2. The same, but every reconnect meets a 503 (a load balancer with no ready gateway):
+  //    EventSource gives up, and the page reopens the stream itself with ?lastEventId=.
+  jobId = await submitAndWaitForFetching(jobId);
+  const unavailable = (route) => route.fulfill({
+    status: 503, contentType: 'application/json', headers: { 'retry-after': '1' },
+    body: JSON.stringify({ error: { code: 'no_upstream', message: 'no ready gateway' } }),
+  });
+  await page.route('**/api/v1/sse/connect**', unavailable);
+  await ask(`restart-gateway ${jobId}`);
+  await page.getByRole('status', { name: 'Connection state' }).filter({ hasText: 'offline' }).waitFor();
+  await shot('3-offline');
+  await page.unroute('**/api/v1/sse/connect**', unavailable);
+  expectCard(await waitForCompletion(), { email: 'jane.doe@example.com', skills: ['Rust', 'Kubernetes'] });
+  await page.locator('#resumes li').nth(1).waitFor();
+  check((await text('#connid')).trim() === connection, 'still the same connection');
+  check(connects.some((url) => url.includes('lastEventId=')), `the page reopened with ?lastEventId= (${connects.join(', ')})`);
+  await page.getByRole('status', { name: 'Connection state' }).filter({ hasText: 'live' }).waitFor();
+  await shot('4-resumed-again');
+  process.stdout.write(`the page's event log (newest first):\n${await page.locator('#log').textContent()}`);
+}
+
+/** Presses Analyse and waits until the new job (not `previous`) waits in `fetching`. */
+async function submitAndWaitForFetching(previous) {
+  await page.getByRole('button', { name: 'Analyse' }).click();
+  await page.waitForFunction((old) => {
+    const id = document.querySelector('#jobid').textContent;
+    return id && id !== old && document.querySelector('#stage').textContent === 'fetching';
+  }, previous);
+  return (await text('#jobid')).trim();
 }
 
 const scenarios = { upload, restart };

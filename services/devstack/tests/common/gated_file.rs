@@ -71,4 +71,9 @@ impl GatedFile {
     pub fn open(&self) {
         let _ = self.open.send(true);
     }
+
+    /// Requests from now on wait again.
+    pub fn close(&self) {
+        let _ = self.open.send(false);
+    }
 }

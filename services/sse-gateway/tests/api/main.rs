@@ -1,6 +1,7 @@
 //! Integration tests of the gateway against a real redis-server per test.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
+mod auth;
 mod bad_input;
 mod custom_events;
 mod faults;
@@ -9,3 +10,4 @@ mod jobs;
 mod resume;
 mod streams;
 mod subscriptions;
+mod tokens;
