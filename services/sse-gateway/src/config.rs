@@ -13,6 +13,12 @@ pub struct GatewayConfig {
     #[command(flatten)]
     pub redis: RedisArgs,
 
+    #[command(flatten)]
+    pub auth: crate::auth::AuthArgs,
+
+    #[command(flatten)]
+    pub limits: crate::limits::LimitArgs,
+
     /// Public HTTP API and SSE streams.
     #[arg(long, env = "HTTP_ADDR", default_value = "0.0.0.0:8000")]
     pub http_addr: SocketAddr,
@@ -202,6 +208,7 @@ impl GatewayConfig {
             "RESUME_WINDOW must be at least 1s"
         );
         self.queue_names()?;
+        self.limits.validate()?;
         Ok(())
     }
 }

@@ -13,6 +13,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub retry_after_secs: Option<u64>,
+    /// `WWW-Authenticate` challenge of a 401.
+    pub www_authenticate: Option<&'static str>,
     /// Per-field problems, for 422 responses.
     pub fields: Vec<FieldError>,
 }
@@ -40,6 +42,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after_secs: None,
+            www_authenticate: None,
             fields: Vec::new(),
         }
     }
@@ -54,6 +57,14 @@ impl ApiError {
 
     pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    /// 429 with a `Retry-After`.
+    pub fn too_many(code: &'static str, message: impl Into<String>, retry_after: u64) -> Self {
+        Self {
+            retry_after_secs: Some(retry_after),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, code, message)
+        }
     }
 
     pub fn unavailable(code: &'static str, message: impl Into<String>, retry_after: u64) -> Self {
@@ -102,6 +113,12 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(challenge) = self.www_authenticate {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         response
     }

@@ -5,6 +5,9 @@
 //! - [`drain`]: graceful drain on SIGTERM and maximum stream age.
 //! - [`server`]: the accept loop, with per-connection cut handles.
 //! - [`routes`]: the public HTTP API.
+//! - [`auth`]: tokens, the caller's identity and rights.
+//! - [`access`]: who may use which channel and job.
+//! - [`limits`]: streams per pod and subject, subscriptions per stream, POST rate, headers.
 //! - [`hub`]: local streams, channel routing, refcounted Redis subscriptions, control.
 //! - [`session`]: sessions in Redis (owner, subscriptions, positions) and resume points.
 //! - [`history`]: reading channel history for replays.
@@ -14,7 +17,9 @@
 //! - [`error`]: the JSON error body every failure returns.
 //! - [`metrics`]: metric names.
 
+pub mod access;
 pub mod app;
+pub mod auth;
 pub mod cluster;
 pub mod config;
 pub mod drain;
@@ -22,6 +27,7 @@ pub mod error;
 pub mod frame;
 pub mod history;
 pub mod hub;
+pub mod limits;
 pub mod metrics;
 pub mod redis_listener;
 pub mod routes;

@@ -3,7 +3,7 @@
 //! reconnect; sessions outlive their stream by `RESUME_WINDOW`.
 //!
 //! Keys, hash-tagged by connection id so both live on one Cluster slot:
-//! `sse:sess:{id}` (hash: owner, createdAt, seq, cursors, log, closedAt) and
+//! `sse:sess:{id}` (hash: owner, subject, createdAt, seq, cursors, log, closedAt) and
 //! `sse:sess:{id}:ch` (set of channels).
 
 use std::collections::{HashMap, HashSet};
@@ -33,6 +33,9 @@ fn set_key(id: &Uuid) -> String {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Session {
     pub owner: String,
+    /// The token subject the stream belongs to (`AUTH_MODE=jwt`); only it may change the
+    /// stream's subscriptions or resume it.
+    pub subject: Option<String>,
     pub channels: HashSet<String>,
     pub seq: u64,
     pub cursors: HashMap<String, StreamId>,
@@ -66,20 +69,23 @@ impl SessionStore {
         &self.pod
     }
 
-    /// Records a new stream held by this pod.
-    pub async fn create(&self, id: &Uuid, channels: &[String]) -> Result<(), fred::error::Error> {
+    /// Records a new stream held by this pod, owned by `subject` when authentication is on.
+    pub async fn create(
+        &self,
+        id: &Uuid,
+        channels: &[String],
+        subject: Option<&str>,
+    ) -> Result<(), fred::error::Error> {
         let key = hash_key(id);
-        let _: () = self
-            .client
-            .hset(
-                &key,
-                [
-                    ("owner", self.pod.to_string()),
-                    ("createdAt", now_millis().to_string()),
-                    ("seq", "0".into()),
-                ],
-            )
-            .await?;
+        let mut fields = vec![
+            ("owner", self.pod.to_string()),
+            ("createdAt", now_millis().to_string()),
+            ("seq", "0".into()),
+        ];
+        if let Some(subject) = subject {
+            fields.push(("subject", subject.to_owned()));
+        }
+        let _: () = self.client.hset(&key, fields).await?;
         let _: bool = self.client.expire(&key, ttl(self.window) * 2, None).await?;
         if !channels.is_empty() {
             let _: i64 = self.client.sadd(set_key(id), channels.to_vec()).await?;
@@ -108,6 +114,7 @@ impl SessionStore {
             .unwrap_or_default();
         Ok(Some(Session {
             owner,
+            subject: hash.get("subject").cloned(),
             channels,
             seq: hash.get("seq").and_then(|s| s.parse().ok()).unwrap_or(0),
             cursors: cursors
@@ -120,6 +127,16 @@ impl SessionStore {
                 .collect(),
             closed: hash.contains_key("closedAt"),
         }))
+    }
+
+    /// The subject a session belongs to: `None` when there is no such session,
+    /// `Some(None)` when it has no subject (opened without authentication).
+    pub async fn subject(&self, id: &Uuid) -> Result<Option<Option<String>>, fred::error::Error> {
+        let (owner, subject): (Option<String>, Option<String>) = self
+            .client
+            .hmget(hash_key(id), vec!["owner", "subject"])
+            .await?;
+        Ok(owner.map(|_| subject))
     }
 
     /// Makes this pod the owner (a reconnect landed here).
@@ -264,6 +281,7 @@ mod tests {
     fn session() -> Session {
         Session {
             owner: "a".into(),
+            subject: None,
             channels: ["job:1".to_owned(), "job:2".to_owned(), "queue:q".to_owned()].into(),
             seq: 5,
             cursors: [("job:1".to_owned(), id(50)), ("job:2".to_owned(), id(40))].into(),

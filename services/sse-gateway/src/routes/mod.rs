@@ -58,6 +58,10 @@ pub struct AppState {
     pub client: fred::prelude::Client,
     /// Set on SIGTERM: readiness fails and new streams are refused.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
+    /// Authentication (`AUTH_MODE`).
+    pub auth: Arc<crate::auth::Auth>,
+    /// Streams, subscriptions, POST rate and header limits.
+    pub limits: Arc<crate::limits::Limits>,
 }
 
 /// The whole public router.
@@ -90,7 +94,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/jobs/{job_id}", get(jobs::get))
         .route("/queues/{queue_name}", get(jobs::counts))
-        .route("/workers", get(jobs::workers));
+        .route("/workers", get(jobs::workers))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::layer::authenticate,
+        ));
     Router::new()
         .route("/", get(demo::page))
         .nest("/api/v1", api)
@@ -107,6 +115,10 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             settings.request_timeout,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::limits::headers::limit,
+        ))
         .layer(axum::middleware::from_fn(observe::record))
         .layer(axum::middleware::from_fn(request_span::trace))
         .layer(cors(&settings.cors_allowed_origins))
@@ -114,7 +126,8 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn cors(origins: &str) -> CorsLayer {
-    let allow_origin = if origins.trim() == "*" {
+    let any = origins.trim() == "*";
+    let allow_origin = if any {
         AllowOrigin::any()
     } else {
         AllowOrigin::list(
@@ -134,4 +147,6 @@ fn cors(origins: &str) -> CorsLayer {
             HeaderName::from_static("last-event-id"),
         ])
         .max_age(Duration::from_secs(600))
+        // Named origins may send cookies (a token in a cookie, EventSource `withCredentials`).
+        .allow_credentials(!any)
 }

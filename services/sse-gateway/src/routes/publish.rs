@@ -1,7 +1,7 @@
 //! Broadcasts (`POST /api/v1/sse/broadcast`) and custom events for one connection
 //! (`POST /api/v1/sse/{connectionId}/events`). Both go through Redis so they reach the
-//! stream whichever pod holds it. When `ADMIN_TOKEN` is set, both require it as a bearer
-//! token.
+//! stream whichever pod holds it. They need the publish role (`AUTH_MODE=jwt`), or, without
+//! authentication, `ADMIN_TOKEN` as a bearer token when it is set.
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::subscriptions::parse_connection_id;
+use crate::auth::Principal;
 use crate::error::ApiError;
 
 #[derive(Debug, Deserialize)]
@@ -24,7 +25,12 @@ pub struct EventBody {
     data: Value,
 }
 
-fn authorise(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// With `AUTH_MODE=jwt` the token must hold the publish role; without authentication,
+/// `ADMIN_TOKEN` (when set) is the bearer token these endpoints need.
+fn authorise(state: &AppState, principal: &Principal, headers: &HeaderMap) -> Result<(), ApiError> {
+    if !principal.is_anonymous() {
+        return principal.require_publish();
+    }
     let Some(expected) = state.settings.admin_token.as_deref() else {
         return Ok(());
     };
@@ -73,10 +79,11 @@ async fn publish(state: &AppState, event: CustomEvent, broadcast: bool) -> Resul
 
 pub async fn broadcast(
     State(state): State<AppState>,
+    principal: Principal,
     headers: HeaderMap,
     body: Result<Json<EventBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    authorise(&state, &headers)?;
+    authorise(&state, &principal, &headers)?;
     let body = validate(body)?;
     let event = CustomEvent {
         event: body.event,
@@ -92,11 +99,12 @@ pub async fn broadcast(
 
 pub async fn send_to_connection(
     State(state): State<AppState>,
+    principal: Principal,
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
     body: Result<Json<EventBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    authorise(&state, &headers)?;
+    authorise(&state, &principal, &headers)?;
     let Path(connection_id) = path?;
     let connection_id = parse_connection_id(&connection_id)?;
     let body = validate(body)?;
@@ -116,11 +124,12 @@ pub async fn send_to_connection(
 /// `{channelType}:{id}` with history, as a worker would. For backends without a Redis client.
 pub async fn publish_one(
     State(state): State<AppState>,
+    principal: Principal,
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    authorise(&state, &headers)?;
+    authorise(&state, &principal, &headers)?;
     let Path((kind, id)) = path?;
     let kind =
         progress_contract::ChannelKind::from_word(&kind).ok_or_else(ApiError::route_not_found)?;
@@ -164,10 +173,11 @@ const MAX_BATCH: usize = 100;
 /// order. All are checked first; if any is invalid, none is published.
 pub async fn publish_batch(
     State(state): State<AppState>,
+    principal: Principal,
     headers: HeaderMap,
     body: Result<Json<BatchBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    authorise(&state, &headers)?;
+    authorise(&state, &principal, &headers)?;
     let Json(body) = body?;
     if body.events.is_empty() || body.events.len() > MAX_BATCH {
         return Err(ApiError::unprocessable(

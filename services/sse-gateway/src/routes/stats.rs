@@ -8,7 +8,9 @@ use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::AppState;
+use crate::auth::Principal;
 use crate::cluster::{self, PodCounts};
+use crate::error::ApiError;
 
 /// Counts of this pod, now.
 pub fn local_counts(state: &AppState) -> PodCounts {
@@ -24,7 +26,11 @@ pub fn local_counts(state: &AppState) -> PodCounts {
     }
 }
 
-pub async fn stats(State(state): State<AppState>) -> Json<Value> {
+pub async fn stats(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Value>, ApiError> {
+    principal.require_monitor()?;
     let local = state.hub.stats(&state.settings.pod);
     let here = local_counts(&state);
     let mut pods = cluster::read(&state.client, Duration::from_secs(15))
@@ -34,7 +40,7 @@ pub async fn stats(State(state): State<AppState>) -> Json<Value> {
     pods.push(here);
     pods.sort_by(|a, b| a.pod.cmp(&b.pod));
     let sum = |f: fn(&PodCounts) -> usize| pods.iter().map(f).sum::<usize>();
-    Json(json!({
+    Ok(Json(json!({
         "totalConnections": sum(|p| p.total_connections),
         "totalJobSubscriptions": sum(|p| p.total_job_subscriptions),
         "totalQueueSubscriptions": sum(|p| p.total_queue_subscriptions),
@@ -42,16 +48,20 @@ pub async fn stats(State(state): State<AppState>) -> Json<Value> {
         "pod": state.settings.pod,
         "pods": pods,
         "connections": local.connections,
-    }))
+    })))
 }
 
-pub async fn channels(State(state): State<AppState>) -> Json<Value> {
+pub async fn channels(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Value>, ApiError> {
+    principal.require_monitor()?;
     let channels = state.hub.channels();
     let redis = state.hub.redis_channels().await;
-    Json(json!({
+    Ok(Json(json!({
         "pod": state.settings.pod,
         "totalChannels": channels.len(),
         "channels": channels,
         "redisSubscriptions": redis,
-    }))
+    })))
 }

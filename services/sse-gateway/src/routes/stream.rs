@@ -22,6 +22,8 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::AppState;
+use crate::access;
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::frame;
 use crate::hub::{Connection, ControlOp, Hub, duration_millis};
@@ -41,7 +43,8 @@ pub struct ConnectQuery {
 }
 
 impl ConnectQuery {
-    fn channels(&self) -> Result<Vec<Channel>, ApiError> {
+    /// The channels to subscribe at connect, at most `max`.
+    pub fn channels(&self, max: usize) -> Result<Vec<Channel>, ApiError> {
         let lists = [
             (ChannelKind::Job, &self.jobs),
             (ChannelKind::Queue, &self.queues),
@@ -60,10 +63,10 @@ impl ConnectQuery {
                 }
             }
         }
-        if channels.len() > 128 {
+        if channels.len() > max {
             return Err(ApiError::bad_request(
                 "too_many_channels",
-                "at most 128 channels can be subscribed at connect",
+                format!("at most {max} channels can be subscribed at connect"),
             ));
         }
         Ok(channels)
@@ -78,12 +81,13 @@ fn parse_last_event_id(text: &str) -> Option<(Uuid, u64)> {
 
 pub async fn connect(
     State(state): State<AppState>,
+    principal: Principal,
     headers: HeaderMap,
     query: Result<Query<ConnectQuery>, axum::extract::rejection::QueryRejection>,
     socket: Option<axum::Extension<SocketHandle>>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query?;
-    let channels = query.channels()?;
+    let channels = query.channels(state.limits.max_subscriptions_per_stream)?;
     if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
         return Err(ApiError::unavailable(
             "draining",
@@ -91,6 +95,7 @@ pub async fn connect(
             1,
         ));
     }
+    let permit = state.limits.streams.acquire(principal.subject.as_deref())?;
     let socket = socket.map_or_else(CancellationToken::new, |s| s.0.0.clone());
     let last_event_id = headers
         .get("last-event-id")
@@ -107,6 +112,12 @@ pub async fn connect(
             .map(|s| (id, seen, s)),
         None => None,
     };
+    if let Some((_, _, session)) = &resumable {
+        principal.check_stream_owner(session.subject.as_deref())?;
+    }
+    for channel in &channels {
+        access::authorise_channel(&state, &principal, channel).await?;
+    }
     let result = if resumable.is_some() {
         "resumed"
     } else if last_event_id.is_some() {
@@ -116,12 +127,17 @@ pub async fn connect(
     };
     let (stream, connection) = match resumable {
         Some((id, seen, session)) => resume(&state, socket, id, seen, session, &channels).await?,
-        None => fresh(&state, socket, &channels).await?,
+        None => fresh(&state, socket, &channels, principal.subject.as_deref()).await?,
     };
     if result != "new" {
         metrics::counter!(crate::metrics::RESUMES, "result" => result).increment(1);
     }
     tracing::debug!(connection.id = %connection.id(), "stream opened");
+    // The permit lives as long as the body: the place is given back when the stream ends.
+    let stream = futures::StreamExt::map(stream, move |frame| {
+        let _held = &permit;
+        frame
+    });
     let mut response = Response::new(Body::from_stream(stream));
     let headers = response.headers_mut();
     headers.insert(
@@ -154,12 +170,13 @@ async fn fresh(
     state: &AppState,
     socket: CancellationToken,
     channels: &[Channel],
+    subject: Option<&str>,
 ) -> Result<(crate::hub::ConnectionStream, Arc<Connection>), ApiError> {
     let hub = &state.hub;
     let id = Uuid::new_v4();
     let names: Vec<String> = channels.iter().map(Channel::redis_name).collect();
     hub.sessions()
-        .create(&id, &names)
+        .create(&id, &names, subject)
         .await
         .map_err(|e| ApiError::redis("the session store is", e))?;
     let connection = Arc::new(Connection::new(id, now_millis(), socket));

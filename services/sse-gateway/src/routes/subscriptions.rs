@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::AppState;
+use crate::access;
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::hub::ControlOp;
 use crate::metrics as m;
@@ -37,6 +39,40 @@ fn record(action: &'static str, result: &'static str) {
     metrics::counter!(m::SUBSCRIBE_REQUESTS, "action" => action, "result" => result).increment(1);
 }
 
+/// Only the stream's subject may change it; the channel must be one the caller may watch;
+/// a stream holds at most `MAX_SUBSCRIPTIONS_PER_STREAM` channels.
+async fn authorise(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+    channel: &Channel,
+    subscribe: bool,
+) -> Result<(), ApiError> {
+    if !principal.is_anonymous() {
+        let subject = state
+            .hub
+            .sessions()
+            .subject(&id)
+            .await
+            .map_err(|e| ApiError::redis("the session store is", e))?
+            .ok_or(crate::hub::HubError::UnknownConnection)?;
+        principal.check_stream_owner(subject.as_deref())?;
+    }
+    if subscribe {
+        access::authorise_channel(state, principal, channel).await?;
+    }
+    Ok(())
+}
+
+fn too_many_subscriptions(max: usize) -> ApiError {
+    crate::limits::count_rejection("too_many_subscriptions");
+    ApiError::too_many(
+        "too_many_subscriptions",
+        format!("a stream can hold at most {max} subscriptions; unsubscribe from some first"),
+        1,
+    )
+}
+
 async fn change(
     state: &AppState,
     id: Uuid,
@@ -45,7 +81,12 @@ async fn change(
 ) -> Result<Value, ApiError> {
     let hub = &state.hub;
     let name = channel.redis_name();
-    if hub.connection(&id).is_some() {
+    let max = state.limits.max_subscriptions_per_stream;
+    if let Some(connection) = hub.connection(&id) {
+        if subscribe && connection.channel_count() >= max && !connection.channels().contains(&name)
+        {
+            return Err(too_many_subscriptions(max));
+        }
         let changed = if subscribe {
             hub.subscribe(&id, &channel).await?
         } else {
@@ -63,6 +104,9 @@ async fn change(
         .map_err(|e| ApiError::redis("the session store is", e))?
         .ok_or(crate::hub::HubError::UnknownConnection)?;
     let changed = session.channels.contains(&name) != subscribe;
+    if subscribe && changed && session.channels.len() >= max {
+        return Err(too_many_subscriptions(max));
+    }
     if subscribe {
         hub.sessions()
             .add_channel(&id, &name)
@@ -100,9 +144,13 @@ async fn change(
 
 pub async fn subscribe(
     State(state): State<AppState>,
+    principal: Principal,
     path: SubscriptionPath,
 ) -> Result<Json<Value>, ApiError> {
     let (connection_id, channel) = parse(path).inspect_err(|_| record("subscribe", "invalid"))?;
+    authorise(&state, &principal, connection_id, &channel, true)
+        .await
+        .inspect_err(|_| record("subscribe", "forbidden"))?;
     let body = change(&state, connection_id, channel, true)
         .await
         .inspect_err(|_| record("subscribe", "error"))?;
@@ -112,9 +160,13 @@ pub async fn subscribe(
 
 pub async fn unsubscribe(
     State(state): State<AppState>,
+    principal: Principal,
     path: SubscriptionPath,
 ) -> Result<Json<Value>, ApiError> {
     let (connection_id, channel) = parse(path).inspect_err(|_| record("unsubscribe", "invalid"))?;
+    authorise(&state, &principal, connection_id, &channel, false)
+        .await
+        .inspect_err(|_| record("unsubscribe", "forbidden"))?;
     let body = change(&state, connection_id, channel, false)
         .await
         .inspect_err(|_| record("unsubscribe", "error"))?;

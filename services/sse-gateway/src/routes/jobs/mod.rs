@@ -18,6 +18,8 @@ use progress_contract::time::now_millis;
 use serde_json::{Value, json};
 
 use super::AppState;
+use crate::access;
+use crate::auth::Principal;
 use crate::error::{ApiError, FieldError};
 
 /// The queues this gateway accepts jobs for.
@@ -106,16 +108,20 @@ fn added(outcome: &AddOutcome, queue: &str) -> (StatusCode, Json<Value>) {
 /// `POST /api/v1/queue/add`.
 pub async fn add(
     State(state): State<AppState>,
+    principal: Principal,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Json(body) = body?;
-    let request = validate::add_request(&body).map_err(ApiError::invalid_fields)?;
+    let mut request = validate::add_request(&body).map_err(ApiError::invalid_fields)?;
+    request.data.organisation_id =
+        principal.organisation_for_new_job(request.data.organisation_id.as_deref())?;
     let queue = state.queues.get(&request.queue_name)?;
     let job_id = request
         .options
         .job_id
         .clone()
         .unwrap_or_else(|| default_job_id(&request.data.resume_id, now_millis()));
+    access::authorise_job_add(&state, &principal, &job_id).await?;
     let outcome = enqueue(
         &state,
         queue,
@@ -133,6 +139,7 @@ pub async fn add(
 /// `queueName`, `jobId`.
 pub async fn upload(
     State(state): State<AppState>,
+    principal: Principal,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let mut multipart =
@@ -213,12 +220,14 @@ pub async fn upload(
     if !errors.is_empty() {
         return Err(ApiError::invalid_fields(errors));
     }
+    let organisation_id = principal.organisation_for_new_job(organisation_id.as_deref())?;
     let queue = match &queue_name {
         Some(name) => state.queues.get(name)?,
         None => state.queues.default_queue()?,
     };
     let resume_id = resume_id.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let job_id = job_id.unwrap_or_else(|| default_job_id(&resume_id, now_millis()));
+    access::authorise_job_add(&state, &principal, &job_id).await?;
     let data = ResumeJobData {
         resume_id,
         candidate_id,
@@ -268,6 +277,7 @@ fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiError 
 /// `GET /api/v1/jobs/{jobId}`.
 pub async fn get(
     State(state): State<AppState>,
+    principal: Principal,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Path(job_id) = path?;
@@ -283,6 +293,7 @@ pub async fn get(
             .await
             .map_err(|e| ApiError::redis("the job store is", e))?
         {
+            principal.check_job_owner(job.organisation_id.as_deref())?;
             return Ok(Json(json!(job)));
         }
     }
@@ -295,8 +306,10 @@ pub async fn get(
 /// `GET /api/v1/queues/{queueName}`: counts by state.
 pub async fn counts(
     State(state): State<AppState>,
+    principal: Principal,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    principal.require_monitor()?;
     let Path(name) = path?;
     let (queue, _) = state.queues.get(&name)?;
     let counts = queue
@@ -315,7 +328,11 @@ pub async fn counts(
 }
 
 /// `GET /api/v1/workers`: live workers and their last `worker_status`.
-pub async fn workers(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub async fn workers(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Value>, ApiError> {
+    principal.require_monitor()?;
     // Entries live three heartbeats; the index is pruned at a generous bound.
     let workers = state
         .queues

@@ -1,0 +1,33 @@
+//! `MAX_HEADER_BYTES`: requests whose headers are larger in total get 431 with a JSON error.
+//! (hyper refuses far larger ones itself before they reach the router.)
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+use crate::routes::AppState;
+
+/// Bytes of the header names and values, as sent.
+pub fn header_bytes(request: &Request) -> usize {
+    request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum()
+}
+
+pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let max = state.limits.max_header_bytes;
+    if header_bytes(&request) > max {
+        super::count_rejection("headers_too_large");
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!("the request's headers exceed {max} bytes"),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}

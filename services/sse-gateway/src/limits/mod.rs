@@ -1,0 +1,104 @@
+//! Limits that keep one client, or one pod, from taking more than its share. All are per
+//! pod: with N pods the cluster-wide figures are N times larger (the load balancer spreads a
+//! subject's streams and requests).
+//!
+//! - [`streams`]: open streams per pod (`MAX_CONNECTIONS`) and per subject.
+//! - [`rate`]: a token bucket per subject for POST requests.
+//!
+//! Body, upload, event and time limits are enforced where the data is read (`MAX_BODY_BYTES`,
+//! `UPLOAD_MAX_BYTES`, `MAX_EVENT_BYTES`, `REQUEST_TIMEOUT`); headers by the middleware in
+//! [`crate::routes`].
+
+pub mod headers;
+pub mod rate;
+pub mod streams;
+
+use clap::Args;
+
+pub use rate::RateLimiter;
+pub use streams::{StreamLimits, StreamPermit};
+
+/// Limit settings.
+#[derive(Clone, Debug, Args)]
+pub struct LimitArgs {
+    /// Streams one pod holds at most; then 503 with Retry-After (0 = no limit).
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 50_000)]
+    pub max_connections: usize,
+
+    /// Streams one subject holds on one pod at most, then 429 (`AUTH_MODE=jwt`; 0 = no limit).
+    #[arg(long, env = "MAX_STREAMS_PER_SUBJECT", default_value_t = 16)]
+    pub max_streams_per_subject: usize,
+
+    /// Channels one stream may be subscribed to, then 429 (also the limit of `?jobs=` & co).
+    #[arg(long, env = "MAX_SUBSCRIPTIONS_PER_STREAM", default_value_t = 128)]
+    pub max_subscriptions_per_stream: usize,
+
+    /// POST requests per second and subject, sustained (`AUTH_MODE=jwt`; 0 = no limit).
+    #[arg(long, env = "RATE_LIMIT_PER_SECOND", default_value_t = 20.0)]
+    pub rate_limit_per_second: f64,
+
+    /// POST requests a subject may make in a burst above the sustained rate.
+    #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 60)]
+    pub rate_limit_burst: u32,
+
+    /// Largest total size of a request's headers (name and value bytes), then 431.
+    #[arg(long, env = "MAX_HEADER_BYTES", default_value_t = 16 * 1024)]
+    pub max_header_bytes: usize,
+}
+
+impl LimitArgs {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            (1..=4096).contains(&self.max_subscriptions_per_stream),
+            "MAX_SUBSCRIPTIONS_PER_STREAM must be from 1 to 4096"
+        );
+        anyhow::ensure!(
+            self.rate_limit_per_second.is_finite() && self.rate_limit_per_second >= 0.0,
+            "RATE_LIMIT_PER_SECOND must be a number >= 0"
+        );
+        anyhow::ensure!(
+            self.rate_limit_per_second == 0.0 || self.rate_limit_burst >= 1,
+            "RATE_LIMIT_BURST must be at least 1"
+        );
+        anyhow::ensure!(
+            self.max_header_bytes >= 1024,
+            "MAX_HEADER_BYTES must be at least 1024"
+        );
+        Ok(())
+    }
+}
+
+/// The limits in force, shared by the handlers.
+pub struct Limits {
+    pub streams: StreamLimits,
+    pub rate: RateLimiter,
+    pub max_subscriptions_per_stream: usize,
+    pub max_header_bytes: usize,
+}
+
+impl Limits {
+    pub fn new(args: &LimitArgs) -> Self {
+        Self {
+            streams: StreamLimits::new(args.max_connections, args.max_streams_per_subject),
+            rate: RateLimiter::new(args.rate_limit_per_second, args.rate_limit_burst),
+            max_subscriptions_per_stream: args.max_subscriptions_per_stream,
+            max_header_bytes: args.max_header_bytes,
+        }
+    }
+}
+
+/// Requests refused by a limit, by reason.
+pub const REJECTIONS: &str = "sse_limit_rejections_total";
+
+/// Counts one refused request.
+pub fn count_rejection(reason: &'static str) {
+    metrics::counter!(REJECTIONS, "reason" => reason).increment(1);
+}
+
+/// Describes the limit metrics.
+pub fn describe() {
+    metrics::describe_counter!(
+        REJECTIONS,
+        "Requests refused by a limit, by reason (too_many_connections, too_many_streams, too_many_subscriptions, rate_limited, headers_too_large)."
+    );
+}
