@@ -7,6 +7,7 @@ pub const CONNECTIONS_OPENED: &str = "sse_connections_opened_total";
 pub const CONNECTIONS_CLOSED: &str = "sse_connections_closed_total";
 pub const EVENTS_DELIVERED: &str = "sse_events_delivered_total";
 pub const EVENTS_DROPPED: &str = "sse_events_dropped_total";
+pub const EVENTS_COALESCED: &str = "sse_events_coalesced_total";
 pub const REDIS_SUBSCRIPTIONS: &str = "sse_redis_subscriptions";
 pub const REDIS_RECONNECTS: &str = "sse_redis_reconnects_total";
 pub const SUBSCRIBE_REQUESTS: &str = "sse_subscribe_requests_total";
@@ -30,6 +31,10 @@ pub fn describe() {
         "Events handed to a stream's queue, by event name."
     );
     describe_counter!(EVENTS_DROPPED, "Events not delivered, by reason.");
+    describe_counter!(
+        EVENTS_COALESCED,
+        "Intermediate job updates superseded in a lagging stream's queue by a newer update of the same job."
+    );
     describe_gauge!(
         REDIS_SUBSCRIPTIONS,
         "Redis pub/sub channels this pod is subscribed to."

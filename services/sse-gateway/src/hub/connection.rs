@@ -9,6 +9,11 @@
 //! {connectionId}:{n}`), and the stream remembers, per channel, the last event id written
 //! and a short log of recent (n, channel, event id). A client that reconnects with
 //! `Last-Event-ID` can then be resumed exactly where it stopped reading.
+//!
+//! A queue past its high-water mark coalesces intermediate job updates (see
+//! [`super::coalesce`]). Positions and the log only ever record events written, so an update
+//! that was superseded before it was written is never claimed as delivered; a resume replays
+//! from the last event the client received, which brings back anything it did not get.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -21,6 +26,8 @@ use futures::Stream;
 use progress_contract::history::StreamId;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+use super::coalesce;
 
 /// Entries of the recent-delivery log kept per stream.
 pub const LOG_LEN: usize = 64;
@@ -37,6 +44,11 @@ pub struct Tagged {
 pub struct Item {
     pub body: Bytes,
     pub history: Option<Tagged>,
+    /// The channel of a job update or of an event with history (shares the history's
+    /// `Arc`): what coalescing matches on.
+    pub channel: Option<Arc<str>>,
+    /// An intermediate job update: a newer update of the same job may replace it.
+    pub coalescable: bool,
 }
 
 impl Item {
@@ -44,6 +56,8 @@ impl Item {
         Self {
             body,
             history: None,
+            channel: None,
+            coalescable: false,
         }
     }
 }
@@ -52,6 +66,9 @@ impl Item {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Push {
     Queued,
+    /// Queued; this many older intermediate updates queued before it were dropped, each
+    /// superseded by a newer update of the same job (the queue was past its high-water mark).
+    Coalesced(usize),
     /// Already queued or written (same channel, same or older event id): skipped.
     Duplicate,
     /// The queue was full: the frame was not queued.
@@ -117,16 +134,62 @@ fn set_for(list: &mut Vec<(Arc<str>, StreamId)>, channel: &Arc<str>, id: StreamI
 }
 
 impl Queue {
-    /// De-duplicates and queues; `Duplicate` when the channel already had this id or newer.
-    fn admit(&mut self, item: Item) -> Push {
+    /// The channel already had this id or a newer one queued or written.
+    fn is_duplicate(&self, item: &Item) -> bool {
+        item.history.as_ref().is_some_and(|tagged| {
+            last_for(&self.queued, &tagged.channel).is_some_and(|last| *last >= tagged.id)
+        })
+    }
+
+    fn note(&mut self, item: &Item) {
         if let Some(tagged) = &item.history {
-            if last_for(&self.queued, &tagged.channel).is_some_and(|last| *last >= tagged.id) {
-                return Push::Duplicate;
-            }
             set_for(&mut self.queued, &tagged.channel, tagged.id);
         }
+    }
+
+    /// De-duplicates and queues, whatever the length; `Duplicate` when the channel already
+    /// had this id or newer.
+    fn admit(&mut self, item: Item) -> Push {
+        if self.is_duplicate(&item) {
+            return Push::Duplicate;
+        }
+        self.note(&item);
         self.frames.push_back(item);
         Push::Queued
+    }
+
+    /// De-duplicates and queues within `capacity`: past the high-water mark an intermediate
+    /// update replaces its job's newest queued one; a full queue first drops superseded
+    /// updates, and is `Full` only if none was.
+    fn offer(&mut self, item: Item, capacity: usize) -> Push {
+        if self.is_duplicate(&item) {
+            return Push::Duplicate;
+        }
+        if item.coalescable && self.frames.len() >= coalesce::high_water(capacity) {
+            let slot = item
+                .channel
+                .as_deref()
+                .and_then(|channel| coalesce::newest_intermediate(&self.frames, channel));
+            if let Some(index) = slot {
+                self.note(&item);
+                self.frames[index] = item;
+                return Push::Coalesced(1);
+            }
+        }
+        let mut dropped = 0;
+        if self.frames.len() >= capacity {
+            dropped = coalesce::compact(&mut self.frames);
+            if self.frames.len() >= capacity {
+                return Push::Full;
+            }
+        }
+        self.note(&item);
+        self.frames.push_back(item);
+        if dropped > 0 {
+            Push::Coalesced(dropped)
+        } else {
+            Push::Queued
+        }
     }
 
     fn wake(&mut self) {
@@ -178,7 +241,8 @@ impl Connection {
         self.connected_at
     }
 
-    /// Queues `item` unless `capacity` frames are already waiting.
+    /// Queues `item` unless `capacity` frames are already waiting (coalescing intermediate
+    /// job updates past the high-water mark).
     pub fn push(&self, item: Item, capacity: usize) -> Push {
         let mut queue = lock(&self.queue);
         if queue.closed {
@@ -191,11 +255,8 @@ impl Connection {
             held.push(item);
             return Push::Queued;
         }
-        if queue.frames.len() >= capacity {
-            return Push::Full;
-        }
-        let push = queue.admit(item);
-        if push == Push::Queued {
+        let push = queue.offer(item, capacity);
+        if matches!(push, Push::Queued | Push::Coalesced(_)) {
             queue.wake();
         }
         push
@@ -437,6 +498,15 @@ mod tests {
                 channel: channel.clone(),
                 id: StreamId { ms, seq: 0 },
             }),
+            channel: Some(channel.clone()),
+            coalescable: false,
+        }
+    }
+
+    fn progress(channel: &Arc<str>, ms: u64, text: &'static str) -> Item {
+        Item {
+            coalescable: true,
+            ..tagged(channel, ms, text)
         }
     }
 
@@ -515,6 +585,121 @@ mod tests {
         }
         let events: Vec<&[u8]> = bodies.iter().skip(1).step_by(2).map(|b| &b[..]).collect();
         assert_eq!(events, [&b"e2"[..], b"e3", b"e4"]);
+    }
+
+    /// Reads `n` numbered events; returns their bodies.
+    async fn read_events(stream: &mut ConnectionStream, n: usize) -> Vec<Bytes> {
+        let mut bodies = Vec::new();
+        for _ in 0..n {
+            let _id_line = next(stream).await.unwrap();
+            bodies.push(next(stream).await.unwrap());
+        }
+        bodies
+    }
+
+    #[tokio::test]
+    async fn past_high_water_the_latest_progress_replaces_its_job_in_place() {
+        let conn = connection();
+        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("job:a"), Arc::from("job:b"));
+        // Capacity 8: coalescing starts at 6 queued.
+        for item in [
+            progress(&a, 1, "a1"),
+            progress(&b, 2, "b2"),
+            progress(&a, 3, "a3"),
+            tagged(&b, 4, "b4-done"),
+            progress(&a, 5, "a5"),
+        ] {
+            assert_eq!(conn.push(item, 8), Push::Queued);
+        }
+        assert_eq!(conn.push(plain("heartbeat"), 8), Push::Queued);
+        assert_eq!(conn.push(progress(&a, 6, "a6"), 8), Push::Coalesced(1));
+        assert_eq!(conn.push(progress(&a, 7, "a7"), 8), Push::Coalesced(1));
+        assert_eq!(conn.push(progress(&a, 7, "a7 again"), 8), Push::Duplicate);
+        // b's newest queued event is terminal: nothing overtakes it.
+        assert_eq!(conn.push(progress(&b, 8, "b8"), 8), Push::Queued);
+        assert_eq!(conn.push(tagged(&a, 9, "a9-done"), 8), Push::Queued);
+        assert_eq!(conn.queued(), 8);
+
+        let mut stream = ConnectionStream::new(conn.clone(), |_| {});
+        // a7 sits where a5 was queued, before the heartbeat.
+        let mut bodies = read_events(&mut stream, 5).await;
+        bodies.push(next(&mut stream).await.unwrap());
+        bodies.extend(read_events(&mut stream, 2).await);
+        let bodies: Vec<&[u8]> = bodies.iter().map(|b| &b[..]).collect();
+        assert_eq!(
+            bodies,
+            [
+                &b"a1"[..],
+                b"b2",
+                b"a3",
+                b"b4-done",
+                b"a7",
+                b"heartbeat",
+                b"b8",
+                b"a9-done"
+            ]
+        );
+        let position = conn.position_if_changed(true).unwrap();
+        let logged: Vec<u64> = position.log.iter().map(|(_, _, id)| id.ms).collect();
+        assert_eq!(
+            logged,
+            [1, 2, 3, 4, 7, 8, 9],
+            "superseded a5, a6 never logged"
+        );
+    }
+
+    #[test]
+    fn a_full_queue_drops_superseded_updates_before_it_is_full() {
+        let conn = connection();
+        let a: Arc<str> = Arc::from("job:a");
+        // Capacity 4: coalescing in place starts at 3 queued.
+        assert_eq!(conn.push(progress(&a, 1, "a1"), 4), Push::Queued);
+        assert_eq!(conn.push(progress(&a, 2, "a2"), 4), Push::Queued);
+        assert_eq!(conn.push(plain("x"), 4), Push::Queued);
+        assert_eq!(conn.push(plain("y"), 4), Push::Queued);
+        assert_eq!(conn.push(plain("z"), 4), Push::Coalesced(1), "a1 made room");
+        assert_eq!(conn.push(plain("w"), 4), Push::Full, "nothing left to drop");
+        assert_eq!(conn.queued(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_resume_after_coalescing_replays_the_unreceived_terminal_event() {
+        let conn = connection();
+        let a: Arc<str> = Arc::from("job:a");
+        for (ms, body) in [(1, "a1"), (2, "a2"), (3, "a3"), (4, "a4")] {
+            conn.push(progress(&a, ms, body), 4);
+        }
+        conn.push(tagged(&a, 5, "a5-done"), 4);
+        let mut stream = ConnectionStream::new(conn.clone(), |_| {});
+        let bodies = read_events(&mut stream, 4).await;
+        assert_eq!(&bodies[2][..], b"a4", "a4 replaced a3");
+        let position = conn.position_if_changed(true).unwrap();
+        let session = crate::session::Session {
+            owner: "pod".into(),
+            channels: ["job:a".to_owned()].into(),
+            seq: position.seq,
+            cursors: position
+                .cursors
+                .iter()
+                .map(|(c, id)| (c.to_string(), *id))
+                .collect(),
+            log: position
+                .log
+                .iter()
+                .map(|(n, c, id)| (*n, c.to_string(), *id))
+                .collect(),
+            closed: true,
+            ..Default::default()
+        };
+        // The client got events 1 to 3 (a1, a2, a4): the terminal a5 was written but lost.
+        let points = crate::session::resume_points(&session, 3);
+        assert_eq!(
+            points,
+            [(
+                "job:a".to_owned(),
+                crate::session::From::After(StreamId { ms: 4, seq: 0 })
+            )]
+        );
     }
 
     #[tokio::test]

@@ -7,8 +7,8 @@ use progress_contract::history;
 use progress_contract::{ChannelKind, CustomEvent};
 use uuid::Uuid;
 
-use super::connection::Tagged;
-use super::{Hub, Item, Push, read};
+use super::connection::{Connection, Tagged};
+use super::{Hub, Item, Push, coalesce, read};
 use crate::frame::{self, Rejected};
 use crate::metrics as m;
 
@@ -31,14 +31,32 @@ impl Hub {
             .and_then(|(prefix, _)| ChannelKind::from_word(prefix))
             .ok_or(Rejected::Malformed)?;
         let data = frame::checked_payload(payload, self.settings.max_event_bytes)?;
-        let history = history::event_id(&data).map(|id| Tagged {
-            channel: Arc::from(channel),
-            id,
-        });
+        let id = history::event_id(&data);
+        let is_job = kind == ChannelKind::Job;
+        // One `Arc` per event, shared by the history tag and every stream's queue.
+        let name: Option<Arc<str>> = (id.is_some() || is_job).then(|| Arc::from(channel));
         Ok(Item {
             body: frame::event_frame(kind.event_name(), None, &data),
-            history,
+            history: id
+                .zip(name.clone())
+                .map(|(id, channel)| Tagged { channel, id }),
+            channel: name,
+            coalescable: is_job && coalesce::is_intermediate(&data),
         })
+    }
+
+    /// Queues `item` on one stream: counts the updates coalescing superseded, and closes the
+    /// stream when its queue is full.
+    pub(crate) fn enqueue(&self, connection: &Connection, item: Item) -> Push {
+        let push = connection.push(item, self.settings.capacity);
+        match push {
+            Push::Coalesced(superseded) => {
+                metrics::counter!(m::EVENTS_COALESCED).increment(superseded as u64);
+            }
+            Push::Full => self.evict_slow(connection),
+            Push::Queued | Push::Duplicate | Push::Closed => {}
+        }
+        push
     }
 
     fn dispatch_progress(&self, channel: &str, payload: &[u8]) {
@@ -56,11 +74,10 @@ impl Hub {
             .map_or("other", ChannelKind::event_name);
         let mut delivered = 0u64;
         for connection in subscribers {
-            match connection.push(item.clone(), self.settings.capacity) {
-                Push::Queued => delivered += 1,
+            match self.enqueue(&connection, item.clone()) {
+                Push::Queued | Push::Coalesced(_) => delivered += 1,
                 Push::Full => {
                     metrics::counter!(m::EVENTS_DROPPED, "reason" => "slow_consumer").increment(1);
-                    self.evict_slow(&connection);
                 }
                 Push::Duplicate => {
                     metrics::counter!(m::EVENTS_DROPPED, "reason" => "duplicate").increment(1);
@@ -98,10 +115,9 @@ impl Hub {
         };
         let mut delivered = 0u64;
         for connection in targets {
-            match connection.push(Item::plain(frame.clone()), self.settings.capacity) {
-                Push::Queued => delivered += 1,
-                Push::Full => self.evict_slow(&connection),
-                Push::Duplicate | Push::Closed => {}
+            match self.enqueue(&connection, Item::plain(frame.clone())) {
+                Push::Queued | Push::Coalesced(_) => delivered += 1,
+                Push::Full | Push::Duplicate | Push::Closed => {}
             }
         }
         let label = if broadcast { "broadcast" } else { "custom" };

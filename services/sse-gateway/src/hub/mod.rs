@@ -2,11 +2,13 @@
 //! subscription per channel that serves them all, and the streams' sessions in Redis.
 //!
 //! - [`connection`]: one stream's bounded queue, body and history position.
+//! - `coalesce`: a lagging stream's intermediate job updates, latest wins.
 //! - `subscriptions`: refcounted Redis SUBSCRIBE/UNSUBSCRIBE.
 //! - `dispatch`: a Redis message → one shared frame → every local subscriber's queue.
 //! - `control`: requests from other pods for streams held here.
 //! - `stats`: the `/sse/stats` and `/sse/channels` views.
 
+mod coalesce;
 pub mod connection;
 mod control;
 mod dispatch;
@@ -37,7 +39,8 @@ use crate::session::SessionStore;
 /// Tunables of the hub.
 #[derive(Clone, Debug)]
 pub struct HubSettings {
-    /// Frames queued per stream before it counts as a slow consumer.
+    /// Frames queued per stream before it counts as a slow consumer (intermediate job
+    /// updates coalesce from three quarters of it).
     pub capacity: usize,
     pub max_event_bytes: usize,
     pub slow_client_grace: Duration,
@@ -154,14 +157,7 @@ impl Hub {
 
     /// Queues a gateway event on one stream.
     pub fn send(&self, connection: &Connection, event: &StreamEvent) -> Push {
-        let push = connection.push(
-            Item::plain(frame::stream_event(event)),
-            self.settings.capacity,
-        );
-        if push == Push::Full {
-            self.evict_slow(connection);
-        }
-        push
+        self.enqueue(connection, Item::plain(frame::stream_event(event)))
     }
 
     /// Queues one `heartbeat` frame, shared by every open stream.
@@ -170,9 +166,7 @@ impl Hub {
             timestamp: now_millis(),
         }));
         for connection in self.connections() {
-            if connection.push(Item::plain(frame.clone()), self.settings.capacity) == Push::Full {
-                self.evict_slow(&connection);
-            }
+            self.enqueue(&connection, Item::plain(frame.clone()));
         }
     }
 

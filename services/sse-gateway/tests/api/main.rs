@@ -8,6 +8,7 @@ mod faults;
 mod helpers;
 mod jobs;
 mod resume;
+mod slow_consumers;
 mod streams;
 mod subscriptions;
 mod tokens;
