@@ -59,7 +59,33 @@ async fn authorise(
         principal.check_stream_owner(subject.as_deref())?;
     }
     if subscribe {
+        // Checked before the channel, whose check may claim a job id.
+        check_room(state, id, &channel.redis_name()).await?;
         access::authorise_channel(state, principal, channel).await?;
+    }
+    Ok(())
+}
+
+/// Room for one more subscription on stream `id` (or it already has `name`).
+async fn check_room(state: &AppState, id: Uuid, name: &str) -> Result<(), ApiError> {
+    let max = state.limits.max_subscriptions_per_stream;
+    let full = match state.hub.connection(&id) {
+        Some(connection) => {
+            connection.channel_count() >= max && !connection.channels().iter().any(|c| c == name)
+        }
+        None => match state
+            .hub
+            .sessions()
+            .load(&id)
+            .await
+            .map_err(|e| ApiError::redis("the session store is", e))?
+        {
+            Some(session) => session.channels.len() >= max && !session.channels.contains(name),
+            None => false,
+        },
+    };
+    if full {
+        return Err(too_many_subscriptions(max));
     }
     Ok(())
 }
@@ -81,12 +107,7 @@ async fn change(
 ) -> Result<Value, ApiError> {
     let hub = &state.hub;
     let name = channel.redis_name();
-    let max = state.limits.max_subscriptions_per_stream;
-    if let Some(connection) = hub.connection(&id) {
-        if subscribe && connection.channel_count() >= max && !connection.channels().contains(&name)
-        {
-            return Err(too_many_subscriptions(max));
-        }
+    if hub.connection(&id).is_some() {
         let changed = if subscribe {
             hub.subscribe(&id, &channel).await?
         } else {
@@ -104,9 +125,6 @@ async fn change(
         .map_err(|e| ApiError::redis("the session store is", e))?
         .ok_or(crate::hub::HubError::UnknownConnection)?;
     let changed = session.channels.contains(&name) != subscribe;
-    if subscribe && changed && session.channels.len() >= max {
-        return Err(too_many_subscriptions(max));
-    }
     if subscribe {
         hub.sessions()
             .add_channel(&id, &name)

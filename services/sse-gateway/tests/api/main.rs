@@ -3,6 +3,7 @@
 
 mod auth;
 mod bad_input;
+mod battery;
 mod custom_events;
 mod faults;
 mod helpers;
