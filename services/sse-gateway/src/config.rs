@@ -43,7 +43,8 @@ pub struct GatewayConfig {
     #[arg(long, env = "MAX_EVENT_BYTES", default_value_t = 65_536)]
     pub max_event_bytes: usize,
 
-    /// Events buffered per stream before the client counts as too slow and is closed.
+    /// Events buffered per stream before the client counts as too slow and is closed; from
+    /// three quarters of it, intermediate job updates coalesce (latest progress wins).
     #[arg(long, env = "CLIENT_BUFFER_EVENTS", default_value_t = 256)]
     pub client_buffer_events: usize,
 
