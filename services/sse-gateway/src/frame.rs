@@ -6,19 +6,51 @@ use std::borrow::Cow;
 use bytes::{BufMut, Bytes, BytesMut};
 use progress_contract::events::StreamEvent;
 
-/// `event: NAME\n[id: ID\n]data: DATA\n\n`. `data` must be a single line.
+/// `event: NAME\n[id: ID\n]data: DATA\n\n`: always exactly one event. Callers pass valid
+/// names and one-line JSON; should a CR or LF slip through anyway, it is dropped from the name
+/// and id and becomes a space in the data (in JSON, a raw line break can only be whitespace
+/// between tokens), so no input can end a field early or inject a field or an event.
 pub fn event_frame(event: &str, id: Option<&str>, data: &[u8]) -> Bytes {
     let mut frame = BytesMut::with_capacity(event.len() + data.len() + 24);
     frame.put_slice(b"event: ");
-    frame.put_slice(event.as_bytes());
+    put_field(&mut frame, event.as_bytes());
     if let Some(id) = id {
         frame.put_slice(b"\nid: ");
-        frame.put_slice(id.as_bytes());
+        put_field(&mut frame, id.as_bytes());
     }
     frame.put_slice(b"\ndata: ");
-    frame.put_slice(data);
+    if has_line_break(data) {
+        frame.extend(
+            data.iter()
+                .map(|b| if is_line_break(*b) { b' ' } else { *b }),
+        );
+    } else {
+        frame.put_slice(data);
+    }
     frame.put_slice(b"\n\n");
     frame.freeze()
+}
+
+fn is_line_break(byte: u8) -> bool {
+    byte == b'\n' || byte == b'\r'
+}
+
+fn has_line_break(bytes: &[u8]) -> bool {
+    bytes.iter().any(|b| is_line_break(*b))
+}
+
+/// A name or id field: line breaks and NUL (which ends an id for EventSource) are dropped.
+fn put_field(frame: &mut BytesMut, value: &[u8]) {
+    if has_line_break(value) || value.contains(&0) {
+        frame.extend(
+            value
+                .iter()
+                .copied()
+                .filter(|b| !is_line_break(*b) && *b != 0),
+        );
+    } else {
+        frame.put_slice(value);
+    }
 }
 
 /// `frame` preceded by a `retry:` field (the client's reconnect delay).
@@ -90,6 +122,37 @@ mod tests {
             &with_retry(3000, b"event: a\ndata: {}\n\n")[..],
             b"retry: 3000\nevent: a\ndata: {}\n\n"
         );
+    }
+
+    /// Splits a stream the way the SSE specification does: lines end at CRLF, LF or CR.
+    fn lines(frame: &[u8]) -> Vec<String> {
+        String::from_utf8_lossy(frame)
+            .replace("\r\n", "\n")
+            .replace('\r', "\n")
+            .split('\n')
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn nothing_can_inject_a_line() {
+        let frame = event_frame(
+            "note\r\nevent: connected",
+            Some("1\nretry: 1"),
+            b"{\"a\":\r\n1}\n\ndata: x",
+        );
+        assert_eq!(
+            lines(&frame),
+            [
+                "event: noteevent: connected",
+                "id: 1retry: 1",
+                "data: {\"a\":  1}  data: x",
+                "",
+                ""
+            ]
+        );
+        let frame = event_frame("a\0b", Some("x\0y"), b"{}");
+        assert_eq!(&frame[..], b"event: ab\nid: xy\ndata: {}\n\n");
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! - [`cluster`]: cluster-wide counts.
 //! - [`redis_listener`]: pub/sub messages and reconnects into the hub.
 //! - [`frame`]: SSE framing and payload checks.
+//! - [`last_event_id`]: the resume point a reconnecting client sends.
 //! - [`error`]: the JSON error body every failure returns.
 //! - [`metrics`]: metric names.
 
@@ -27,6 +28,7 @@ pub mod error;
 pub mod frame;
 pub mod history;
 pub mod hub;
+pub mod last_event_id;
 pub mod limits;
 pub mod metrics;
 pub mod redis_listener;

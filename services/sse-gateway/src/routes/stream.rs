@@ -73,12 +73,6 @@ impl ConnectQuery {
     }
 }
 
-/// `{connectionId}:{n}` → (connection, number of the last event received).
-fn parse_last_event_id(text: &str) -> Option<(Uuid, u64)> {
-    let (id, seq) = text.trim().rsplit_once(':')?;
-    Some((Uuid::parse_str(id).ok()?, seq.parse().ok()?))
-}
-
 pub async fn connect(
     State(state): State<AppState>,
     principal: Principal,
@@ -103,7 +97,10 @@ pub async fn connect(
         .map(str::to_owned)
         .or(query.last_event_id.clone());
     let hub = &state.hub;
-    let resumable = match last_event_id.as_deref().and_then(parse_last_event_id) {
+    let resumable = match last_event_id
+        .as_deref()
+        .and_then(crate::last_event_id::parse)
+    {
         Some((id, seen)) => hub
             .sessions()
             .load(&id)
