@@ -56,6 +56,7 @@ impl Application {
         let pubsub = Pubsub::resolve(config.redis.pubsub_mode, redis.deployment()?);
         let client = redis.connect_client().await?;
         let reader = redis.connect_client().await?;
+        let watched = vec![client.clone(), reader.clone()];
         redis.announce("resume-worker", pubsub)?;
 
         let worker_id = config.worker_id();
@@ -83,6 +84,7 @@ impl Application {
         })
         .map_err(|e| anyhow::anyhow!("building the HTTP client: {e}"))?;
         let background = CancellationToken::new();
+        service_runtime::sentinel::watch(&config.redis.redis_url, watched, background.clone());
         let reporter = CountsReporter::spawn(
             queue.clone(),
             publisher.clone(),

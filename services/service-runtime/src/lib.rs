@@ -12,5 +12,6 @@ pub mod admin;
 pub mod config;
 pub mod metrics;
 pub mod redis;
+pub mod sentinel;
 pub mod shutdown;
 pub mod telemetry;

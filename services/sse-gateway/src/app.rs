@@ -71,6 +71,7 @@ impl Application {
         let pubsub = Pubsub::resolve(config.redis.pubsub_mode, redis.deployment()?);
         let client = redis.connect_client().await?;
         let subscriber = redis.connect_subscriber().await?;
+        let watched = vec![client.clone(), subscriber.to_client()];
         redis.announce("sse-gateway", pubsub)?;
 
         let pod = config.pod_name();
@@ -98,6 +99,7 @@ impl Application {
             .await
             .with_context(|| format!("binding ADMIN_ADDR {}", config.admin_addr))?;
         let background = CancellationToken::new();
+        service_runtime::sentinel::watch(&config.redis.redis_url, watched, background.clone());
         let publisher = Publisher::with_limits(
             client.clone(),
             HistoryLimits {

@@ -133,6 +133,17 @@ impl RedisCluster {
         }
     }
 
+    /// Waits until the killed primary on `port` has been replaced by a promoted replica and
+    /// the cluster is healthy again.
+    pub fn wait_failed_over(&self, port: u16, primaries: usize, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.primaries().contains(&port) {
+            assert!(Instant::now() < deadline, "no replica took over from {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.wait_healthy(primaries, deadline.saturating_duration_since(Instant::now()));
+    }
+
     /// Waits until `primaries` primaries serve every slot and `cluster_state:ok` is reported
     /// by every live node.
     pub fn wait_healthy(&self, primaries: usize, limit: Duration) {
