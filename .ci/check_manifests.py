@@ -432,7 +432,7 @@ def cmd_negative(args: argparse.Namespace) -> int:
 # monitoring
 
 
-METRIC_RE = re.compile(r"\b((?:sse|http|worker|build)_[a-z0-9_]+)")
+METRIC_RE = re.compile(r"\b((?:sse|http|worker|build|process)_[a-z0-9_]+)")
 
 
 def exported_metrics(docs_file: str) -> set[str]:

@@ -14,6 +14,8 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::metrics::Collect;
+
 /// One named readiness check and its current state.
 #[derive(Clone, Debug, Serialize)]
 pub struct Check {
@@ -32,15 +34,24 @@ pub trait Readiness: Send + Sync + 'static {
 struct AdminState {
     readiness: Arc<dyn Readiness>,
     metrics: PrometheusHandle,
+    sources: Arc<[Arc<dyn Collect>]>,
 }
 
-/// Builds the admin router.
-pub fn router(readiness: Arc<dyn Readiness>, metrics: PrometheusHandle) -> Router {
+/// Builds the admin router. `sources` are refreshed before every scrape.
+pub fn router(
+    readiness: Arc<dyn Readiness>,
+    metrics: PrometheusHandle,
+    sources: Vec<Arc<dyn Collect>>,
+) -> Router {
     Router::new()
         .route("/livez", get(livez))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
-        .with_state(AdminState { readiness, metrics })
+        .with_state(AdminState {
+            readiness,
+            metrics,
+            sources: sources.into(),
+        })
 }
 
 /// Serves the admin router until `shutdown` is cancelled.
@@ -79,22 +90,28 @@ async fn render_metrics(State(state): State<AdminState>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        crate::metrics::render(&state.metrics, &state.sources).await,
     )
         .into_response()
 }
 
 /// Installs the metrics recorder, records `build_info`, and serves the admin router and the
-/// metrics upkeep until `shutdown`. Both services start their admin side this way.
+/// metrics upkeep until `shutdown`. Both services start their admin side this way; `sources`
+/// are values the service reads at scrape time.
 pub fn start(
     listener: TcpListener,
     readiness: Arc<dyn Readiness>,
     service: &'static str,
     version: &'static str,
+    sources: Vec<Arc<dyn Collect>>,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<std::io::Result<()>> {
     let handle = crate::metrics::install();
     crate::metrics::record_build_info(service, version);
     tokio::spawn(crate::metrics::run_upkeep(handle.clone(), shutdown.clone()));
-    tokio::spawn(serve(listener, router(readiness, handle), shutdown))
+    tokio::spawn(serve(
+        listener,
+        router(readiness, handle, sources),
+        shutdown,
+    ))
 }

@@ -1,4 +1,5 @@
-//! Metric names of the gateway, in one place, with their descriptions.
+//! Metric names of the gateway, in one place, with their descriptions. docs/operations.md
+//! lists them; the dashboards and alerts in charts/resume-progress query them.
 
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 
@@ -8,6 +9,7 @@ pub const CONNECTIONS_CLOSED: &str = "sse_connections_closed_total";
 pub const EVENTS_DELIVERED: &str = "sse_events_delivered_total";
 pub const EVENTS_DROPPED: &str = "sse_events_dropped_total";
 pub const EVENTS_COALESCED: &str = "sse_events_coalesced_total";
+pub const DELIVERY_LATENCY: &str = "sse_delivery_latency_seconds";
 pub const REDIS_SUBSCRIPTIONS: &str = "sse_redis_subscriptions";
 pub const REDIS_RECONNECTS: &str = "sse_redis_reconnects_total";
 pub const SUBSCRIBE_REQUESTS: &str = "sse_subscribe_requests_total";
@@ -18,8 +20,25 @@ pub const DRAINING: &str = "sse_draining";
 pub const HTTP_REQUESTS: &str = "http_requests_total";
 pub const HTTP_DURATION: &str = "http_request_duration_seconds";
 
-/// Registers descriptions so `/metrics` explains every series.
+/// Why events are dropped (`EVENTS_DROPPED`'s `reason`).
+const DROP_REASONS: &[&str] = &[
+    "slow_consumer",
+    "malformed",
+    "oversize",
+    "lagged",
+    "duplicate",
+];
+/// Why streams close (`CONNECTIONS_CLOSED`'s `reason`).
+const CLOSE_REASONS: &[&str] = &["client", "server", "slow_consumer"];
+/// Progress events relayed from the workers (`EVENTS_DELIVERED`'s `event`).
+const PROGRESS_EVENTS: &[&str] = &["job_update", "queue_update", "worker_status"];
+
+/// Registers descriptions so `/metrics` explains every series, and creates the series whose
+/// label values are known in advance at zero, so that rates and ratios over them exist
+/// before the first drop, eviction or resume.
 pub fn describe() {
+    // Descriptions go to the recorder installed at the time: install it first.
+    service_runtime::metrics::install();
     describe_gauge!(
         CONNECTIONS_OPEN,
         "SSE streams open on this pod (the autoscaling signal)."
@@ -35,11 +54,19 @@ pub fn describe() {
         EVENTS_COALESCED,
         "Intermediate job updates superseded in a lagging stream's queue by a newer update of the same job."
     );
+    describe_histogram!(
+        DELIVERY_LATENCY,
+        Unit::Seconds,
+        "Time from an event's publication (its history id, Redis clock) to its frame queued on this pod's streams, by event name."
+    );
     describe_gauge!(
         REDIS_SUBSCRIPTIONS,
         "Redis pub/sub channels this pod is subscribed to."
     );
-    describe_counter!(REDIS_RECONNECTS, "Reconnections of the Redis subscriber.");
+    describe_counter!(
+        REDIS_RECONNECTS,
+        "Reconnections of the Redis subscriber after a lost connection."
+    );
     describe_counter!(
         SUBSCRIBE_REQUESTS,
         "Subscribe and unsubscribe requests, by result."
@@ -58,6 +85,40 @@ pub fn describe() {
     describe_histogram!(
         HTTP_DURATION,
         Unit::Seconds,
-        "HTTP request duration to the response head."
+        "HTTP request duration to the response head, by route and status."
     );
+
+    metrics::gauge!(CONNECTIONS_OPEN).increment(0.0);
+    metrics::gauge!(REDIS_SUBSCRIPTIONS).increment(0.0);
+    metrics::gauge!(DRAINING).increment(0.0);
+    for counter in [
+        CONNECTIONS_OPENED,
+        EVENTS_COALESCED,
+        REDIS_RECONNECTS,
+        EVENTS_REPLAYED,
+        RESYNCS,
+    ] {
+        metrics::counter!(counter).increment(0);
+    }
+    for reason in CLOSE_REASONS {
+        metrics::counter!(CONNECTIONS_CLOSED, "reason" => *reason).increment(0);
+    }
+    for reason in DROP_REASONS {
+        metrics::counter!(EVENTS_DROPPED, "reason" => *reason).increment(0);
+    }
+    for event in PROGRESS_EVENTS {
+        metrics::counter!(EVENTS_DELIVERED, "event" => *event).increment(0);
+    }
+    for result in ["resumed", "expired"] {
+        metrics::counter!(RESUMES, "result" => result).increment(0);
+    }
+}
+
+/// Records how long an event took from its publication (`published_ms`, the Redis time in
+/// its history id) to being queued on local streams. Clock differences between Redis and
+/// this pod can make it negative: it is then recorded as zero.
+pub fn record_delivery(event: &'static str, published_ms: u64) {
+    let now = progress_contract::time::now_millis();
+    let seconds = now.saturating_sub(published_ms) as f64 / 1000.0;
+    metrics::histogram!(DELIVERY_LATENCY, "event" => event).record(seconds);
 }

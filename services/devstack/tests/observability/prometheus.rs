@@ -96,7 +96,10 @@ impl Prometheus {
         let port = free_port();
         let child = Command::new("prometheus")
             .arg(format!("--config.file={}", config_file.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.0.join("data").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.0.join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg("--log.level=warn")
             .stdin(Stdio::null())
@@ -132,7 +135,10 @@ impl Prometheus {
                 panic!("prometheus exited: {status}");
             }
             if let Ok(data) = self.get("/api/v1/targets", &[]).await {
-                let active = data["activeTargets"].as_array().cloned().unwrap_or_default();
+                let active = data["activeTargets"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
                 let up = active.iter().filter(|t| t["health"] == "up").count();
                 if up == count {
                     return;
@@ -227,7 +233,10 @@ pub fn promtool_check_metrics(text: &str) -> Vec<String> {
         .map(str::to_owned)
         .collect();
     if !output.status.success() && problems.is_empty() {
-        problems.push(format!("promtool check metrics exited with {}", output.status));
+        problems.push(format!(
+            "promtool check metrics exited with {}",
+            output.status
+        ));
     }
     problems
 }

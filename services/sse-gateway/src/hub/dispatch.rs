@@ -86,6 +86,9 @@ impl Hub {
             }
         }
         metrics::counter!(m::EVENTS_DELIVERED, "event" => event).increment(delivered);
+        if let (true, Some(tagged)) = (delivered > 0, &item.history) {
+            m::record_delivery(event, tagged.id.ms);
+        }
     }
 
     fn dispatch_custom(&self, payload: &[u8], broadcast: bool) {

@@ -15,7 +15,7 @@ mod dispatch;
 mod stats;
 mod subscriptions;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
@@ -76,6 +76,8 @@ pub struct Hub {
     history: HistoryReader,
     /// Session writes in flight (drain waits for them).
     flushes: TaskTracker,
+    /// Streams closed as slow consumers: counted when evicted, not again when they end.
+    evicted: RwLock<HashSet<Uuid>>,
 }
 
 fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -105,6 +107,7 @@ impl Hub {
             sessions,
             history,
             flushes: TaskTracker::new(),
+            evicted: RwLock::new(HashSet::new()),
         })
     }
 
@@ -190,6 +193,7 @@ impl Hub {
         );
         if connection.close_with(last) {
             metrics::counter!(m::CONNECTIONS_CLOSED, "reason" => "slow_consumer").increment(1);
+            write(&self.evicted).insert(connection.id());
             tracing::warn!(connection.id = %connection.id(), "closing a slow consumer");
             let socket = self.connection(&connection.id());
             let grace = self.settings.slow_client_grace;
@@ -250,15 +254,18 @@ impl Hub {
 
     /// A stream's body was dropped: unregister it and write its final position.
     fn close(self: Arc<Self>, connection: &Arc<Connection>) {
+        let evicted = write(&self.evicted).remove(&connection.id());
         if !self.detach(connection) {
             return;
         }
-        let reason = if connection.is_closed() {
-            "server"
-        } else {
-            "client"
-        };
-        metrics::counter!(m::CONNECTIONS_CLOSED, "reason" => reason).increment(1);
+        if !evicted {
+            let reason = if connection.is_closed() {
+                "server"
+            } else {
+                "client"
+            };
+            metrics::counter!(m::CONNECTIONS_CLOSED, "reason" => reason).increment(1);
+        }
         let position = connection.position_if_changed(true);
         let id = connection.id();
         let sessions = self.sessions.clone();
