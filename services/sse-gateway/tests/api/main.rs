@@ -9,6 +9,7 @@ mod faults;
 mod helpers;
 mod jobs;
 mod resume;
+mod secrets;
 mod slow_consumers;
 mod streams;
 mod subscriptions;
