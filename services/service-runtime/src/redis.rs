@@ -181,7 +181,7 @@ mod tests {
             of("redis-sentinel://h:26379/0?sentinelServiceName=mymaster&node=h2:26380"),
             Deployment::Sentinel
         );
-        assert!(RedisOptions::new("http://nope").deployment().is_err());
+        assert!(RedisOptions::new("not a url").deployment().is_err());
         let auto = |d| Pubsub::resolve(PubsubMode::Auto, d).sharded;
         assert!(auto(Deployment::Cluster));
         assert!(!auto(Deployment::Standalone));

@@ -40,7 +40,7 @@ pub fn watch(url: &str, clients: Vec<Client>, shutdown: CancellationToken) {
                 continue;
             };
             // Connects in the background; a sentinel that is down is simply skipped.
-            let _ = sentinel.connect();
+            drop(sentinel.connect());
             sentinels.push(sentinel);
         }
         let mut tick = tokio::time::interval(Duration::from_secs(1));

@@ -138,10 +138,16 @@ impl RedisCluster {
     pub fn wait_failed_over(&self, port: u16, primaries: usize, limit: Duration) {
         let deadline = Instant::now() + limit;
         while self.primaries().contains(&port) {
-            assert!(Instant::now() < deadline, "no replica took over from {port}");
+            assert!(
+                Instant::now() < deadline,
+                "no replica took over from {port}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
-        self.wait_healthy(primaries, deadline.saturating_duration_since(Instant::now()));
+        self.wait_healthy(
+            primaries,
+            deadline.saturating_duration_since(Instant::now()),
+        );
     }
 
     /// Waits until `primaries` primaries serve every slot and `cluster_state:ok` is reported
@@ -252,12 +258,12 @@ impl RedisSentinel {
             std::thread::sleep(Duration::from_millis(200));
         }
         while self.current_primary() == before
-            || !self
+            || self
                 .replica
                 .cli(&["ROLE"])
                 .lines()
                 .next()
-                .is_some_and(|r| r == "master")
+                .is_none_or(|r| r != "master")
         {
             assert!(Instant::now() < deadline, "the failover did not complete");
             std::thread::sleep(Duration::from_millis(100));

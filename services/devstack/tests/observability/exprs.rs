@@ -44,7 +44,7 @@ impl Dashboard {
             .unwrap_or_else(|e| panic!("{file}: {e}"));
         let mut problems = Vec::new();
         let mut problem = |text: String| problems.push(format!("{file}: {text}"));
-        if !board["uid"].as_str().is_some_and(|uid| !uid.is_empty()) {
+        if board["uid"].as_str().is_none_or(str::is_empty) {
             problem("no fixed uid".into());
         }
         let datasource = serde_json::json!({"type": "prometheus", "uid": "${datasource}"});
@@ -86,9 +86,9 @@ impl Dashboard {
             if panel["datasource"] != datasource {
                 problem(format!("panel {title:?} does not use $datasource"));
             }
-            if !panel["fieldConfig"]["defaults"]["unit"]
+            if panel["fieldConfig"]["defaults"]["unit"]
                 .as_str()
-                .is_some_and(|unit| !unit.is_empty())
+                .is_none_or(str::is_empty)
             {
                 problem(format!("panel {title:?} has no unit"));
             }
