@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use fred::prelude::ClientLike;
 use progress_contract::{Channel, Publisher};
 use resume_worker::{Application as Worker, WorkerConfig};
 use serde_json::{Value, json};
-use fred::prelude::ClientLike;
 use service_runtime::redis::RedisOptions;
 use sse_gateway::{Application as Gateway, GatewayConfig};
 use test_support::{RedisCluster, RedisSentinel, SseClient};
@@ -292,7 +292,11 @@ async fn sentinel_failover_mid_stream_loses_nothing_and_both_services_follow_the
     assert_ne!(primary, before);
     assert_eq!(primary, sentinel.replica.port());
     let deadline = Instant::now() + WAIT;
-    while !client.active_connections().iter().all(|s| s.port == primary) {
+    while !client
+        .active_connections()
+        .iter()
+        .all(|s| s.port == primary)
+    {
         assert!(Instant::now() < deadline, "the publisher did not follow");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
