@@ -8,12 +8,15 @@
 //! - [`jobs`]: job submission (JSON and upload), job state, queue counts.
 //! - [`observe`]: request metrics middleware.
 //! - [`request_span`]: request tracing middleware.
+//! - [`openapi`]: the OpenAPI document; `schema`: the body shapes it describes.
 
 mod demo;
 mod jobs;
 mod observe;
+pub mod openapi;
 mod publish;
 mod request_span;
+mod schema;
 pub mod stats;
 mod stream;
 mod subscriptions;
@@ -101,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .route("/", get(demo::page))
+        .route("/api/v1/openapi.json", get(openapi::document))
         .nest("/api/v1", api)
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async {

@@ -77,6 +77,10 @@ async fn publish(state: &AppState, event: CustomEvent, broadcast: bool) -> Resul
     result.map_err(|e| ApiError::unavailable("redis_unavailable", e.to_string(), 1))
 }
 
+/// Sends a custom event to every stream on every pod (publish role).
+#[utoipa::path(post, path = "/api/v1/sse/broadcast", tag = "publishing",
+    request_body = super::schema::CustomEventBody,
+    responses((status = 202, description = "Published", body = super::schema::Accepted)))]
 pub async fn broadcast(
     State(state): State<AppState>,
     principal: Principal,
@@ -97,6 +101,11 @@ pub async fn broadcast(
     ))
 }
 
+/// Sends a custom event to one stream, whichever pod holds it (publish role).
+#[utoipa::path(post, path = "/api/v1/sse/{connectionId}/events", tag = "publishing",
+    params(("connectionId" = uuid::Uuid, Path, description = "From the `connected` event")),
+    request_body = super::schema::CustomEventBody,
+    responses((status = 202, description = "Published", body = super::schema::Accepted)))]
 pub async fn send_to_connection(
     State(state): State<AppState>,
     principal: Principal,
@@ -122,6 +131,13 @@ pub async fn send_to_connection(
 
 /// `POST /api/v1/publish/{channelType}/{id}`: publishes the body (a JSON object) on
 /// `{channelType}:{id}` with history, as a worker would. For backends without a Redis client.
+#[utoipa::path(post, path = "/api/v1/publish/{kind}/{id}", tag = "publishing",
+    params(
+        ("kind" = super::schema::ChannelType, Path, description = "`job`, `queue` or `worker`"),
+        ("id" = String, Path, pattern = "^[A-Za-z0-9._:-]{1,256}$", description = "1–256 of `A-Z a-z 0-9 . _ : -`"),
+    ),
+    request_body(content = Object, description = "The event, a JSON object of at most MAX_EVENT_BYTES"),
+    responses((status = 201, description = "Written to history and published", body = super::schema::Published)))]
 pub async fn publish_one(
     State(state): State<AppState>,
     principal: Principal,
@@ -171,6 +187,9 @@ const MAX_BATCH: usize = 100;
 
 /// `POST /api/v1/publish`: `{"events":[{"channel":"job:1","data":{…}}, …]}`, published in
 /// order. All are checked first; if any is invalid, none is published.
+#[utoipa::path(post, path = "/api/v1/publish", tag = "publishing",
+    request_body = super::schema::PublishBatch,
+    responses((status = 201, description = "All published, in order", body = super::schema::PublishedBatch)))]
 pub async fn publish_batch(
     State(state): State<AppState>,
     principal: Principal,

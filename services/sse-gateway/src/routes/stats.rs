@@ -26,6 +26,9 @@ pub fn local_counts(state: &AppState) -> PodCounts {
     }
 }
 
+/// Cluster totals, per-pod counts and this pod's streams (monitor role).
+#[utoipa::path(get, path = "/api/v1/sse/stats", tag = "monitoring",
+    responses((status = 200, description = "Counts", body = super::schema::Stats)))]
 pub async fn stats(
     State(state): State<AppState>,
     principal: Principal,
@@ -51,6 +54,9 @@ pub async fn stats(
     })))
 }
 
+/// This pod's channels and Redis subscriptions (monitor role).
+#[utoipa::path(get, path = "/api/v1/sse/channels", tag = "monitoring",
+    responses((status = 200, description = "Channels", body = super::schema::Channels)))]
 pub async fn channels(
     State(state): State<AppState>,
     principal: Principal,

@@ -73,6 +73,20 @@ impl ConnectQuery {
     }
 }
 
+/// Opens a stream (or resumes one with `Last-Event-ID`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/sse/connect",
+    tag = "streams",
+    params(
+        ("jobs" = Option<String>, Query, description = "Comma-separated job ids to subscribe at connect"),
+        ("queues" = Option<String>, Query, description = "Comma-separated queue names (monitor role)"),
+        ("workers" = Option<String>, Query, description = "Comma-separated worker ids (monitor role)"),
+        ("lastEventId" = Option<String>, Query, description = "Resume point, for clients that cannot set Last-Event-ID"),
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume point, sent by EventSource when it reconnects"),
+    ),
+    responses((status = 200, description = "An endless `text/event-stream`: `connected`, then events", content_type = "text/event-stream", body = String))
+)]
 pub async fn connect(
     State(state): State<AppState>,
     principal: Principal,

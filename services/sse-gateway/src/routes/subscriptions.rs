@@ -160,6 +160,18 @@ async fn change(
     }))
 }
 
+/// Subscribes a stream (held by any pod) to a channel; the stream gets `subscribed`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sse/{connectionId}/subscribe/{kind}/{id}",
+    tag = "streams",
+    params(
+        ("connectionId" = uuid::Uuid, Path, description = "From the `connected` event"),
+        ("kind" = super::schema::ChannelType, Path, description = "`job`, `queue` or `worker`"),
+        ("id" = String, Path, pattern = "^[A-Za-z0-9._:-]{1,256}$", description = "1–256 of `A-Z a-z 0-9 . _ : -`"),
+    ),
+    responses((status = 200, description = "Done, or forwarded to the pod holding the stream", body = super::schema::SubscriptionResult))
+)]
 pub async fn subscribe(
     State(state): State<AppState>,
     principal: Principal,
@@ -176,6 +188,18 @@ pub async fn subscribe(
     Ok(Json(body))
 }
 
+/// Unsubscribes a stream from a channel; the stream gets `unsubscribed`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sse/{connectionId}/unsubscribe/{kind}/{id}",
+    tag = "streams",
+    params(
+        ("connectionId" = uuid::Uuid, Path, description = "From the `connected` event"),
+        ("kind" = super::schema::ChannelType, Path, description = "`job`, `queue` or `worker`"),
+        ("id" = String, Path, pattern = "^[A-Za-z0-9._:-]{1,256}$", description = "1–256 of `A-Z a-z 0-9 . _ : -`"),
+    ),
+    responses((status = 200, description = "Done, or forwarded to the pod holding the stream", body = super::schema::SubscriptionResult))
+)]
 pub async fn unsubscribe(
     State(state): State<AppState>,
     principal: Principal,

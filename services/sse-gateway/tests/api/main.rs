@@ -8,6 +8,7 @@ mod custom_events;
 mod faults;
 mod helpers;
 mod jobs;
+mod openapi;
 mod resume;
 mod secrets;
 mod slow_consumers;

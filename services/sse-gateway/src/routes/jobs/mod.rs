@@ -106,6 +106,12 @@ fn added(outcome: &AddOutcome, queue: &str) -> (StatusCode, Json<Value>) {
 }
 
 /// `POST /api/v1/queue/add`.
+#[utoipa::path(post, path = "/api/v1/queue/add", tag = "jobs",
+    request_body = crate::routes::schema::AddJob,
+    responses(
+        (status = 201, description = "Queued", body = crate::routes::schema::JobAdded),
+        (status = 200, description = "A job with this `opts.jobId` exists; nothing queued", body = crate::routes::schema::JobAdded),
+    ))]
 pub async fn add(
     State(state): State<AppState>,
     principal: Principal,
@@ -137,6 +143,12 @@ pub async fn add(
 /// `POST /api/v1/resumes`: multipart with a `file` part and optional `resumeId`,
 /// `candidateId`, `organisationId`, `requiredSkills` (comma-separated), `jobDescription`,
 /// `queueName`, `jobId`.
+#[utoipa::path(post, path = "/api/v1/resumes", tag = "jobs",
+    request_body(content = crate::routes::schema::ResumeUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "Stored and queued", body = crate::routes::schema::JobAdded),
+        (status = 200, description = "A job with this `jobId` exists; nothing queued", body = crate::routes::schema::JobAdded),
+    ))]
 pub async fn upload(
     State(state): State<AppState>,
     principal: Principal,
@@ -275,6 +287,9 @@ fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiError 
 }
 
 /// `GET /api/v1/jobs/{jobId}`.
+#[utoipa::path(get, path = "/api/v1/jobs/{jobId}", tag = "jobs",
+    params(("jobId" = String, Path, pattern = "^[A-Za-z0-9._:-]{1,256}$", description = "1–256 of `A-Z a-z 0-9 . _ : -`")),
+    responses((status = 200, description = "The job", body = crate::routes::schema::Job)))]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
@@ -304,6 +319,9 @@ pub async fn get(
 }
 
 /// `GET /api/v1/queues/{queueName}`: counts by state.
+#[utoipa::path(get, path = "/api/v1/queues/{queueName}", tag = "monitoring",
+    params(("queueName" = String, Path, description = "A queue of `QUEUES`")),
+    responses((status = 200, description = "Counts", body = crate::routes::schema::QueueCounts)))]
 pub async fn counts(
     State(state): State<AppState>,
     principal: Principal,
@@ -328,6 +346,8 @@ pub async fn counts(
 }
 
 /// `GET /api/v1/workers`: live workers and their last `worker_status`.
+#[utoipa::path(get, path = "/api/v1/workers", tag = "monitoring",
+    responses((status = 200, description = "Live workers", body = crate::routes::schema::Workers)))]
 pub async fn workers(
     State(state): State<AppState>,
     principal: Principal,
