@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use fred::prelude::EventInterface;
+use fred::prelude::{ClientLike, ClusterInterface, EventInterface};
 use fred::types::Value;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
@@ -70,9 +70,28 @@ pub async fn run_resubscribe(hub: Arc<Hub>, shutdown: CancellationToken) {
     let mut reconnects = hub.subscriber().reconnect_rx();
     let mut cluster_changes = hub.subscriber().cluster_change_rx();
     let mut cluster_open = true;
+    // A slot migration moves sharded channels without a reconnect and without MOVED on the
+    // subscriber's connections: watch the slot map itself.
+    let watch_slots = hub.settings().sharded && hub.subscriber().is_clustered();
+    let mut slot_check = tokio::time::interval(std::time::Duration::from_secs(2));
+    let mut slot_map = None;
     loop {
         let cause = tokio::select! {
             () = shutdown.cancelled() => return,
+            _ = slot_check.tick(), if watch_slots => {
+                let Some(current) = slot_map_fingerprint(hub.commands()).await else {
+                    continue;
+                };
+                match slot_map.replace(current) {
+                    Some(previous) if previous != current => {
+                        if let Err(error) = hub.subscriber().sync_cluster().await {
+                            tracing::warn!(%error, "refreshing the subscriber's slot map failed");
+                        }
+                        "the cluster's slot map changed".to_owned()
+                    }
+                    _ => continue,
+                }
+            },
             event = reconnects.recv() => match event {
                 Ok(server) => format!("reconnected to {server}"),
                 Err(RecvError::Lagged(_)) => continue,
@@ -108,6 +127,33 @@ pub async fn run_resubscribe(hub: Arc<Hub>, shutdown: CancellationToken) {
             }
         }
     }
+}
+
+/// A hash of `CLUSTER SLOTS` (which primary serves which slots); `None` when unreadable.
+async fn slot_map_fingerprint(client: &fred::prelude::Client) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let command =
+        fred::types::CustomCommand::new_static("CLUSTER", fred::types::ClusterHash::Random, false);
+    let reply: Value = client.custom(command, vec!["SLOTS"]).await.ok()?;
+    let Value::Array(ranges) = reply else {
+        return None;
+    };
+    // Each range: start, end, then the primary [host, port, id] and its replicas.
+    let mut owners: Vec<(i64, i64, String)> = ranges
+        .iter()
+        .filter_map(|range| match range {
+            Value::Array(parts) if parts.len() >= 3 => Some((
+                parts[0].as_i64()?,
+                parts[1].as_i64()?,
+                format!("{:?}", parts[2]),
+            )),
+            _ => None,
+        })
+        .collect();
+    owners.sort();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    owners.hash(&mut hasher);
+    Some(hasher.finish())
 }
 
 /// Replays from history what streams missed while the subscriber was away: events a

@@ -126,6 +126,43 @@ impl RedisCluster {
         panic!("no primary owns slot {slot}");
     }
 
+    /// The cluster node id of the node on `port`.
+    pub fn node_id(&self, port: u16) -> String {
+        self.node(port).cli(&["CLUSTER", "MYID"])
+    }
+
+    /// Moves one slot, with its keys, from the primary on `from` to the primary on `to`
+    /// (the online migration `redis-cli --cluster reshard` performs, for one chosen slot).
+    pub fn migrate_slot(&self, slot: u16, from: u16, to: u16) {
+        let slot = slot.to_string();
+        let (source, target) = (self.node(from), self.node(to));
+        let (source_id, target_id) = (self.node_id(from), self.node_id(to));
+        assert_eq!(
+            target.cli(&["CLUSTER", "SETSLOT", &slot, "IMPORTING", &source_id]),
+            "OK"
+        );
+        assert_eq!(
+            source.cli(&["CLUSTER", "SETSLOT", &slot, "MIGRATING", &target_id]),
+            "OK"
+        );
+        loop {
+            let keys = source.cli(&["CLUSTER", "GETKEYSINSLOT", &slot, "100"]);
+            let keys: Vec<&str> = keys.lines().filter(|k| !k.is_empty()).collect();
+            if keys.is_empty() {
+                break;
+            }
+            let port = to.to_string();
+            let mut args = vec!["MIGRATE", "127.0.0.1", &port, "", "0", "5000", "KEYS"];
+            args.extend(keys);
+            assert_eq!(source.cli(&args), "OK", "MIGRATE");
+        }
+        for node in &self.nodes {
+            if node.cli(&["PING"]) == "PONG" {
+                node.cli(&["CLUSTER", "SETSLOT", &slot, "NODE", &target_id]);
+            }
+        }
+    }
+
     /// SIGKILLs the node on `port`.
     pub fn kill(&mut self, port: u16) {
         if let Some(node) = self.nodes.iter_mut().find(|n| n.port() == port) {

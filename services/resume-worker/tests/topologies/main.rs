@@ -249,6 +249,51 @@ async fn cluster_primary_killed_mid_stream_replica_takes_over_and_replay_fills_t
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_slot_migrated_mid_stream_delivery_follows_the_channel() {
+    let cluster = RedisCluster::start(3, 0);
+    let url = cluster.url();
+    let a = gateway(&url).await;
+    let job = "migrating-1";
+    let channel = Channel::job(job).unwrap();
+    let mut stream = SseClient::connect(&format!("{}/api/v1/sse/connect?jobs={job}", a.base))
+        .await
+        .unwrap();
+    stream.next_named("subscribed", WAIT).await.unwrap();
+
+    let client = RedisOptions::new(&url).connect_client().await.unwrap();
+    let publisher = Publisher::new(client).sharded(true);
+    let stop = CancellationToken::new();
+    let (sent, publishing) = publish_sequence(publisher, channel.clone(), stop.clone());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Move the channel's slot (with its history key) to another primary.
+    let name = channel.redis_name();
+    let from = cluster.primary_of(&name);
+    let to = *cluster.primaries().iter().find(|p| **p != from).unwrap();
+    let slot: u16 = cluster.nodes()[0]
+        .cli(&["CLUSTER", "KEYSLOT", &name])
+        .parse()
+        .unwrap();
+    cluster.migrate_slot(slot, from, to);
+    assert_eq!(cluster.primary_of(&name), to);
+
+    let at_move = sent.load(Ordering::SeqCst);
+    let deadline = Instant::now() + WAIT;
+    while sent.load(Ordering::SeqCst) < at_move + 10 {
+        assert!(Instant::now() < deadline, "publishing did not resume");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    publishing.await.unwrap();
+    let last = sent.load(Ordering::SeqCst);
+    let seen = read_sequence(&mut stream, last).await;
+    assert_complete(&seen, last);
+    // The gateway now listens on the new owner.
+    let sharded = cluster.node(to).cli(&["PUBSUB", "SHARDNUMSUB", &name]);
+    assert_eq!(sharded.lines().nth(1), Some("1"), "{sharded}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sentinel_failover_mid_stream_loses_nothing_and_both_services_follow_the_new_primary() {
     let sentinel = RedisSentinel::start();
     let url = sentinel.url();

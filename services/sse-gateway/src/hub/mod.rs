@@ -119,6 +119,11 @@ impl Hub {
         &self.subscriber
     }
 
+    /// The command client (also used to read the cluster's slot map).
+    pub fn commands(&self) -> &Client {
+        &self.client
+    }
+
     pub fn sessions(&self) -> &SessionStore {
         &self.sessions
     }
