@@ -27,6 +27,10 @@ pub struct StreamId {
 }
 
 impl StreamId {
+    /// Before every event: the position of a stream that subscribed to a channel with no
+    /// history yet (everything its history gets later is after the subscription).
+    pub const ZERO: StreamId = StreamId { ms: 0, seq: 0 };
+
     pub fn parse(text: &str) -> Option<Self> {
         let (ms, seq) = text.split_once('-')?;
         Some(Self {

@@ -98,6 +98,9 @@ impl HistoryReader {
     /// Events of `channel` from `from` on, and whether some were lost to retention.
     pub async fn replay(&self, channel: &str, from: From) -> Result<Replay, fred::error::Error> {
         let key = history_key(channel);
+        if from == From::After(StreamId::ZERO) {
+            return self.replay_all(&key).await;
+        }
         let (start, boundary, inclusive) = match from {
             From::Live => return Ok(Replay::default()),
             From::After(id) => (format!("({id}"), id, false),
@@ -124,6 +127,42 @@ impl HistoryReader {
             Vec::new()
         };
         Ok(Replay { events, gap })
+    }
+}
+
+impl HistoryReader {
+    /// Everything in the history (the stream subscribed before the channel had any); events
+    /// were lost only if the history was ever trimmed.
+    async fn replay_all(&self, key: &str) -> Result<Replay, fred::error::Error> {
+        let events = self.range(key, "-".into(), "+", REPLAY_LIMIT).await?;
+        let gap = !events.is_empty() && self.ever_trimmed(key).await?;
+        Ok(Replay { events, gap })
+    }
+
+    /// Whether entries were ever removed from `key` (`max-deleted-entry-id`, Redis 7);
+    /// unknown counts as yes, so a client refetches rather than misses something.
+    async fn ever_trimmed(&self, key: &str) -> Result<bool, fred::error::Error> {
+        let info: Value = self
+            .client
+            .custom(
+                CustomCommand::new_static("XINFO", ClusterHash::Offset(1), false),
+                vec![Value::from("STREAM"), Value::from(key)],
+            )
+            .await?;
+        let fields = match info {
+            Value::Array(items) => items,
+            Value::Map(map) => map
+                .inner()
+                .into_iter()
+                .flat_map(|(k, v)| [Value::from(k), v])
+                .collect(),
+            _ => return Ok(true),
+        };
+        let deleted = fields
+            .chunks(2)
+            .find(|pair| pair[0].as_string().as_deref() == Some("max-deleted-entry-id"))
+            .and_then(|pair| StreamId::parse(&pair.get(1)?.as_string()?));
+        Ok(deleted.is_none_or(|id| id != StreamId::ZERO))
     }
 }
 

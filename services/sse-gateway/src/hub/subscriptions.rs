@@ -16,6 +16,7 @@ use fred::prelude::PubsubInterface;
 use progress_contract::Channel;
 use progress_contract::channel::{BROADCAST_CHANNEL, CONNECTION_EVENTS_CHANNEL};
 use progress_contract::events::{StreamEvent, SubscriptionChange};
+use progress_contract::history::StreamId;
 use uuid::Uuid;
 
 use super::{Connection, Hub, HubError, read, write};
@@ -42,9 +43,10 @@ impl Hub {
             // Persist it so a reconnect to any pod keeps it; remember where history stands
             // now so a reconnect replays what comes after.
             self.sessions.add_channel(id, &name).await?;
-            if let Some(latest) = self.history.latest(&name).await? {
-                connection.start_cursor(&name, latest);
-            }
+            // With no history yet, every event the channel gets is after this point, so a
+            // resume or catch-up replays all of it.
+            let start = self.history.latest(&name).await?.unwrap_or(StreamId::ZERO);
+            connection.start_cursor(&name, start);
         }
         self.send(
             &connection,

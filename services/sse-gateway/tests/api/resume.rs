@@ -82,6 +82,41 @@ async fn a_stream_resumes_on_another_pod_with_every_missed_event_once() {
 }
 
 #[tokio::test]
+async fn a_channel_without_history_when_subscribed_replays_everything_it_got_since() {
+    let app = spawn_app().await;
+    let (mut client, id) = app.connect("?jobs=fresh-1,fresh-2").await;
+    let subscribed = client.next_named("subscribed", WAIT).await.unwrap();
+    client.next_named("subscribed", WAIT).await.unwrap();
+    // Nothing was ever published on these channels; the stream drops before anything is.
+    let last_id = if subscribed.id.is_empty() {
+        format!("{id}:0")
+    } else {
+        subscribed.id.clone()
+    };
+    drop(client);
+    app.wait_numsub("job:fresh-1", 0).await;
+    for seq in 1..=3 {
+        publish_seq(&app, "job:fresh-1", seq).await;
+    }
+    let url = app.url("/api/v1/sse/connect");
+    let mut resumed = SseClient::connect_with(&url, &[("last-event-id", &last_id)])
+        .await
+        .unwrap();
+    let connected = resumed.next_event(WAIT).await.unwrap();
+    assert_eq!(connected.json()["resumed"], true);
+    let mut replayed = Vec::new();
+    for _ in 1..=3 {
+        let event = resumed.next_event(WAIT).await.unwrap();
+        assert_eq!(event.event, "job_update", "no resync: nothing was trimmed");
+        replayed.push(event.json()["seq"].as_u64().unwrap());
+    }
+    assert_eq!(replayed, [1, 2, 3], "everything published while away");
+    publish_seq(&app, "job:fresh-2", 1).await;
+    let live = resumed.next_named("job_update", WAIT).await.unwrap();
+    assert_eq!(live.json()["jobId"], "fresh-2", "then live");
+}
+
+#[tokio::test]
 async fn a_subscribe_posted_to_any_pod_reaches_the_stream() {
     let app = spawn_app().await;
     let (other, _stop) = app.second_gateway().await;
