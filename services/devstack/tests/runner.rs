@@ -31,8 +31,24 @@ struct Devstack {
 }
 
 impl Devstack {
-    /// Starts the binary in a process group of its own (like a shell job).
-    fn start(redis_url: &str) -> Self {
+    /// Starts the binary in a process group of its own (like a shell job) on free ports and
+    /// waits for its banner. Free ports can be taken by a parallel test between choosing and
+    /// binding them: a start that fails for that reason is tried again on other ports.
+    fn start_ready(redis_url: &str) -> (Self, Vec<String>) {
+        for _ in 0..3 {
+            let mut devstack = Self::spawn(redis_url);
+            match devstack.wait_for_banner() {
+                Ok(banner) => return (devstack, banner),
+                Err(output) if output.contains("Address already in use") => {
+                    let _ = devstack.child.wait();
+                }
+                Err(output) => panic!("devstack did not start:\n{output}"),
+            }
+        }
+        panic!("devstack found its ports taken three times");
+    }
+
+    fn spawn(redis_url: &str) -> Self {
         let http = free_port();
         let admin = free_port_run(3);
         let mut child = Command::new(env!("CARGO_BIN_EXE_devstack"))
@@ -40,23 +56,29 @@ impl Devstack {
             .env("HTTP_ADDR", format!("127.0.0.1:{http}"))
             .env("ADMIN_ADDR", format!("127.0.0.1:{admin}"))
             .env("RUST_LOG", "info")
+            .env("RUST_BACKTRACE", "0")
             .env_remove("WORKER_ID")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .process_group(0)
             .spawn()
             .expect("starting the devstack binary");
-        let stdout = child.stdout.take().unwrap();
         let (send, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                println!("devstack | {line}");
-                if send.send(line).is_err() {
-                    break;
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let forward = |stream: Box<dyn std::io::Read + Send>, send: mpsc::Sender<String>| {
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    println!("devstack | {line}");
+                    if send.send(line).is_err() {
+                        break;
+                    }
                 }
-            }
-        });
+            });
+        };
+        forward(Box::new(stdout), send.clone());
+        forward(Box::new(stderr), send);
         Self {
             child,
             lines,
@@ -65,22 +87,29 @@ impl Devstack {
         }
     }
 
-    /// Waits for the banner; returns its lines (the first is `ready: open <url> …`).
-    fn wait_for_banner(&self) -> Vec<String> {
+    /// Waits for the banner; returns its lines (the first is `ready: open <url> …`), or
+    /// everything printed when the process ended without one.
+    fn wait_for_banner(&self) -> Result<Vec<String>, String> {
         let deadline = Instant::now() + WAIT;
+        let mut output = String::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = self
-                .lines
-                .recv_timeout(left)
-                .expect("devstack printed no `ready: open` line in time");
+            let line = match self.lines.recv_timeout(left) {
+                Ok(line) => line,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(output),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("devstack printed no `ready: open` line within {WAIT:?}:\n{output}")
+                }
+            };
             if line.starts_with("ready: open ") {
                 let mut banner = vec![line];
                 while banner.len() < 6 {
                     banner.push(self.lines.recv_timeout(WAIT).unwrap());
                 }
-                return banner;
+                return Ok(banner);
             }
+            output.push_str(&line);
+            output.push('\n');
         }
     }
 
@@ -178,8 +207,7 @@ async fn run_one_job(base: &str) -> Value {
 
 /// Everything a developer sees and relies on, for one way of finding Redis.
 async fn start_use_and_stop(redis_url: &str) -> (Vec<String>, Vec<(u32, String)>) {
-    let mut devstack = Devstack::start(redis_url);
-    let banner = devstack.wait_for_banner();
+    let (mut devstack, banner) = Devstack::start_ready(redis_url);
     let base = format!("http://localhost:{}", devstack.http);
     assert!(
         banner[0].starts_with(&format!("ready: open {base}/ ")),

@@ -54,6 +54,13 @@ page.setDefaultTimeout(WAIT);
 const consoleErrors = [];
 page.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()); });
 page.on('pageerror', (error) => consoleErrors.push(String(error)));
+const streamRequests = [];
+page.on('response', (response) => {
+  if (response.url().includes('/sse/connect')) streamRequests.push(`${new Date().toISOString()} ${response.status()} ${response.url()}`);
+});
+page.on('requestfailed', (request) => {
+  if (request.url().includes('/sse/connect')) streamRequests.push(`${new Date().toISOString()} failed ${request.failure()?.errorText} ${request.url()}`);
+});
 
 const shot = (name) => page.screenshot({ path: join(artifacts, `${scenario}-${name}.png`), fullPage: true });
 const text = (selector) => page.locator(selector).innerText();
@@ -198,7 +205,9 @@ try {
   process.stderr.write(`${scenario}: ${error.stack || error}\n`);
   await page.screenshot({ path: join(artifacts, `${scenario}-failure.png`), fullPage: true }).catch(() => {});
   const shown = await page.locator('body').innerText().catch(() => '(page not readable)');
-  process.stderr.write(`--- the page showed ---\n${shown}\n--- console ---\n${consoleErrors.join('\n')}\n`);
+  const events = await page.locator('#log').textContent().catch(() => '');
+  process.stderr.write(`--- the page showed ---\n${shown}\n--- its event log ---\n${events}\n`
+    + `--- stream requests ---\n${streamRequests.join('\n')}\n--- console ---\n${consoleErrors.join('\n')}\n`);
 } finally {
   stdin.close();
   await browser.close();
