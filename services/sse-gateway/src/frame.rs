@@ -104,6 +104,9 @@ pub fn checked_payload(payload: &[u8], max_bytes: usize) -> Result<Cow<'_, [u8]>
             .map(Cow::Owned)
             .map_err(|_| Rejected::Malformed);
     }
+    // Skipping a value does not check the UTF-8 of its strings: check it first (found by
+    // the `sse_frame` fuzz target).
+    std::str::from_utf8(payload).map_err(|_| Rejected::Malformed)?;
     serde_json::from_slice::<serde::de::IgnoredAny>(payload).map_err(|_| Rejected::Malformed)?;
     Ok(Cow::Borrowed(payload))
 }
@@ -173,5 +176,10 @@ mod tests {
             Err(Rejected::Malformed)
         );
         assert_eq!(checked_payload(&[b' '; 101], 100), Err(Rejected::Oversize));
+        // Fuzz regression: invalid UTF-8 inside a string is not JSON.
+        assert_eq!(
+            checked_payload(b"{\"t\x8fs\":50}", 100),
+            Err(Rejected::Malformed)
+        );
     }
 }
