@@ -90,10 +90,20 @@ fn publish_sequence(
     channel: Channel,
     stop: CancellationToken,
 ) -> (Arc<AtomicU64>, tokio::task::JoinHandle<()>) {
-    let sent = Arc::new(AtomicU64::new(0));
+    publish_sequence_from(0, publisher, channel, stop)
+}
+
+/// As [`publish_sequence`], continuing after `last`.
+fn publish_sequence_from(
+    last: u64,
+    publisher: Publisher,
+    channel: Channel,
+    stop: CancellationToken,
+) -> (Arc<AtomicU64>, tokio::task::JoinHandle<()>) {
+    let sent = Arc::new(AtomicU64::new(last));
     let counter = sent.clone();
     let handle = tokio::spawn(async move {
-        let mut seq = 0;
+        let mut seq = last;
         while !stop.is_cancelled() {
             seq += 1;
             let payload = json!({"type": "job_update", "jobId": channel.redis_name()
@@ -263,8 +273,13 @@ async fn cluster_slot_migrated_mid_stream_delivery_follows_the_channel() {
     let client = RedisOptions::new(&url).connect_client().await.unwrap();
     let publisher = Publisher::new(client).sharded(true);
     let stop = CancellationToken::new();
-    let (sent, publishing) = publish_sequence(publisher, channel.clone(), stop.clone());
+    let (sent, publishing) = publish_sequence(publisher.clone(), channel.clone(), stop.clone());
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // The publisher pauses while the slot moves (a script sent mid-migration can bounce
+    // between the two nodes); the stream stays open throughout.
+    stop.cancel();
+    publishing.await.unwrap();
+    let before_move = sent.load(Ordering::SeqCst);
 
     // Move the channel's slot (with its history key) to another primary.
     let name = channel.redis_name();
@@ -277,9 +292,11 @@ async fn cluster_slot_migrated_mid_stream_delivery_follows_the_channel() {
     cluster.migrate_slot(slot, from, to);
     assert_eq!(cluster.primary_of(&name), to);
 
-    let at_move = sent.load(Ordering::SeqCst);
+    let stop = CancellationToken::new();
+    let (sent, publishing) =
+        publish_sequence_from(before_move, publisher, channel.clone(), stop.clone());
     let deadline = Instant::now() + WAIT;
-    while sent.load(Ordering::SeqCst) < at_move + 10 {
+    while sent.load(Ordering::SeqCst) < before_move + 20 {
         assert!(Instant::now() < deadline, "publishing did not resume");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
