@@ -3,8 +3,8 @@
 //! reconnect; sessions outlive their stream by `RESUME_WINDOW`.
 //!
 //! Keys, hash-tagged by connection id so both live on one Cluster slot:
-//! `sse:sess:{id}` (hash: owner, subject, createdAt, seq, cursors, log, closedAt) and
-//! `sse:sess:{id}:ch` (set of channels).
+//! `sse:sess:{id}` (hash: owner, subject, createdAt, seq, cursors, log, closedAt, and
+//! `since:<channel>` per channel) and `sse:sess:{id}:ch` (set of channels).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock};
@@ -16,6 +16,7 @@ use progress_contract::history::StreamId;
 use progress_contract::time::now_millis;
 use uuid::Uuid;
 
+use crate::history::HistoryReader;
 use crate::hub::connection::Position;
 
 static FLUSH: LazyLock<Script> =
@@ -40,7 +41,14 @@ pub struct Session {
     pub seq: u64,
     pub cursors: HashMap<String, StreamId>,
     pub log: Vec<(u64, String, StreamId)>,
+    /// Where each channel's history stood when it was subscribed, written at once: a pod
+    /// that dies before its first position flush still leaves a point to resume from.
+    pub since: HashMap<String, StreamId>,
     pub closed: bool,
+}
+
+fn since_field(channel: &str) -> String {
+    format!("since:{channel}")
 }
 
 /// Reads and writes sessions.
@@ -112,7 +120,17 @@ impl SessionStore {
             .get("log")
             .and_then(|l| serde_json::from_str(l).ok())
             .unwrap_or_default();
+        let since = hash
+            .iter()
+            .filter_map(|(field, id)| {
+                Some((
+                    field.strip_prefix("since:")?.to_owned(),
+                    StreamId::parse(id)?,
+                ))
+            })
+            .collect();
         Ok(Some(Session {
+            since,
             owner,
             subject: hash.get("subject").cloned(),
             channels,
@@ -155,17 +173,27 @@ impl SessionStore {
         Ok(())
     }
 
+    /// Adds `channel` and records where its history stands now (see [`Session::since`]).
     pub async fn add_channel(&self, id: &Uuid, channel: &str) -> Result<(), fred::error::Error> {
         let _: i64 = self.client.sadd(set_key(id), channel).await?;
         let _: bool = self
             .client
             .expire(set_key(id), ttl(self.window) * 2, None)
             .await?;
+        let start = HistoryReader::new(self.client.clone())
+            .latest(channel)
+            .await?
+            .unwrap_or(StreamId::ZERO);
+        let _: () = self
+            .client
+            .hset(hash_key(id), [(since_field(channel), start.to_string())])
+            .await?;
         Ok(())
     }
 
     pub async fn remove_channel(&self, id: &Uuid, channel: &str) -> Result<(), fred::error::Error> {
         let _: i64 = self.client.srem(set_key(id), channel).await?;
+        let _: i64 = self.client.hdel(hash_key(id), since_field(channel)).await?;
         Ok(())
     }
 
@@ -260,7 +288,11 @@ pub fn resume_points(session: &Session, seen: u64) -> Vec<(String, From)> {
             let from = match (first_unreceived, last_received) {
                 (Some(_), Some(received)) => From::After(received),
                 (Some(first), None) => From::Including(first),
-                (None, _) => match session.cursors.get(channel) {
+                (None, _) => match session
+                    .cursors
+                    .get(channel)
+                    .or_else(|| session.since.get(channel))
+                {
                     Some(cursor) => From::After(*cursor),
                     None => From::Live,
                 },
@@ -292,6 +324,7 @@ mod tests {
                 (4, "job:2".into(), id(40)),
                 (5, "job:1".into(), id(50)),
             ],
+            since: HashMap::new(),
             closed: true,
         }
     }
@@ -317,6 +350,17 @@ mod tests {
         let points = resume_points(&session(), 0);
         assert_eq!(points[0], ("job:1".into(), From::Including(id(10))));
         assert_eq!(points[1], ("job:2".into(), From::Including(id(20))));
+    }
+
+    #[test]
+    fn a_channel_never_flushed_resumes_where_it_was_subscribed() {
+        let mut session = session();
+        session.since.insert("queue:q".into(), id(35));
+        session.since.insert("job:1".into(), id(5));
+        let points = resume_points(&session, 5);
+        assert_eq!(points[2], ("queue:q".into(), From::After(id(35))));
+        // A flushed cursor is newer than the subscription point and wins.
+        assert_eq!(points[0], ("job:1".into(), From::After(id(50))));
     }
 
     #[test]
