@@ -24,7 +24,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::gated_file::GatedFile;
-use common::{port_open, service_binary, target_dir, wait_ready};
+use common::gateway::Gateway;
+use common::{service_binary, target_dir, wait_ready};
 use test_support::{RedisServer, free_port};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -64,75 +65,6 @@ fn prerequisites() {
         "the browser test cannot run:\n  {}",
         missing.join("\n  ")
     );
-}
-
-/// A real sse-gateway process that can be killed and started again on the same ports.
-struct Gateway {
-    redis: String,
-    http: u16,
-    admin: u16,
-    child: Option<Child>,
-}
-
-impl Gateway {
-    async fn start(redis: &str) -> Self {
-        let mut gateway = Self {
-            redis: redis.into(),
-            http: free_port(),
-            admin: free_port(),
-            child: None,
-        };
-        gateway.spawn().await;
-        gateway
-    }
-
-    async fn spawn(&mut self) {
-        let child = Command::new(service_binary("sse-gateway"))
-            .env("REDIS_URL", &self.redis)
-            .env("HTTP_ADDR", format!("127.0.0.1:{}", self.http))
-            .env("ADMIN_ADDR", format!("127.0.0.1:{}", self.admin))
-            .env("POD_NAME", "browser-test-gateway")
-            .env("SSE_RETRY", "500ms")
-            .env("CURSOR_FLUSH_INTERVAL", "100ms")
-            .env("QUEUE_UPDATE_INTERVAL", "200ms")
-            .env("DRAIN_DELAY", "0s")
-            .env("DRAIN_WINDOW", "300ms")
-            .env("SHUTDOWN_TIMEOUT", "5s")
-            .env("LOG_FORMAT", "json")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting sse-gateway");
-        self.child = Some(child);
-        wait_ready(self.admin, Duration::from_secs(20)).await;
-    }
-
-    /// SIGKILL, as a crash or an evicted pod; returns once the port is closed.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while port_open(self.http) {
-            assert!(Instant::now() < deadline, "the gateway port stayed open");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.http)
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }
 
 /// A real resume-worker process (fetches from loopback allowed, for the held file).
@@ -260,7 +192,7 @@ async fn run_page_script(
 async fn demo_page_shows_an_uploaded_resume_analysed_live() {
     prerequisites();
     let redis = RedisServer::start();
-    let gateway = Gateway::start(&redis.url()).await;
+    let gateway = Gateway::start(&redis.url(), &[]).await;
     let _worker = Worker::start(&redis.url()).await;
 
     let lines = resume_analysis::fixtures::sample_resume_lines();
@@ -298,7 +230,7 @@ async fn demo_page_shows_an_uploaded_resume_analysed_live() {
 async fn demo_page_resumes_after_the_gateway_restarts_mid_job() {
     prerequisites();
     let redis = RedisServer::start();
-    let mut gateway = Gateway::start(&redis.url()).await;
+    let mut gateway = Gateway::start(&redis.url(), &[]).await;
     let _worker = Worker::start(&redis.url()).await;
     let resume = resume_analysis::fixtures::sample_resume_lines().join("\n");
     let file = GatedFile::start(resume.into_bytes()).await;

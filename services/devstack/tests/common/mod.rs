@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod gated_file;
+pub mod gateway;
 pub mod processes;
 
 use std::net::TcpStream;
