@@ -31,6 +31,11 @@ pub fn read(bytes: &[u8]) -> Result<(String, u32), ParseError> {
     if pages == 0 {
         return Err(ParseError::Corrupt("the PDF has no pages".into()));
     }
+    if !page_tree_is_sound(&document) {
+        return Err(ParseError::Corrupt(
+            "the PDF page tree loops back on itself".into(),
+        ));
+    }
     let mut text = String::new();
     let extracted = catch_unwind(AssertUnwindSafe(|| {
         let mut output = PlainTextOutput::new(&mut text);
@@ -50,6 +55,31 @@ pub fn read(bytes: &[u8]) -> Result<(String, u32), ParseError> {
         return Err(ParseError::NoText);
     }
     Ok((text, pages))
+}
+
+/// Deepest page tree accepted (real files nest a few levels).
+const MAX_PAGE_TREE_DEPTH: usize = 64;
+
+/// pdf-extract follows each page's `/Parent` links recursively, without a bound: a cycle
+/// (`/Parent` pointing back down, or to the page itself) would spin forever or overflow the
+/// stack. Found by the `resume_pdf` fuzz target.
+fn page_tree_is_sound(document: &PdfDocument) -> bool {
+    document.get_pages().values().all(|page| {
+        let mut seen = Vec::new();
+        let mut current = Some(*page);
+        while let Some(id) = current {
+            if seen.contains(&id) || seen.len() >= MAX_PAGE_TREE_DEPTH {
+                return false;
+            }
+            seen.push(id);
+            current = document
+                .get_dictionary(id)
+                .ok()
+                .and_then(|d| d.get(b"Parent").ok())
+                .and_then(|parent| parent.as_reference().ok());
+        }
+        true
+    })
 }
 
 /// True when a trailer (the last 4 KiB of the file, where trailers and cross-reference

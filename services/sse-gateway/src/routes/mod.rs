@@ -11,7 +11,7 @@
 //! - [`openapi`]: the OpenAPI document; `schema`: the body shapes it describes.
 
 mod demo;
-mod jobs;
+pub mod jobs;
 mod observe;
 pub mod openapi;
 mod publish;

@@ -1,7 +1,7 @@
 //! Jobs: `POST /api/v1/queue/add` (the original body), `POST /api/v1/resumes` (multipart
 //! upload), `GET /api/v1/jobs/{jobId}` and `GET /api/v1/queues/{queueName}`.
 
-mod validate;
+pub mod validate;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

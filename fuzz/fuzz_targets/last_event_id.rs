@@ -1,0 +1,16 @@
+//! The `Last-Event-ID` parser: any text is either no resume point or one that prints back to
+//! itself.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|input: &str| {
+    if let Some((id, seen)) = sse_gateway::last_event_id::parse(input) {
+        let printed = format!("{id}:{seen}");
+        assert_eq!(
+            sse_gateway::last_event_id::parse(&printed),
+            Some((id, seen))
+        );
+        assert!(input.trim().len() <= 128);
+    }
+});
