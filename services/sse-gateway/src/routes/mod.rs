@@ -30,7 +30,6 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::routing::{get, post};
 use progress_contract::Publisher;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::timeout::TimeoutLayer;
 
 use crate::error::ApiError;
 use crate::hub::Hub;
@@ -115,9 +114,9 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
+        .layer(axum::middleware::from_fn_with_state(
             settings.request_timeout,
+            time_limit,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -127,6 +126,23 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(request_span::trace))
         .layer(cors(&settings.cors_allowed_origins))
         .with_state(state)
+}
+
+/// `REQUEST_TIMEOUT` until the response starts (a stream's body is not cut), then 408 with
+/// the usual JSON error.
+async fn time_limit(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => axum::response::IntoResponse::into_response(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!("the request took longer than {limit:?}"),
+        )),
+    }
 }
 
 fn cors(origins: &str) -> CorsLayer {

@@ -721,3 +721,19 @@ async fn hostile_requests_get_exact_errors_and_change_nothing() {
     .await;
     assert!(held.len() < MAX_CONNECTIONS);
 }
+
+#[tokio::test]
+async fn a_request_over_its_time_gets_a_json_408() {
+    let app = spawn_app_with(|c| c.request_timeout = Duration::from_millis(300)).await;
+    // Writes wait while Redis is paused, so the add cannot finish in time.
+    app.redis.cli(&["CLIENT", "PAUSE", "2000", "WRITE"]);
+    let (status, body) = app
+        .post_json("/api/v1/queue/add", &add_body("slow-1"), None)
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (408, Some("request_timeout")),
+        "{body}"
+    );
+    assert_healthy(&app, "a timed-out request").await;
+}
