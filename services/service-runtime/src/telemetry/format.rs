@@ -36,6 +36,7 @@ where
 {
     tracing_subscriber::fmt::layer()
         .fmt_fields(DefaultFields::new())
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .event_format(Pretty { ids })
 }
 
