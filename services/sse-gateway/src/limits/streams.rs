@@ -53,6 +53,7 @@ impl StreamLimits {
                 "this gateway holds as many streams as it may; retry, another pod may take it",
             );
             error.retry_after_secs = Some(1);
+            super::count_rejection("too_many_connections");
             return Err(error);
         }
         if let Some(subject) = subject {
@@ -63,6 +64,7 @@ impl StreamLimits {
                 .unwrap_or_else(|p| p.into_inner());
             let count = by_subject.entry(subject.to_owned()).or_default();
             if self.max_per_subject > 0 && *count >= self.max_per_subject {
+                super::count_rejection("too_many_streams");
                 return Err(ApiError::too_many(
                     "too_many_streams",
                     format!(
