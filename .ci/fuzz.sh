@@ -26,7 +26,12 @@ started=$SECONDS
 if [ "$(cargo fuzz --version 2>/dev/null | awk '{print $2}')" != "$CARGO_FUZZ_VERSION" ]; then
   cargo install --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION"
 fi
-command -v c++ >/dev/null || { echo "libFuzzer needs a C++ compiler: apt-get install -y g++" >&2; exit 1; }
+# libFuzzer is C++, built by libfuzzer-sys.
+if ! command -v c++ >/dev/null; then
+  as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq g++ >/dev/null
+fi
 
 cargo fuzz build --fuzz-dir fuzz "${FLAGS[@]}"
 echo "fuzz targets built in $((SECONDS - started)) s"
