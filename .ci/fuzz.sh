@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fuzz smoke run: builds the cargo-fuzz targets in fuzz/ and runs each for FUZZ_SECONDS
-# (default 20) from its seeds in fuzz/seeds/<target>. Any crash fails the run and leaves its
+# Fuzz smoke run: builds the cargo-fuzz targets in services/fuzz/ and runs each for FUZZ_SECONDS
+# (default 20) from its seeds in services/fuzz/seeds/<target>. Any crash fails the run and leaves its
 # input in target/fuzz-artifacts/<target>/ (make it a regression test, see
 # docs/operations.md, "Fuzzing and hostile input"). The stable toolchain takes cargo-fuzz's
 # sanitizer flags with RUSTC_BOOTSTRAP=1. Run from anywhere:
@@ -33,14 +33,14 @@ if ! command -v c++ >/dev/null; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq g++ >/dev/null
 fi
 
-cargo fuzz build --fuzz-dir fuzz "${FLAGS[@]}"
+cargo fuzz build --fuzz-dir services/fuzz "${FLAGS[@]}"
 echo "fuzz targets built in $((SECONDS - started)) s"
 for target in "${TARGETS[@]}"; do
   corpus=target/fuzz-corpus/$target
   artifacts=target/fuzz-artifacts/$target
   mkdir -p "$corpus" "$artifacts"
   log=$(mktemp)
-  if ! cargo fuzz run --fuzz-dir fuzz "${FLAGS[@]}" "$target" "$corpus" "fuzz/seeds/$target" -- \
+  if ! cargo fuzz run --fuzz-dir services/fuzz "${FLAGS[@]}" "$target" "$corpus" "services/fuzz/seeds/$target" -- \
       -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -max_len=262144 \
       -artifact_prefix="$artifacts/" -print_final_stats=1 > "$log" 2>&1; then
     tail -60 "$log" >&2
