@@ -1,0 +1,541 @@
+//! `GET /api/v1/sse/connect` arriving first on a connection, served without hyper.
+//!
+//! hyper keeps two buffers per HTTP/1 connection for the connection's whole life (an 8 KiB
+//! read buffer and an 8 KiB header buffer; neither can be set below 8 KiB), which for an SSE
+//! stream idling for hours is most of its memory. A connection whose first bytes are a stream
+//! request is read here instead, into a small buffer freed once the head is parsed, handed to
+//! the same router (same middleware, same handler), and its response written here: the head
+//! together with the first frames, then every batch of ready frames as one chunk in one
+//! vectored write of the shared frame bytes. The connection carries that one request
+//! (`Connection: close`); any other first request goes to hyper.
+
+use std::future::poll_fn;
+use std::io::IoSlice;
+use std::pin::Pin;
+use std::task::Poll;
+
+use axum::Router;
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::Request;
+use axum::http::header::{self, HeaderName, HeaderValue};
+use axum::http::{Method, StatusCode, Uri, Version};
+use axum::response::{IntoResponse, Response};
+use bytes::BytesMut;
+use http_body::Frame;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tower::ServiceExt;
+
+use crate::error::ApiError;
+use crate::routes::SocketHandle;
+
+/// The request line prefix served here.
+const STREAM_REQUEST: &[u8] = b"GET /api/v1/sse/connect";
+/// Larger request heads are refused (the router's own `MAX_HEADER_BYTES` check is smaller).
+const MAX_HEAD: usize = 64 * 1024;
+const MAX_HEADERS: usize = 100;
+/// Frames written in one chunk at most.
+const MAX_BATCH: usize = 64;
+
+/// Whether the connection's first bytes are a stream request (nothing is consumed). A request
+/// line that has not fully arrived yet goes to hyper, which serves it as well.
+pub async fn starts_with_stream_request(socket: &TcpStream) -> std::io::Result<bool> {
+    let mut first = [0u8; STREAM_REQUEST.len() + 1];
+    let read = socket.peek(&mut first).await?;
+    Ok(is_stream_request(&first[..read]))
+}
+
+fn is_stream_request(first: &[u8]) -> bool {
+    first.len() > STREAM_REQUEST.len()
+        && first.starts_with(STREAM_REQUEST)
+        && matches!(first[STREAM_REQUEST.len()], b' ' | b'?')
+}
+
+/// Serves the one request of `socket` through `router`.
+pub async fn serve(mut socket: TcpStream, router: Router, handle: SocketHandle) {
+    let (response, version) = match read_request(&mut socket, handle).await {
+        Ok(Some(request)) => {
+            let version = request.version();
+            let response = router.oneshot(request).await;
+            (response.unwrap_or_else(|never| match never {}), version)
+        }
+        Ok(None) => return,
+        Err(rejected) => (rejected.into_response(), Version::HTTP_11),
+    };
+    // Write errors mean the client is gone: the stream ends with this task.
+    let _ = write_response(&mut socket, response, version).await;
+}
+
+/// Reads and parses the request head; `Ok(None)` if the client left before sending it all.
+async fn read_request(
+    socket: &mut TcpStream,
+    handle: SocketHandle,
+) -> Result<Option<Request>, ApiError> {
+    let mut buf = BytesMut::with_capacity(1024);
+    loop {
+        if buf.len() == buf.capacity() {
+            buf.reserve(buf.len());
+        }
+        match socket.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return Ok(None),
+            Ok(_) => {}
+        }
+        if let Some(mut request) = parse_head(&buf)? {
+            request.extensions_mut().insert(handle);
+            return Ok(Some(request));
+        }
+        if buf.len() >= MAX_HEAD {
+            return Err(too_large());
+        }
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "headers_too_large",
+        format!("the request's head exceeds {MAX_HEAD} bytes or {MAX_HEADERS} headers"),
+    )
+}
+
+fn invalid(message: &str) -> ApiError {
+    ApiError::bad_request("invalid_request", message)
+}
+
+/// A complete request head as a request (`None` while incomplete).
+fn parse_head(bytes: &[u8]) -> Result<Option<Request>, ApiError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut headers);
+    let status = parsed.parse(bytes).map_err(|error| match error {
+        httparse::Error::TooManyHeaders => too_large(),
+        _ => invalid("malformed request head"),
+    })?;
+    if status.is_partial() {
+        return Ok(None);
+    }
+    if parsed.method != Some("GET") {
+        return Err(invalid("a stream is opened with GET"));
+    }
+    let uri: Uri = parsed
+        .path
+        .unwrap_or_default()
+        .parse()
+        .map_err(|_| invalid("malformed request target"))?;
+    let mut request = Request::new(Body::empty());
+    *request.method_mut() = Method::GET;
+    *request.uri_mut() = uri;
+    *request.version_mut() = match parsed.version {
+        Some(0) => Version::HTTP_10,
+        _ => Version::HTTP_11,
+    };
+    let map = request.headers_mut();
+    for field in parsed.headers.iter() {
+        let name = HeaderName::from_bytes(field.name.as_bytes())
+            .map_err(|_| invalid("malformed header name"))?;
+        let value =
+            HeaderValue::from_bytes(field.value).map_err(|_| invalid("malformed header value"))?;
+        let has_body = (name == header::CONTENT_LENGTH && value.as_bytes() != b"0")
+            || name == header::TRANSFER_ENCODING;
+        if has_body {
+            return Err(invalid("a stream request has no body"));
+        }
+        map.append(name, value);
+    }
+    Ok(Some(request))
+}
+
+/// How the response body is delimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Framing {
+    Length,
+    Chunked,
+    /// HTTP/1.0 client, unknown length: until the connection closes.
+    Close,
+}
+
+/// The status line and headers, ending with the empty line.
+fn response_head(response: &Response, framing: Framing, length: Option<u64>) -> Vec<u8> {
+    let status = response.status();
+    let mut head = Vec::with_capacity(256);
+    head.extend_from_slice(b"HTTP/1.1 ");
+    head.extend_from_slice(status.as_str().as_bytes());
+    head.push(b' ');
+    head.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    head.extend_from_slice(b"\r\n");
+    for (name, value) in response.headers() {
+        let hop_by_hop = name == header::CONNECTION
+            || name == header::TRANSFER_ENCODING
+            || name == header::CONTENT_LENGTH
+            || name.as_str() == "keep-alive";
+        if !hop_by_hop {
+            head.extend_from_slice(name.as_str().as_bytes());
+            head.extend_from_slice(b": ");
+            head.extend_from_slice(value.as_bytes());
+            head.extend_from_slice(b"\r\n");
+        }
+    }
+    head.extend_from_slice(b"date: ");
+    head.extend_from_slice(httpdate::fmt_http_date(std::time::SystemTime::now()).as_bytes());
+    head.extend_from_slice(b"\r\nconnection: close\r\n");
+    match (framing, length) {
+        (Framing::Length, Some(length)) => {
+            head.extend_from_slice(format!("content-length: {length}\r\n").as_bytes());
+        }
+        (Framing::Chunked, _) => head.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        _ => {}
+    }
+    head.extend_from_slice(b"\r\n");
+    head
+}
+
+async fn write_response(
+    socket: &mut TcpStream,
+    response: Response,
+    version: Version,
+) -> std::io::Result<()> {
+    let length = response.body().size_hint().exact();
+    let framing = match (length, version) {
+        (Some(_), _) => Framing::Length,
+        (None, Version::HTTP_10) => Framing::Close,
+        (None, _) => Framing::Chunked,
+    };
+    let mut head = Some(response_head(&response, framing, length));
+    let mut body = std::pin::pin!(response.into_body());
+    let (mut reader, mut writer) = socket.split();
+    let mut frames: Vec<Bytes> = Vec::new();
+    loop {
+        let mut ended = match head {
+            // The head goes out with the first frames when they are ready at once (a stream's
+            // first event always is), else alone.
+            Some(_) => match poll_once(body.as_mut()).await {
+                Poll::Ready(next) => take(next, &mut frames)?,
+                Poll::Pending => {
+                    write_batch(&mut writer, head.take(), &[], framing, false).await?;
+                    continue;
+                }
+            },
+            None => {
+                let next = tokio::select! {
+                    next = poll_fn(|cx| body.as_mut().poll_frame(cx)) => next,
+                    gone = client_left(&mut reader) => return gone,
+                };
+                take(next, &mut frames)?
+            }
+        };
+        while !ended && frames.len() < MAX_BATCH {
+            match poll_once(body.as_mut()).await {
+                Poll::Ready(next) => ended = take(next, &mut frames)?,
+                Poll::Pending => break,
+            }
+        }
+        write_batch(&mut writer, head.take(), &frames, framing, ended).await?;
+        // Nothing is kept between batches: an idle stream holds no buffer.
+        frames = Vec::new();
+        if ended {
+            return writer.shutdown().await;
+        }
+    }
+}
+
+/// Polls the body once (registering this task's waker when nothing is ready).
+async fn poll_once(mut body: Pin<&mut Body>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+    poll_fn(|cx| Poll::Ready(body.as_mut().poll_frame(cx))).await
+}
+
+/// Adds a frame's data to `frames`; true when the body has ended.
+fn take(
+    next: Option<Result<Frame<Bytes>, axum::Error>>,
+    frames: &mut Vec<Bytes>,
+) -> std::io::Result<bool> {
+    match next {
+        None => Ok(true),
+        Some(Err(error)) => Err(std::io::Error::other(error)),
+        Some(Ok(frame)) => {
+            if let Ok(data) = frame.into_data()
+                && !data.is_empty()
+            {
+                frames.push(data);
+            }
+            Ok(false)
+        }
+    }
+}
+
+/// Resolves once the client has closed its side (or reset); bytes it sends after the request
+/// are read and ignored.
+async fn client_left(reader: &mut (impl AsyncRead + Unpin)) -> std::io::Result<()> {
+    let mut scratch = [0u8; 64];
+    loop {
+        match reader.read(&mut scratch).await {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// Writes the head (if any) and `frames` as one chunk (plus the last chunk when `last`), in
+/// one vectored write when the socket takes it all.
+async fn write_batch(
+    writer: &mut (impl AsyncWrite + Unpin),
+    head: Option<Vec<u8>>,
+    frames: &[Bytes],
+    framing: Framing,
+    last: bool,
+) -> std::io::Result<()> {
+    let size: usize = frames.iter().map(Bytes::len).sum();
+    let chunked = framing == Framing::Chunked;
+    let chunk_head = format!("{size:x}\r\n");
+    let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(frames.len() + 4);
+    if let Some(head) = &head {
+        slices.push(IoSlice::new(head));
+    }
+    if chunked && size > 0 {
+        slices.push(IoSlice::new(chunk_head.as_bytes()));
+    }
+    slices.extend(frames.iter().map(|frame| IoSlice::new(frame)));
+    if chunked && size > 0 {
+        slices.push(IoSlice::new(b"\r\n"));
+    }
+    if chunked && last {
+        slices.push(IoSlice::new(b"0\r\n\r\n"));
+    }
+    let mut slices = &mut slices[..];
+    while !slices.is_empty() {
+        let written = writer.write_vectored(slices).await?;
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        IoSlice::advance_slices(&mut slices, written);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_stream_requests_only() {
+        assert!(is_stream_request(
+            b"GET /api/v1/sse/connect?jobs=a HTTP/1.1"
+        ));
+        assert!(is_stream_request(b"GET /api/v1/sse/connect HTTP/1.1"));
+        assert!(
+            !is_stream_request(b"GET /api/v1/sse/connect"),
+            "not all there yet"
+        );
+        assert!(!is_stream_request(b"GET /api/v1/sse/connections HTTP/1.1"));
+        assert!(!is_stream_request(b"POST /api/v1/sse/connect HTTP/1.1"));
+        assert!(!is_stream_request(b"PRI * HTTP/2.0\r\n"));
+    }
+
+    #[test]
+    fn parses_heads() {
+        let head = b"GET /api/v1/sse/connect?jobs=a HTTP/1.1\r\nHost: x\r\nLast-Event-ID: c:5\r\nX: 1\r\nX: 2\r\n\r\n";
+        assert!(parse_head(&head[..20]).unwrap().is_none(), "partial");
+        let request = parse_head(head).unwrap().unwrap();
+        assert_eq!(request.uri().query(), Some("jobs=a"));
+        assert_eq!(request.version(), Version::HTTP_11);
+        assert_eq!(request.headers()["last-event-id"], "c:5");
+        assert_eq!(request.headers().get_all("x").iter().count(), 2);
+        let old = parse_head(b"GET /api/v1/sse/connect HTTP/1.0\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(old.version(), Version::HTTP_10);
+
+        let status = |bytes: &[u8]| parse_head(bytes).err().map(|e| e.into_response().status());
+        assert_eq!(
+            status(b"GET /api/v1/sse/connect HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"),
+            Some(StatusCode::BAD_REQUEST)
+        );
+        assert_eq!(
+            status(b"GET /api/v1/sse/connect HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Some(StatusCode::BAD_REQUEST)
+        );
+        assert_eq!(
+            status(b"GET /api/v1/sse/connect HTTP/1.1\r\nBad Header: x\r\n\r\n"),
+            Some(StatusCode::BAD_REQUEST)
+        );
+        let many: String = (0..=MAX_HEADERS).map(|n| format!("h{n}: v\r\n")).collect();
+        let head = format!("GET /api/v1/sse/connect HTTP/1.1\r\n{many}\r\n");
+        assert_eq!(
+            status(head.as_bytes()),
+            Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+        );
+    }
+
+    #[test]
+    fn response_heads_drop_hop_by_hop_headers() {
+        let mut response = Response::new(Body::empty());
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        let head = String::from_utf8(response_head(&response, Framing::Chunked, None)).unwrap();
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"));
+        assert!(head.contains("\r\nconnection: close\r\n"));
+        assert!(!head.contains("keep-alive"));
+        assert!(head.contains("\r\ndate: "));
+        assert!(head.ends_with("transfer-encoding: chunked\r\n\r\n"));
+        let head = String::from_utf8(response_head(&response, Framing::Length, Some(7))).unwrap();
+        assert!(head.ends_with("content-length: 7\r\n\r\n"));
+    }
+
+    #[tokio::test]
+    async fn batches_are_single_chunks() {
+        let mut out = Vec::new();
+        let frames = [
+            Bytes::from_static(b"id: 1\n"),
+            Bytes::from_static(b"data: {}\n\n"),
+        ];
+        write_batch(
+            &mut out,
+            Some(b"HEAD\r\n\r\n".to_vec()),
+            &frames,
+            Framing::Chunked,
+            false,
+        )
+        .await
+        .unwrap();
+        write_batch(&mut out, None, &[], Framing::Chunked, true)
+            .await
+            .unwrap();
+        assert_eq!(out, b"HEAD\r\n\r\n10\r\nid: 1\ndata: {}\n\n\r\n0\r\n\r\n");
+        let mut raw = Vec::new();
+        write_batch(&mut raw, None, &frames, Framing::Close, true)
+            .await
+            .unwrap();
+        assert_eq!(raw, b"id: 1\ndata: {}\n\n");
+    }
+
+    /// Reads from `client` until `text` has arrived; returns everything read.
+    async fn read_until(client: &mut TcpStream, text: &str) -> String {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !String::from_utf8_lossy(&seen).contains(text) {
+            let read =
+                tokio::time::timeout(std::time::Duration::from_secs(5), client.read(&mut buf))
+                    .await
+                    .expect("the server answers")
+                    .unwrap();
+            assert!(
+                read > 0,
+                "closed before {text:?}: {}",
+                String::from_utf8_lossy(&seen)
+            );
+            seen.extend_from_slice(&buf[..read]);
+        }
+        String::from_utf8(seen).unwrap()
+    }
+
+    struct DropFlag(Option<tokio::sync::oneshot::Sender<()>>);
+
+    impl Drop for DropFlag {
+        fn drop(&mut self) {
+            if let Some(flag) = self.0.take() {
+                let _ = flag.send(());
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn streams_without_hyper_and_serves_everything_else_with_it() {
+        use futures::StreamExt;
+        let (dropped, body_dropped) = tokio::sync::oneshot::channel();
+        let flag = std::sync::Arc::new(std::sync::Mutex::new(Some(DropFlag(Some(dropped)))));
+        let stream = move || {
+            let flag = flag.lock().unwrap().take();
+            async move {
+                let frames = futures::stream::iter([
+                    Ok::<_, std::convert::Infallible>(Bytes::from_static(b"a")),
+                    Ok(Bytes::from_static(b"b")),
+                ])
+                .chain(futures::stream::pending())
+                .map(move |frame| {
+                    let _held = &flag;
+                    frame
+                });
+                let mut response = Response::new(Body::from_stream(frames));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/event-stream"),
+                );
+                response
+            }
+        };
+        let router = Router::new()
+            .route("/api/v1/sse/connect", axum::routing::get(stream))
+            .route("/other", axum::routing::get(|| async { "plain" }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, cut) = (
+            tokio_util::sync::CancellationToken::new(),
+            tokio_util::sync::CancellationToken::new(),
+        );
+        let server = tokio::spawn(super::super::serve(
+            listener,
+            router,
+            stop.clone(),
+            cut.clone(),
+        ));
+
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        client
+            .write_all(b"GET /api/v1/sse/connect?jobs=a HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let answer = read_until(&mut client, "2\r\nab\r\n").await;
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(
+            answer.contains("content-type: text/event-stream\r\n"),
+            "{answer}"
+        );
+        assert!(
+            answer.contains("transfer-encoding: chunked\r\n"),
+            "{answer}"
+        );
+        assert!(
+            answer.ends_with("\r\n\r\n2\r\nab\r\n"),
+            "head and both ready frames in one chunk: {answer}"
+        );
+        drop(client);
+        tokio::time::timeout(std::time::Duration::from_secs(5), body_dropped)
+            .await
+            .expect("the stream ends when its client leaves")
+            .unwrap();
+
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        client
+            .write_all(
+                b"GET /other HTTP/1.1\r\nHost: x\r\n\r\nGET /other HTTP/1.1\r\nHost: x\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        let answer = read_until(&mut client, "plainHTTP/1.1 200 OK").await;
+        assert!(
+            answer.starts_with("HTTP/1.1 200 OK\r\n"),
+            "keep-alive by hyper: {answer}"
+        );
+
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        client
+            .write_all(b"GET /api/v1/sse/connect HTTP/1.1\r\n\r\n")
+            .await
+            .unwrap();
+        read_until(&mut client, "ab").await;
+        cut.cancel();
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            client.read_to_end(&mut rest),
+        )
+        .await;
+        assert!(closed.is_ok(), "cutting closes the connection");
+        stop.cancel();
+        server.await.unwrap();
+    }
+}
