@@ -25,7 +25,7 @@ fi
 echo '*' > "$VENV/.gitignore"
 
 cargo build -q -p sse-gateway --all-features
-BIN=target/debug/sse-gateway
+BIN=${CARGO_TARGET_DIR:-target}/debug/sse-gateway
 work=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 REDIS_PORT=$(free_port); HTTP_PORT=$(free_port); ADMIN_PORT=$(free_port)
