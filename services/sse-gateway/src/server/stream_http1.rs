@@ -12,7 +12,7 @@
 use std::future::poll_fn;
 use std::io::IoSlice;
 use std::pin::Pin;
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
@@ -21,8 +21,7 @@ use axum::http::header::{self, HeaderName, HeaderValue};
 use axum::http::{Method, StatusCode, Uri, Version};
 use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
-use http_body::Frame;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tower::ServiceExt;
 
@@ -34,8 +33,8 @@ const STREAM_REQUEST: &[u8] = b"GET /api/v1/sse/connect";
 /// Larger request heads are refused (the router's own `MAX_HEADER_BYTES` check is smaller).
 const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
-/// Frames written in one chunk at most.
-const MAX_BATCH: usize = 64;
+/// Frames written in one chunk (one vectored write) at most.
+const MAX_BATCH: usize = 32;
 
 /// Whether the connection's first bytes are a stream request (nothing is consumed). A request
 /// line that has not fully arrived yet goes to hyper, which serves it as well.
@@ -188,6 +187,24 @@ fn response_head(response: &Response, framing: Framing, length: Option<u64>) -> 
     head
 }
 
+/// The response head still to send, and what the socket did not take.
+struct Outbox {
+    head: Option<Vec<u8>>,
+    framing: Framing,
+    /// Bytes a full socket buffer refused, written before anything else (a slow client).
+    backlog: BytesMut,
+}
+
+/// What one pump of the body ended with.
+enum Pumped {
+    /// The socket is full: write the backlog, then pump again.
+    Blocked,
+    /// The body ended and its last bytes are written.
+    Ended,
+    /// The client closed its side.
+    ClientLeft,
+}
+
 async fn write_response(
     socket: &mut TcpStream,
     response: Response,
@@ -199,114 +216,173 @@ async fn write_response(
         (None, Version::HTTP_10) => Framing::Close,
         (None, _) => Framing::Chunked,
     };
-    let mut head = Some(response_head(&response, framing, length));
+    let mut out = Outbox {
+        head: Some(response_head(&response, framing, length)),
+        framing,
+        backlog: BytesMut::new(),
+    };
     let mut body = std::pin::pin!(response.into_body());
-    let (mut reader, mut writer) = socket.split();
-    let mut frames: Vec<Bytes> = Vec::new();
     loop {
-        let mut ended = match head {
-            // The head goes out with the first frames when they are ready at once (a stream's
-            // first event always is), else alone.
-            Some(_) => match poll_once(body.as_mut()).await {
-                Poll::Ready(next) => take(next, &mut frames)?,
-                Poll::Pending => {
-                    write_batch(&mut writer, head.take(), &[], framing, false).await?;
-                    continue;
+        let shared: &TcpStream = socket;
+        let pumped = poll_fn(|cx| pump(cx, shared, body.as_mut(), &mut out)).await?;
+        if !out.backlog.is_empty() {
+            socket.write_all(&out.backlog).await?;
+            // Nothing is kept once written: an idle stream holds no buffer.
+            out.backlog = BytesMut::new();
+        }
+        match pumped {
+            Pumped::Blocked => {}
+            Pumped::Ended => return socket.shutdown().await,
+            Pumped::ClientLeft => return Ok(()),
+        }
+    }
+}
+
+/// Batches of one write each per poll at most, so one busy stream cannot hold a worker.
+const MAX_ROUNDS: usize = 16;
+
+/// Writes every frame the body has ready, a batch of up to `MAX_BATCH` frames per vectored
+/// write, without waiting; returns `Pending` (woken by the body or by the client closing)
+/// once the body has nothing more. Synchronous on purpose: frames and I/O slices live on the
+/// stack for the call, not in the stream's task, and nothing is allocated per batch.
+fn pump(
+    cx: &mut Context<'_>,
+    socket: &TcpStream,
+    mut body: Pin<&mut Body>,
+    out: &mut Outbox,
+) -> Poll<std::io::Result<Pumped>> {
+    for _ in 0..MAX_ROUNDS {
+        let mut frames: [Bytes; MAX_BATCH] = std::array::from_fn(|_| Bytes::new());
+        let mut count = 0;
+        let mut ended = false;
+        while count < MAX_BATCH {
+            match body.as_mut().poll_frame(cx) {
+                Poll::Ready(None) => {
+                    ended = true;
+                    break;
                 }
-            },
-            None => {
-                let next = tokio::select! {
-                    next = poll_fn(|cx| body.as_mut().poll_frame(cx)) => next,
-                    gone = client_left(&mut reader) => return gone,
-                };
-                take(next, &mut frames)?
-            }
-        };
-        while !ended && frames.len() < MAX_BATCH {
-            match poll_once(body.as_mut()).await {
-                Poll::Ready(next) => ended = take(next, &mut frames)?,
+                Poll::Ready(Some(Err(error))) => {
+                    return Poll::Ready(Err(std::io::Error::other(error)));
+                }
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data()
+                        && !data.is_empty()
+                    {
+                        frames[count] = data;
+                        count += 1;
+                    }
+                }
                 Poll::Pending => break,
             }
         }
-        write_batch(&mut writer, head.take(), &frames, framing, ended).await?;
-        // Nothing is kept between batches: an idle stream holds no buffer.
-        frames = Vec::new();
-        if ended {
-            return writer.shutdown().await;
-        }
-    }
-}
-
-/// Polls the body once (registering this task's waker when nothing is ready).
-async fn poll_once(mut body: Pin<&mut Body>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-    poll_fn(|cx| Poll::Ready(body.as_mut().poll_frame(cx))).await
-}
-
-/// Adds a frame's data to `frames`; true when the body has ended.
-fn take(
-    next: Option<Result<Frame<Bytes>, axum::Error>>,
-    frames: &mut Vec<Bytes>,
-) -> std::io::Result<bool> {
-    match next {
-        None => Ok(true),
-        Some(Err(error)) => Err(std::io::Error::other(error)),
-        Some(Ok(frame)) => {
-            if let Ok(data) = frame.into_data()
-                && !data.is_empty()
-            {
-                frames.push(data);
+        if count > 0 || ended || out.head.is_some() {
+            write_now(socket, out, &frames[..count], ended)?;
+            if ended {
+                return Poll::Ready(Ok(Pumped::Ended));
             }
-            Ok(false)
+            if !out.backlog.is_empty() {
+                return Poll::Ready(Ok(Pumped::Blocked));
+            }
+        }
+        if count < MAX_BATCH {
+            // The body is pending (its waker is registered): sleep unless the client left.
+            return match client_left(cx, socket) {
+                Poll::Ready(_) => Poll::Ready(Ok(Pumped::ClientLeft)),
+                Poll::Pending => Poll::Pending,
+            };
         }
     }
+    cx.waker().wake_by_ref();
+    Poll::Pending
 }
 
-/// Resolves once the client has closed its side (or reset); bytes it sends after the request
-/// are read and ignored.
-async fn client_left(reader: &mut (impl AsyncRead + Unpin)) -> std::io::Result<()> {
+/// Ready once the client has closed its side or the connection failed; bytes it sends after
+/// the request are read and ignored.
+fn client_left(cx: &mut Context<'_>, socket: &TcpStream) -> Poll<()> {
     let mut scratch = [0u8; 64];
     loop {
-        match reader.read(&mut scratch).await {
-            Ok(0) => return Ok(()),
+        match socket.poll_read_ready(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(_)) => return Poll::Ready(()),
+            Poll::Ready(Ok(())) => {}
+        }
+        match socket.try_read(&mut scratch) {
+            Ok(0) => return Poll::Ready(()),
             Ok(_) => {}
-            Err(error) => return Err(error),
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return Poll::Ready(()),
         }
     }
 }
 
-/// Writes the head (if any) and `frames` as one chunk (plus the last chunk when `last`), in
-/// one vectored write when the socket takes it all.
-async fn write_batch(
-    writer: &mut (impl AsyncWrite + Unpin),
-    head: Option<Vec<u8>>,
+fn push<'a>(parts: &mut [&'a [u8]], count: &mut usize, bytes: &'a [u8]) {
+    if !bytes.is_empty() {
+        parts[*count] = bytes;
+        *count += 1;
+    }
+}
+
+/// `size` in hex followed by CRLF (a chunk's size line), in `buf`.
+fn chunk_size_line(size: usize, buf: &mut [u8; 18]) -> &[u8] {
+    let digits = (usize::BITS - size.leading_zeros()).div_ceil(4).max(1) as usize;
+    for (n, byte) in buf[..digits].iter_mut().enumerate() {
+        let nibble = (size >> (4 * (digits - 1 - n))) & 0xf;
+        *byte = b"0123456789abcdef"[nibble];
+    }
+    buf[digits] = b'\r';
+    buf[digits + 1] = b'\n';
+    &buf[..digits + 2]
+}
+
+/// Writes the head (if not sent yet) and `frames` as one chunk (with the last chunk when
+/// `last`) in one vectored write; what the socket does not take goes to the backlog.
+fn write_now(
+    socket: &TcpStream,
+    out: &mut Outbox,
     frames: &[Bytes],
-    framing: Framing,
     last: bool,
 ) -> std::io::Result<()> {
     let size: usize = frames.iter().map(Bytes::len).sum();
-    let chunked = framing == Framing::Chunked;
-    let chunk_head = format!("{size:x}\r\n");
-    let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(frames.len() + 4);
+    let chunked = out.framing == Framing::Chunked;
+    let mut size_line = [0u8; 18];
+    let head = out.head.take();
+    let mut parts: [&[u8]; MAX_BATCH + 4] = [&[]; MAX_BATCH + 4];
+    let mut count = 0;
     if let Some(head) = &head {
-        slices.push(IoSlice::new(head));
+        push(&mut parts, &mut count, head);
     }
     if chunked && size > 0 {
-        slices.push(IoSlice::new(chunk_head.as_bytes()));
+        push(
+            &mut parts,
+            &mut count,
+            chunk_size_line(size, &mut size_line),
+        );
     }
-    slices.extend(frames.iter().map(|frame| IoSlice::new(frame)));
+    for frame in frames {
+        push(&mut parts, &mut count, frame);
+    }
     if chunked && size > 0 {
-        slices.push(IoSlice::new(b"\r\n"));
+        push(&mut parts, &mut count, b"\r\n");
     }
     if chunked && last {
-        slices.push(IoSlice::new(b"0\r\n\r\n"));
+        push(&mut parts, &mut count, b"0\r\n\r\n");
     }
-    let mut slices = &mut slices[..];
-    while !slices.is_empty() {
-        let written = writer.write_vectored(slices).await?;
-        if written == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
+    let slices: [IoSlice<'_>; MAX_BATCH + 4] = std::array::from_fn(|n| IoSlice::new(parts[n]));
+    let slices = &slices[..count];
+    let total: usize = slices.iter().map(|s| s.len()).sum();
+    let written = match socket.try_write_vectored(slices) {
+        Ok(written) => written,
+        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => 0,
+        Err(error) => return Err(error),
+    };
+    if written < total {
+        let mut skip = written;
+        out.backlog.reserve(total - written);
+        for slice in slices {
+            let take = skip.min(slice.len());
+            out.backlog.extend_from_slice(&slice[take..]);
+            skip -= take;
         }
-        IoSlice::advance_slices(&mut slices, written);
     }
     Ok(())
 }
@@ -385,31 +461,16 @@ mod tests {
         assert!(head.ends_with("content-length: 7\r\n\r\n"));
     }
 
-    #[tokio::test]
-    async fn batches_are_single_chunks() {
-        let mut out = Vec::new();
-        let frames = [
-            Bytes::from_static(b"id: 1\n"),
-            Bytes::from_static(b"data: {}\n\n"),
-        ];
-        write_batch(
-            &mut out,
-            Some(b"HEAD\r\n\r\n".to_vec()),
-            &frames,
-            Framing::Chunked,
-            false,
-        )
-        .await
-        .unwrap();
-        write_batch(&mut out, None, &[], Framing::Chunked, true)
-            .await
-            .unwrap();
-        assert_eq!(out, b"HEAD\r\n\r\n10\r\nid: 1\ndata: {}\n\n\r\n0\r\n\r\n");
-        let mut raw = Vec::new();
-        write_batch(&mut raw, None, &frames, Framing::Close, true)
-            .await
-            .unwrap();
-        assert_eq!(raw, b"id: 1\ndata: {}\n\n");
+    #[test]
+    fn chunk_size_lines() {
+        let mut buf = [0u8; 18];
+        assert_eq!(chunk_size_line(0, &mut buf), b"0\r\n");
+        assert_eq!(chunk_size_line(16, &mut buf), b"10\r\n");
+        assert_eq!(chunk_size_line(0x1a2b, &mut buf), b"1a2b\r\n");
+        assert_eq!(
+            chunk_size_line(usize::MAX, &mut buf),
+            b"ffffffffffffffff\r\n"
+        );
     }
 
     /// Reads from `client` until `text` has arrived; returns everything read.
