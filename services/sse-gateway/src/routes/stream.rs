@@ -186,8 +186,10 @@ async fn fresh(
     let hub = &state.hub;
     let id = Uuid::new_v4();
     let names: Vec<String> = channels.iter().map(Channel::redis_name).collect();
+    // The channels reach the session as each is subscribed below (with where its history
+    // stands), so the session starts without them: two Redis round trips less per stream.
     hub.sessions()
-        .create(&id, &names, subject)
+        .create(&id, &[], subject)
         .await
         .map_err(|e| ApiError::redis("the session store is", e))?;
     let connection = Arc::new(Connection::new(id, now_millis(), socket));
@@ -217,6 +219,19 @@ fn before(id: StreamId) -> StreamId {
     }
 }
 
+/// Replaces the session's flushed position by `position` (the stream's, in memory).
+fn adopt_position(session: &mut Session, position: &crate::hub::connection::Position) {
+    session.seq = position.seq;
+    for (channel, at) in &position.cursors {
+        session.cursors.insert(channel.to_string(), *at);
+    }
+    session.log = position
+        .log
+        .iter()
+        .map(|(n, channel, at)| (*n, channel.to_string(), *at))
+        .collect();
+}
+
 async fn resume(
     state: &AppState,
     socket: CancellationToken,
@@ -227,6 +242,7 @@ async fn resume(
 ) -> Result<(crate::hub::ConnectionStream, Arc<Connection>), ApiError> {
     let hub: &Arc<Hub> = &state.hub;
     // A stale stream of the same session, here or on another pod, must stop writing it.
+    let mut session = session;
     if let Some(old) = hub.connection(&id) {
         hub.detach(&old);
         old.close_with(crate::hub::closing_frame(
@@ -234,6 +250,12 @@ async fn resume(
             "this stream continues on another connection",
             state.settings.retry,
         ));
+        // Held here, its position is newer than the one last flushed to the session: resume
+        // from it, so a client back before its old connection was noticed closed is not sent
+        // again what it already had.
+        if let Some(position) = old.position_if_changed(true) {
+            adopt_position(&mut session, &position);
+        }
     }
     hub.sessions()
         .take_over(&id)
@@ -313,4 +335,58 @@ async fn resume(
     }
     tracing::debug!(connection.id = %id, replayed, duplicates, "stream resumed");
     Ok((stream, connection))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::hub::connection::Position;
+    use crate::session::From;
+
+    fn at(ms: u64) -> StreamId {
+        StreamId { ms, seq: 0 }
+    }
+
+    #[test]
+    fn a_stream_still_held_here_resumes_from_its_position_in_memory() {
+        let job: Arc<str> = Arc::from("job:1");
+        // Flushed a while ago: events 1 and 2.
+        let mut session = Session {
+            owner: "pod".into(),
+            channels: ["job:1".to_owned()].into(),
+            seq: 2,
+            cursors: [("job:1".to_owned(), at(20))].into(),
+            log: vec![(1, "job:1".into(), at(10)), (2, "job:1".into(), at(20))],
+            ..Default::default()
+        };
+        // Written since, not flushed yet: events 3 and 4; the client read up to 4.
+        let position = Position {
+            seq: 4,
+            cursors: vec![(job.clone(), at(40))],
+            log: VecDeque::from([
+                (1, job.clone(), at(10)),
+                (2, job.clone(), at(20)),
+                (3, job.clone(), at(30)),
+                (4, job.clone(), at(40)),
+            ]),
+            dirty: true,
+        };
+        assert_eq!(
+            resume_points(&session, 4),
+            [("job:1".to_owned(), From::After(at(20)))],
+            "the flushed session alone would send 3 and 4 again"
+        );
+        adopt_position(&mut session, &position);
+        assert_eq!(
+            resume_points(&session, 4),
+            [("job:1".to_owned(), From::After(at(40)))]
+        );
+        assert_eq!(
+            resume_points(&session, 3),
+            [("job:1".to_owned(), From::After(at(30)))],
+            "what the client did not read is still replayed"
+        );
+    }
 }
