@@ -55,7 +55,9 @@ pub async fn serve(mut socket: TcpStream, router: Router, handle: SocketHandle) 
     let (response, version) = match read_request(&mut socket, handle).await {
         Ok(Some(request)) => {
             let version = request.version();
-            let response = router.oneshot(request).await;
+            // Boxed: the handler's state is large and only needed until the response starts;
+            // the stream's task keeps only what writing the body needs.
+            let response = Box::pin(router.oneshot(request)).await;
             (response.unwrap_or_else(|never| match never {}), version)
         }
         Ok(None) => return,
@@ -598,5 +600,20 @@ mod tests {
         assert!(closed.is_ok(), "cutting closes the connection");
         stop.cancel();
         server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_streams_task_stays_small() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (socket, _) = listener.accept().await.unwrap();
+        let token = tokio_util::sync::CancellationToken::new();
+        let task = super::super::connection(socket, Router::new(), token.clone(), token);
+        let size = std::mem::size_of_val(&task);
+        // Every idle stream holds one: its size is memory per stream.
+        assert!(size <= 1024, "a stream's task is {size} bytes");
+        drop(client);
     }
 }
