@@ -10,7 +10,8 @@
 # Installs nginx and libnginx-mod-nchan (Debian) when missing. A few minutes; not run in CI.
 #
 #   bash bench/compare.sh            (QUICK=1: 10x fewer streams;
-#                                     WORKLOADS="fanout-big connect": a subset, in that order)
+#                                     WORKLOADS="fanout-big connect": a subset, in that order;
+#                                     GATEWAY_BIN=path: another gateway build, e.g. an older one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
@@ -25,6 +26,7 @@ SMALL=$((2000 / SCALE))
 install_nchan
 log "building (release)"
 cargo build --release -p sse-gateway -p loadgen --bins 2>&1 | tail -1 >&2
+[ -n "${GATEWAY_BIN:-}" ] && log "gateway build: $GATEWAY_BIN"
 
 mkdir -p target/bench
 RESULTS="target/bench/compare-$(date +%Y%m%d-%H%M%S).jsonl"

@@ -56,7 +56,7 @@ while running; do
     done
     log "streams open across the pods: $peak (gateways' RSS $((peak_rss / 1024)) MiB)"
   fi
-  sleep 2
+  sleep 5
 done
 status=0
 for i in $(seq "$PODS"); do wait "${LOADGENS[i]}" || status=1; done

@@ -66,6 +66,13 @@ def cell(fmt, value):
 
 def main(path):
     runs = [json.loads(line) for line in open(path) if line.startswith('{"loadgen":')]
+    # A workload run again gets "(run 2)", … so each pair stays apart.
+    seen = {}
+    for run in runs:
+        key = (run["label"], run["target"])
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > 1:
+            run["label"] = f'{run["label"]} (run {seen[key]})'
     labels = []
     for run in runs:
         if run["label"] not in labels:
