@@ -3,14 +3,17 @@
 //! reconnect; sessions outlive their stream by `RESUME_WINDOW`.
 //!
 //! Keys, hash-tagged by connection id so both live on one Cluster slot:
-//! `sse:sess:{id}` (hash: owner, subject, createdAt, seq, cursors, log, closedAt, and
-//! `since:<channel>` per channel) and `sse:sess:{id}:ch` (set of channels).
+//! `sse:sess:{id}` (hash: owner, subject, createdAt, seq, cursors, log, closedAt, multi, and
+//! `since:<channel>` per channel) and `sse:sess:{id}:ch` (set of channels). Each operation is
+//! one round trip (a pipeline on the one slot), except adding a channel, which first reads
+//! where the channel's history stands.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use fred::prelude::{Client, HashesInterface, KeysInterface, SetsInterface};
+use fred::types::Value;
 use fred::types::scripts::Script;
 use progress_contract::history::StreamId;
 use progress_contract::time::now_millis;
@@ -45,6 +48,9 @@ pub struct Session {
     /// that dies before its first position flush still leaves a point to resume from.
     pub since: HashMap<String, StreamId>,
     pub closed: bool,
+    /// The stream has had several channels: its SSE ids carry no history id, and its
+    /// position is the flushed one (see [`crate::hub::connection`]).
+    pub multi: bool,
 }
 
 fn since_field(channel: &str) -> String {
@@ -93,25 +99,32 @@ impl SessionStore {
         if let Some(subject) = subject {
             fields.push(("subject", subject.to_owned()));
         }
-        let _: () = self.client.hset(&key, fields).await?;
-        let _: bool = self.client.expire(&key, ttl(self.window) * 2, None).await?;
+        let pipeline = self.client.pipeline();
+        let _: () = pipeline.hset(&key, fields).await?;
+        let _: () = pipeline.expire(&key, ttl(self.window) * 2, None).await?;
         if !channels.is_empty() {
-            let _: i64 = self.client.sadd(set_key(id), channels.to_vec()).await?;
-            let _: bool = self
-                .client
+            let _: () = pipeline.sadd(set_key(id), channels.to_vec()).await?;
+            let _: () = pipeline
                 .expire(set_key(id), ttl(self.window) * 2, None)
                 .await?;
         }
+        let _: Vec<Value> = pipeline.all().await?;
         Ok(())
     }
 
     /// The session, or `None` when unknown or expired.
     pub async fn load(&self, id: &Uuid) -> Result<Option<Session>, fred::error::Error> {
-        let hash: HashMap<String, String> = self.client.hgetall(hash_key(id)).await?;
+        let pipeline = self.client.pipeline();
+        let _: () = pipeline.hgetall(hash_key(id)).await?;
+        let _: () = pipeline.smembers(set_key(id)).await?;
+        let (hash, channels): (HashMap<String, String>, HashSet<String>) =
+            match <[Value; 2]>::try_from(pipeline.all::<Vec<Value>>().await?) {
+                Ok([hash, channels]) => (hash.convert()?, channels.convert()?),
+                Err(_) => return Ok(None),
+            };
         let Some(owner) = hash.get("owner").cloned() else {
             return Ok(None);
         };
-        let channels: HashSet<String> = self.client.smembers(set_key(id)).await?;
         let cursors: HashMap<String, String> = hash
             .get("cursors")
             .and_then(|c| serde_json::from_str(c).ok())
@@ -144,6 +157,7 @@ impl SessionStore {
                 .filter_map(|(n, c, id)| Some((n, c, StreamId::parse(&id)?)))
                 .collect(),
             closed: hash.contains_key("closedAt"),
+            multi: hash.contains_key("multi"),
         }))
     }
 
@@ -160,40 +174,50 @@ impl SessionStore {
     /// Makes this pod the owner (a reconnect landed here).
     pub async fn take_over(&self, id: &Uuid) -> Result<(), fred::error::Error> {
         let key = hash_key(id);
-        let _: () = self
-            .client
+        let pipeline = self.client.pipeline();
+        let _: () = pipeline
             .hset(&key, [("owner", self.pod.to_string())])
             .await?;
-        let _: i64 = self.client.hdel(&key, "closedAt").await?;
-        let _: bool = self.client.expire(&key, ttl(self.window) * 2, None).await?;
-        let _: bool = self
-            .client
+        let _: () = pipeline.hdel(&key, "closedAt").await?;
+        let _: () = pipeline.expire(&key, ttl(self.window) * 2, None).await?;
+        let _: () = pipeline
             .expire(set_key(id), ttl(self.window) * 2, None)
             .await?;
+        let _: Vec<Value> = pipeline.all().await?;
         Ok(())
     }
 
-    /// Adds `channel` and records where its history stands now (see [`Session::since`]).
-    pub async fn add_channel(&self, id: &Uuid, channel: &str) -> Result<(), fred::error::Error> {
-        let _: i64 = self.client.sadd(set_key(id), channel).await?;
-        let _: bool = self
-            .client
-            .expire(set_key(id), ttl(self.window) * 2, None)
-            .await?;
+    /// Adds `channel`, records where its history stands now (see [`Session::since`]) and
+    /// returns that point; `multi` marks the stream as having several channels (for good).
+    pub async fn add_channel(
+        &self,
+        id: &Uuid,
+        channel: &str,
+        multi: bool,
+    ) -> Result<StreamId, fred::error::Error> {
         let start = HistoryReader::new(self.client.clone())
             .latest(channel)
             .await?
             .unwrap_or(StreamId::ZERO);
-        let _: () = self
-            .client
-            .hset(hash_key(id), [(since_field(channel), start.to_string())])
+        let mut fields = vec![(since_field(channel), start.to_string())];
+        if multi {
+            fields.push(("multi".to_owned(), "1".to_owned()));
+        }
+        let pipeline = self.client.pipeline();
+        let _: () = pipeline.sadd(set_key(id), channel).await?;
+        let _: () = pipeline
+            .expire(set_key(id), ttl(self.window) * 2, None)
             .await?;
-        Ok(())
+        let _: () = pipeline.hset(hash_key(id), fields).await?;
+        let _: Vec<Value> = pipeline.all().await?;
+        Ok(start)
     }
 
     pub async fn remove_channel(&self, id: &Uuid, channel: &str) -> Result<(), fred::error::Error> {
-        let _: i64 = self.client.srem(set_key(id), channel).await?;
-        let _: i64 = self.client.hdel(hash_key(id), since_field(channel)).await?;
+        let pipeline = self.client.pipeline();
+        let _: () = pipeline.srem(set_key(id), channel).await?;
+        let _: () = pipeline.hdel(hash_key(id), since_field(channel)).await?;
+        let _: Vec<Value> = pipeline.all().await?;
         Ok(())
     }
 
@@ -266,11 +290,21 @@ pub enum From {
 }
 
 /// For each channel of `session`, where to resume a client whose last event was number
-/// `seen` (from `Last-Event-ID`). The log corrects cursors flushed after events the client
-/// never received.
-pub fn resume_points(session: &Session, seen: u64) -> Vec<(String, From)> {
+/// `seen` carrying history id `event` (both from `Last-Event-ID`).
+///
+/// A stream that only ever had one channel resumes right after `event`: exact, whatever was
+/// flushed. Otherwise the log corrects cursors flushed after events the client never
+/// received; a client further behind than the log reaches resumes where the channel was
+/// subscribed (events may come twice, none is lost).
+pub fn resume_points(session: &Session, seen: u64, event: Option<StreamId>) -> Vec<(String, From)> {
     let mut channels: Vec<&String> = session.channels.iter().collect();
     channels.sort();
+    if let (Some(event), [channel], false) = (event, channels.as_slice(), session.multi) {
+        return vec![((*channel).clone(), From::After(event))];
+    }
+    let log_start = session.log.iter().map(|(n, _, _)| *n).min();
+    // The log holds every event numbered after `seen`.
+    let log_covers = log_start.is_some_and(|start| start <= seen.saturating_add(1));
     channels
         .into_iter()
         .map(|channel| {
@@ -287,7 +321,11 @@ pub fn resume_points(session: &Session, seen: u64) -> Vec<(String, From)> {
                 .max();
             let from = match (first_unreceived, last_received) {
                 (Some(_), Some(received)) => From::After(received),
-                (Some(first), None) => From::Including(first),
+                (Some(first), None) if log_covers => From::Including(first),
+                (Some(first), None) => match session.since.get(channel) {
+                    Some(since) if *since < first => From::After(*since),
+                    _ => From::Including(first),
+                },
                 (None, _) => match session
                     .cursors
                     .get(channel)
@@ -326,12 +364,13 @@ mod tests {
             ],
             since: HashMap::new(),
             closed: true,
+            multi: true,
         }
     }
 
     #[test]
     fn everything_read_resumes_at_the_cursors() {
-        let points = resume_points(&session(), 5);
+        let points = resume_points(&session(), 5, None);
         assert_eq!(
             points,
             vec![
@@ -344,10 +383,10 @@ mod tests {
 
     #[test]
     fn unread_tail_is_rewound_per_channel() {
-        let points = resume_points(&session(), 2);
+        let points = resume_points(&session(), 2, None);
         assert_eq!(points[0], ("job:1".into(), From::After(id(10))));
         assert_eq!(points[1], ("job:2".into(), From::After(id(20))));
-        let points = resume_points(&session(), 0);
+        let points = resume_points(&session(), 0, None);
         assert_eq!(points[0], ("job:1".into(), From::Including(id(10))));
         assert_eq!(points[1], ("job:2".into(), From::Including(id(20))));
     }
@@ -357,7 +396,7 @@ mod tests {
         let mut session = session();
         session.since.insert("queue:q".into(), id(35));
         session.since.insert("job:1".into(), id(5));
-        let points = resume_points(&session, 5);
+        let points = resume_points(&session, 5, None);
         assert_eq!(points[2], ("queue:q".into(), From::After(id(35))));
         // A flushed cursor is newer than the subscription point and wins.
         assert_eq!(points[0], ("job:1".into(), From::After(id(50))));
@@ -365,7 +404,57 @@ mod tests {
 
     #[test]
     fn a_client_ahead_of_the_flush_resumes_at_the_cursors() {
-        let points = resume_points(&session(), 9);
+        let points = resume_points(&session(), 9, None);
         assert_eq!(points[0], ("job:1".into(), From::After(id(50))));
+    }
+
+    #[test]
+    fn a_one_channel_stream_resumes_right_after_the_event_its_id_names() {
+        let session = Session {
+            owner: "a".into(),
+            channels: ["job:1".to_owned()].into(),
+            // Never flushed while open: only the subscription point is known.
+            since: [("job:1".to_owned(), id(5))].into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            resume_points(&session, 7, Some(id(70))),
+            [("job:1".to_owned(), From::After(id(70)))]
+        );
+        assert_eq!(
+            resume_points(&session, 7, None),
+            [("job:1".to_owned(), From::After(id(5)))],
+            "without the event id, from the subscription point"
+        );
+    }
+
+    #[test]
+    fn an_event_id_is_not_trusted_once_the_stream_had_several_channels() {
+        // job:2 was added and removed again: the id's event may be job:2's.
+        let session = Session {
+            channels: ["job:1".to_owned()].into(),
+            since: [("job:1".to_owned(), id(5))].into(),
+            multi: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            resume_points(&session, 7, Some(id(70))),
+            [("job:1".to_owned(), From::After(id(5)))]
+        );
+    }
+
+    #[test]
+    fn a_client_behind_the_whole_log_resumes_where_it_subscribed() {
+        let mut session = session();
+        // The log starts at n = 3: events 1 and 2 are no longer described.
+        session.log.drain(..2);
+        session.since.insert("job:1".into(), id(1));
+        let points = resume_points(&session, 1, None);
+        assert_eq!(points[0], ("job:1".into(), From::After(id(1))));
+        // Without a subscription point, from the oldest event the log has.
+        assert_eq!(points[1], ("job:2".into(), From::Including(id(40))));
+        // A client the log covers is rewound exactly.
+        let points = resume_points(&session, 2, None);
+        assert_eq!(points[0], ("job:1".into(), From::Including(id(30))));
     }
 }

@@ -5,10 +5,14 @@
 //! waker. Event bodies are shared `Bytes`, so an event fanned out to many streams is one
 //! allocation; only the short `id:` line is per stream, made when the event is written.
 //!
-//! Positions: every event with history is numbered per stream when written (`id:
-//! {connectionId}:{n}`), and the stream remembers, per channel, the last event id written
-//! and a short log of recent (n, channel, event id). A client that reconnects with
-//! `Last-Event-ID` can then be resumed exactly where it stopped reading.
+//! Positions: every event with history is numbered per stream when written, and the stream
+//! remembers, per channel, the last event id written. A stream on one channel (a browser
+//! watching its job: the common case) writes that event id into the SSE id itself
+//! (`id: {connectionId}:{n}:{eventId}`), so its `Last-Event-ID` alone says exactly where to
+//! resume and its position never needs writing to Redis while it is open. A stream that has
+//! had several channels writes `id: {connectionId}:{n}` and keeps a short log of recent
+//! (n, channel, event id), flushed to its session, which maps `n` back to a position on
+//! every channel.
 //!
 //! A queue past its high-water mark coalesces intermediate job updates (see
 //! [`super::coalesce`]). Positions and the log only ever record events written, so an update
@@ -97,10 +101,15 @@ pub struct Position {
     pub seq: u64,
     /// Last event id written, per channel.
     pub cursors: Vec<(Arc<str>, StreamId)>,
-    /// Recent (n, channel, event id), oldest first.
+    /// Recent (n, channel, event id), oldest first (kept once the stream has had several
+    /// channels).
     pub log: VecDeque<(u64, Arc<str>, StreamId)>,
-    /// Changed since the last snapshot.
+    /// Changed since the last snapshot, in a way only the session can carry (a stream on one
+    /// channel carries its position in its SSE ids).
     pub dirty: bool,
+    /// The stream has had more than one channel: SSE ids no longer name a channel's event
+    /// id, and the position is flushed to the session.
+    pub multi: bool,
 }
 
 /// The server side of one SSE stream.
@@ -211,13 +220,15 @@ impl Connection {
         }
     }
 
-    /// A resumed stream: numbering continues after `seq`, positions start at `cursors`.
+    /// A resumed stream: numbering continues after `seq`, positions start at `cursors`;
+    /// `multi` when its session has had several channels.
     pub fn resumed(
         id: Uuid,
         connected_at: u64,
         socket: CancellationToken,
         seq: u64,
         cursors: Vec<(Arc<str>, StreamId)>,
+        multi: bool,
     ) -> Self {
         let connection = Self::new(id, connected_at, socket);
         {
@@ -228,7 +239,8 @@ impl Connection {
             seq,
             cursors,
             log: VecDeque::new(),
-            dirty: true,
+            dirty: multi,
+            multi,
         };
         connection
     }
@@ -338,14 +350,40 @@ impl Connection {
         self.socket.cancel();
     }
 
-    /// Records a channel; false if it was already there.
+    /// Records a channel; false if it was already there. The second channel a stream ever
+    /// has ends its one-channel mode (see [`Position::multi`]).
     pub fn add_channel(&self, channel: &str) -> bool {
         let mut channels = lock(&self.channels);
         if channels.iter().any(|c| c == channel) {
             return false;
         }
         channels.push(channel.to_owned());
+        if channels.len() > 1 {
+            self.become_multi();
+        }
         true
+    }
+
+    /// From now on the position lives in the session: the log starts with the last event
+    /// written, so a client whose last id is that event resumes exactly.
+    fn become_multi(&self) {
+        let mut position = lock(&self.position);
+        if position.multi {
+            return;
+        }
+        position.multi = true;
+        position.dirty = true;
+        if position.seq > 0
+            && let [(channel, id)] = position.cursors.as_slice()
+        {
+            let entry = (position.seq, channel.clone(), *id);
+            position.log.push_back(entry);
+        }
+    }
+
+    /// Whether the stream has had more than one channel.
+    pub fn is_multi(&self) -> bool {
+        lock(&self.position).multi
     }
 
     /// Forgets a channel; false if it was not there.
@@ -396,15 +434,20 @@ impl Connection {
         let mut position = lock(&self.position);
         if last_for(&position.cursors, channel).is_none() {
             position.cursors.push((Arc::from(channel), id));
-            position.dirty = true;
+            // A one-channel stream's session already has it (`since`).
+            position.dirty |= position.multi;
         }
     }
 
-    fn record(&self, tagged: &Tagged) -> u64 {
+    /// Numbers a written event and moves the position; returns its SSE `id:` line.
+    fn record(&self, tagged: &Tagged) -> Bytes {
         let mut position = lock(&self.position);
         position.seq += 1;
         let seq = position.seq;
         set_for(&mut position.cursors, &tagged.channel, tagged.id);
+        if !position.multi {
+            return id_line(&self.id, seq, Some(tagged.id));
+        }
         if position.log.len() == LOG_LEN {
             position.log.pop_front();
         }
@@ -412,7 +455,7 @@ impl Connection {
             .log
             .push_back((seq, tagged.channel.clone(), tagged.id));
         position.dirty = true;
-        seq
+        id_line(&self.id, seq, None)
     }
 
     fn poll_frame(&self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
@@ -423,9 +466,8 @@ impl Connection {
         if let Some(item) = queue.frames.pop_front() {
             return Poll::Ready(Some(match item.history {
                 Some(tagged) => {
-                    let seq = self.record(&tagged);
                     queue.pending_body = Some(item.body);
-                    Bytes::from(format!("id: {}:{seq}\n", self.id))
+                    self.record(&tagged)
                 }
                 None => item.body,
             }));
@@ -439,6 +481,22 @@ impl Connection {
         }
         Poll::Pending
     }
+}
+
+/// `id: {connection}:{n}[:{event id}]\n`.
+fn id_line(connection: &Uuid, seq: u64, event: Option<StreamId>) -> Bytes {
+    use std::io::Write;
+    let mut line = Vec::with_capacity(104);
+    line.extend_from_slice(b"id: ");
+    let mut uuid = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    line.extend_from_slice(connection.hyphenated().encode_lower(&mut uuid).as_bytes());
+    // Writing into a Vec cannot fail.
+    let _ = match event {
+        Some(event) => write!(line, ":{seq}:{}-{}", event.ms, event.seq),
+        None => write!(line, ":{seq}"),
+    };
+    line.push(b'\n');
+    Bytes::from(line)
 }
 
 type OnDrop = Box<dyn FnOnce(&Arc<Connection>) + Send + Sync>;
@@ -548,22 +606,49 @@ mod tests {
         let conn = connection();
         let job: Arc<str> = Arc::from("job:1");
         let mut stream = ConnectionStream::new(conn.clone(), |_| {});
+        assert!(conn.add_channel("job:1"));
         conn.push(tagged(&job, 5, "e5"), 8);
         conn.push(plain("heartbeat"), 8);
         let id_line = next(&mut stream).await.unwrap();
-        assert_eq!(id_line, Bytes::from(format!("id: {}:1\n", conn.id())));
+        // One channel: the id names the event in its history, and nothing needs flushing.
+        assert_eq!(id_line, Bytes::from(format!("id: {}:1:5-0\n", conn.id())));
         assert_eq!(next(&mut stream).await.as_deref(), Some(&b"e5"[..]));
         assert_eq!(next(&mut stream).await.as_deref(), Some(&b"heartbeat"[..]));
-        let position = conn.position_if_changed(false).unwrap();
+        assert!(conn.position_if_changed(false).is_none());
+        let position = conn.position_if_changed(true).unwrap();
         assert_eq!(position.seq, 1);
         assert_eq!(
             position.cursors,
             vec![(job.clone(), StreamId { ms: 5, seq: 0 })]
         );
-        assert!(
-            conn.position_if_changed(false).is_none(),
-            "not dirty any more"
-        );
+        assert!(position.log.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_second_channel_moves_the_position_to_the_session_for_good() {
+        let conn = connection();
+        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("job:a"), Arc::from("job:b"));
+        let mut stream = ConnectionStream::new(conn.clone(), |_| {});
+        conn.add_channel("job:a");
+        conn.push(tagged(&a, 5, "a5"), 8);
+        read_events(&mut stream, 1).await;
+        assert!(!conn.is_multi());
+        conn.add_channel("job:b");
+        assert!(conn.is_multi());
+        // The log starts with the last event written, and the position is to be flushed.
+        let position = conn.position_if_changed(false).unwrap();
+        assert_eq!(position.log, [(1, a.clone(), StreamId { ms: 5, seq: 0 })]);
+        conn.push(tagged(&b, 6, "b6"), 8);
+        let id_line = next(&mut stream).await.unwrap();
+        assert_eq!(id_line, Bytes::from(format!("id: {}:2\n", conn.id())));
+        next(&mut stream).await.unwrap();
+        let position = conn.position_if_changed(false).unwrap();
+        assert_eq!(position.log.len(), 2);
+        // Removing a channel does not bring one-channel ids back.
+        conn.remove_channel("job:b");
+        conn.push(tagged(&a, 7, "a7"), 8);
+        let id_line = next(&mut stream).await.unwrap();
+        assert_eq!(id_line, Bytes::from(format!("id: {}:3\n", conn.id())));
     }
 
     #[tokio::test]
@@ -601,6 +686,8 @@ mod tests {
     async fn past_high_water_the_latest_progress_replaces_its_job_in_place() {
         let conn = connection();
         let (a, b): (Arc<str>, Arc<str>) = (Arc::from("job:a"), Arc::from("job:b"));
+        conn.add_channel("job:a");
+        conn.add_channel("job:b");
         // Capacity 8: coalescing starts at 6 queued.
         for item in [
             progress(&a, 1, "a1"),
@@ -666,33 +753,29 @@ mod tests {
     async fn a_resume_after_coalescing_replays_the_unreceived_terminal_event() {
         let conn = connection();
         let a: Arc<str> = Arc::from("job:a");
+        conn.add_channel("job:a");
         for (ms, body) in [(1, "a1"), (2, "a2"), (3, "a3"), (4, "a4")] {
             conn.push(progress(&a, ms, body), 4);
         }
         conn.push(tagged(&a, 5, "a5-done"), 4);
         let mut stream = ConnectionStream::new(conn.clone(), |_| {});
-        let bodies = read_events(&mut stream, 4).await;
-        assert_eq!(&bodies[2][..], b"a4", "a4 replaced a3");
-        let position = conn.position_if_changed(true).unwrap();
+        let mut last_id = Bytes::new();
+        for _ in 0..3 {
+            last_id = next(&mut stream).await.unwrap();
+            let body = next(&mut stream).await.unwrap();
+            assert_ne!(&body[..], b"a3", "a4 replaced a3");
+        }
+        // The client got events 1 to 3 (a1, a2, a4); the terminal a5 was written but lost.
+        let text = std::str::from_utf8(&last_id).unwrap();
+        let point = crate::last_event_id::parse(text.trim_start_matches("id: ")).unwrap();
+        assert_eq!(point.seen, 3);
         let session = crate::session::Session {
             owner: "pod".into(),
             channels: ["job:a".to_owned()].into(),
-            seq: position.seq,
-            cursors: position
-                .cursors
-                .iter()
-                .map(|(c, id)| (c.to_string(), *id))
-                .collect(),
-            log: position
-                .log
-                .iter()
-                .map(|(n, c, id)| (*n, c.to_string(), *id))
-                .collect(),
             closed: true,
             ..Default::default()
         };
-        // The client got events 1 to 3 (a1, a2, a4): the terminal a5 was written but lost.
-        let points = crate::session::resume_points(&session, 3);
+        let points = crate::session::resume_points(&session, point.seen, point.event);
         assert_eq!(
             points,
             [(

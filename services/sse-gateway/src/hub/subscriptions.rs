@@ -16,7 +16,6 @@ use fred::prelude::PubsubInterface;
 use progress_contract::Channel;
 use progress_contract::channel::{BROADCAST_CHANNEL, CONNECTION_EVENTS_CHANNEL};
 use progress_contract::events::{StreamEvent, SubscriptionChange};
-use progress_contract::history::StreamId;
 use uuid::Uuid;
 
 use super::{Connection, Hub, HubError, read, write};
@@ -42,10 +41,12 @@ impl Hub {
         if added {
             // Persist it so a reconnect to any pod keeps it; remember where history stands
             // now so a reconnect replays what comes after.
-            self.sessions.add_channel(id, &name).await?;
             // With no history yet, every event the channel gets is after this point, so a
             // resume or catch-up replays all of it.
-            let start = self.history.latest(&name).await?.unwrap_or(StreamId::ZERO);
+            let start = self
+                .sessions
+                .add_channel(id, &name, connection.is_multi())
+                .await?;
             connection.start_cursor(&name, start);
         }
         self.send(

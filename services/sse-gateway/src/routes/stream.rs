@@ -27,6 +27,7 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::frame;
 use crate::hub::{Connection, ControlOp, Hub, duration_millis};
+use crate::last_event_id::LastEventId;
 use crate::session::{From, Session, resume_points};
 
 /// Cancelling it closes the TCP connection a request arrived on (set by the server).
@@ -115,15 +116,15 @@ pub async fn connect(
         .as_deref()
         .and_then(crate::last_event_id::parse)
     {
-        Some((id, seen)) => hub
+        Some(point) => hub
             .sessions()
-            .load(&id)
+            .load(&point.connection)
             .await
             .map_err(|e| ApiError::redis("the session store is", e))?
-            .map(|s| (id, seen, s)),
+            .map(|s| (point, s)),
         None => None,
     };
-    if let Some((_, _, session)) = &resumable {
+    if let Some((_, session)) = &resumable {
         principal.check_stream_owner(session.subject.as_deref())?;
     }
     for channel in &channels {
@@ -137,7 +138,7 @@ pub async fn connect(
         "new"
     };
     let (stream, connection) = match resumable {
-        Some((id, seen, session)) => resume(&state, socket, id, seen, session, &channels).await?,
+        Some((point, session)) => resume(&state, socket, point, session, &channels).await?,
         None => fresh(&state, socket, &channels, principal.subject.as_deref()).await?,
     };
     if result != "new" {
@@ -230,17 +231,18 @@ fn adopt_position(session: &mut Session, position: &crate::hub::connection::Posi
         .iter()
         .map(|(n, channel, at)| (*n, channel.to_string(), *at))
         .collect();
+    session.multi |= position.multi;
 }
 
 async fn resume(
     state: &AppState,
     socket: CancellationToken,
-    id: Uuid,
-    seen: u64,
+    point: LastEventId,
     session: Session,
     extra: &[Channel],
 ) -> Result<(crate::hub::ConnectionStream, Arc<Connection>), ApiError> {
     let hub: &Arc<Hub> = &state.hub;
+    let (id, seen) = (point.connection, point.seen);
     // A stale stream of the same session, here or on another pod, must stop writing it.
     let mut session = session;
     if let Some(old) = hub.connection(&id) {
@@ -267,7 +269,7 @@ async fn resume(
             tracing::debug!(%error, "telling the previous pod failed");
         }
     }
-    let points = resume_points(&session, seen);
+    let points = resume_points(&session, seen, point.event);
     let cursors: Vec<(Arc<str>, StreamId)> = points
         .iter()
         .filter_map(|(channel, from)| match from {
@@ -276,15 +278,23 @@ async fn resume(
             From::Live => None,
         })
         .collect();
-    let connection = Arc::new(Connection::resumed(id, now_millis(), socket, seen, cursors));
+    let connection = Arc::new(Connection::resumed(
+        id,
+        now_millis(),
+        socket,
+        seen,
+        cursors,
+        session.multi,
+    ));
     connection.hold();
     let stream = hub.open(connection.clone());
     let mut names: Vec<String> = points.iter().map(|(c, _)| c.clone()).collect();
     for channel in extra {
         let name = channel.redis_name();
         if !names.contains(&name) {
+            let multi = !names.is_empty();
             hub.sessions()
-                .add_channel(&id, &name)
+                .add_channel(&id, &name, multi)
                 .await
                 .map_err(|e| ApiError::redis("the session store is", e))?;
             names.push(name);
@@ -359,6 +369,7 @@ mod tests {
             seq: 2,
             cursors: [("job:1".to_owned(), at(20))].into(),
             log: vec![(1, "job:1".into(), at(10)), (2, "job:1".into(), at(20))],
+            multi: true,
             ..Default::default()
         };
         // Written since, not flushed yet: events 3 and 4; the client read up to 4.
@@ -372,19 +383,20 @@ mod tests {
                 (4, job.clone(), at(40)),
             ]),
             dirty: true,
+            multi: true,
         };
         assert_eq!(
-            resume_points(&session, 4),
+            resume_points(&session, 4, None),
             [("job:1".to_owned(), From::After(at(20)))],
             "the flushed session alone would send 3 and 4 again"
         );
         adopt_position(&mut session, &position);
         assert_eq!(
-            resume_points(&session, 4),
+            resume_points(&session, 4, None),
             [("job:1".to_owned(), From::After(at(40)))]
         );
         assert_eq!(
-            resume_points(&session, 3),
+            resume_points(&session, 3, None),
             [("job:1".to_owned(), From::After(at(30)))],
             "what the client did not read is still replayed"
         );

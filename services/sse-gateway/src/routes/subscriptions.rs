@@ -126,8 +126,9 @@ async fn change(
         .ok_or(crate::hub::HubError::UnknownConnection)?;
     let changed = session.channels.contains(&name) != subscribe;
     if subscribe {
+        let multi = session.multi || session.channels.iter().any(|c| *c != name);
         hub.sessions()
-            .add_channel(&id, &name)
+            .add_channel(&id, &name, multi)
             .await
             .map_err(|e| ApiError::redis("the session store is", e))?;
     } else {

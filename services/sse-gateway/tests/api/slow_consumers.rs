@@ -205,9 +205,9 @@ fn is_terminal(event: &SseEvent) -> bool {
     event.event == "job_update" && matches!(status_of(event).as_str(), "completed" | "failed")
 }
 
-/// The number after the connection id in an SSE id (`{connectionId}:{n}`).
+/// The number after the connection id in an SSE id (`{connectionId}:{n}[:{eventId}]`).
 fn position(event: &SseEvent) -> u64 {
-    event.id.rsplit_once(':').unwrap().1.parse().unwrap()
+    event.id.split(':').nth(1).unwrap().parse().unwrap()
 }
 
 const CAPACITY: usize = 32;
