@@ -32,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::coalesce;
+use super::wire::{self, Flushed, MAX_BATCH, Wire};
 
 /// Entries of the recent-delivery log kept per stream.
 pub const LOG_LEN: usize = 64;
@@ -92,6 +93,9 @@ struct Queue {
     pending_body: Option<Bytes>,
     waker: Option<Waker>,
     closed: bool,
+    /// The socket, for a stream written directly (see [`super::wire`]); `None` while the
+    /// response has not started, and for streams whose body is polled by hyper.
+    wire: Option<Wire>,
 }
 
 /// What has been written to the client, per channel.
@@ -208,6 +212,9 @@ impl Queue {
     }
 }
 
+/// The longest `id:` line: `id: `, a UUID, and three `u64`s with their separators.
+const ID_LINE_MAX: usize = 4 + 36 + 3 * 21 + 2;
+
 impl Connection {
     pub fn new(id: Uuid, connected_at: u64, socket: CancellationToken) -> Self {
         Self {
@@ -269,9 +276,117 @@ impl Connection {
         }
         let push = queue.offer(item, capacity);
         if matches!(push, Push::Queued | Push::Coalesced(_)) {
-            queue.wake();
+            self.kick(&mut queue);
         }
         push
+    }
+
+    /// Something was queued: written at once on a direct stream, else its task is woken.
+    fn kick(&self, queue: &mut Queue) {
+        if queue.wire.is_none() {
+            return queue.wake();
+        }
+        match self.flush_wire(queue) {
+            Ok(Flushed::Idle) => {}
+            // The task waits for the socket, or ends the stream.
+            Ok(Flushed::Blocked | Flushed::Ended) | Err(_) => queue.wake(),
+        }
+    }
+
+    /// Starts writing this stream straight to `socket` (see [`super::wire`]): `head` first,
+    /// then every queued frame. From now on the stream's task polls [`Connection::poll_wire`].
+    pub fn attach_wire(&self, socket: Arc<tokio::net::TcpStream>, head: &[u8], chunked: bool) {
+        let mut queue = lock(&self.queue);
+        queue.wire = Some(Wire::new(socket, head, chunked));
+        self.kick(&mut queue);
+    }
+
+    /// Gives the socket back (the stream's task ends): the connection no longer keeps it open.
+    pub fn detach_wire(&self) {
+        lock(&self.queue).wire = None;
+    }
+
+    /// Writes the backlog, then the queued frames in batches, then the body's end once the
+    /// stream is closed and drained, until done or the socket is full.
+    fn flush_wire(&self, queue: &mut Queue) -> std::io::Result<Flushed> {
+        let Queue {
+            frames,
+            wire,
+            closed,
+            ..
+        } = queue;
+        let Some(wire) = wire.as_mut() else {
+            return Ok(Flushed::Idle);
+        };
+        if !wire.write_backlog()? {
+            return Ok(Flushed::Blocked);
+        }
+        loop {
+            if wire.is_finished() {
+                return Ok(Flushed::Ended);
+            }
+            let count = frames.len().min(MAX_BATCH);
+            let last = *closed && count == frames.len();
+            if count == 0 && !last {
+                return Ok(Flushed::Idle);
+            }
+            let mut batch: [Option<Item>; MAX_BATCH] = Default::default();
+            let mut ids = [[0u8; ID_LINE_MAX]; MAX_BATCH];
+            let mut id_lengths = [0usize; MAX_BATCH];
+            for n in 0..count {
+                let item = frames.pop_front();
+                if let Some(tagged) = item.as_ref().and_then(|item| item.history.as_ref()) {
+                    id_lengths[n] = self.record(tagged, &mut ids[n]);
+                }
+                batch[n] = item;
+            }
+            let mut parts: [&[u8]; 2 * MAX_BATCH] = [&[]; 2 * MAX_BATCH];
+            let mut used = 0;
+            for (n, item) in batch.iter().enumerate().take(count) {
+                parts[used] = &ids[n][..id_lengths[n]];
+                parts[used + 1] = item.as_ref().map_or(&[][..], |item| &item.body[..]);
+                used += 2;
+            }
+            match wire.write_chunk(&parts[..used], last)? {
+                Flushed::Idle => {}
+                other => return Ok(other),
+            }
+        }
+    }
+
+    /// The task of a direct stream: ready when the stream has ended (`Ok`) or the client is
+    /// gone (`Err`); otherwise waits to be woken by a frame the socket refused, by a close,
+    /// or by the socket.
+    pub fn poll_wire(&self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let mut queue = lock(&self.queue);
+        loop {
+            match self.flush_wire(&mut queue)? {
+                Flushed::Ended => return Poll::Ready(Ok(())),
+                Flushed::Blocked => {
+                    let Some(wire) = &queue.wire else {
+                        return Poll::Ready(Ok(()));
+                    };
+                    match wire.socket().poll_write_ready(cx) {
+                        Poll::Ready(Ok(())) => continue,
+                        Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+                Flushed::Idle => {
+                    match &queue.waker {
+                        Some(waker) if waker.will_wake(cx.waker()) => {}
+                        _ => queue.waker = Some(cx.waker().clone()),
+                    }
+                    let Some(wire) = &queue.wire else {
+                        return Poll::Ready(Ok(()));
+                    };
+                    return match wire::client_left(cx, wire.socket()) {
+                        Poll::Ready(()) => Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into())),
+                        Poll::Pending => Poll::Pending,
+                    };
+                }
+            }
+        }
     }
 
     /// Holds live events back until [`Connection::release`], so a replay can be queued first.
@@ -299,7 +414,7 @@ impl Connection {
                 duplicates += 1;
             }
         }
-        queue.wake();
+        self.kick(&mut queue);
         duplicates
     }
 
@@ -315,7 +430,7 @@ impl Connection {
         queue.frames.clear();
         queue.frames.shrink_to_fit();
         queue.frames.push_back(Item::plain(last));
-        queue.wake();
+        self.kick(&mut queue);
         true
     }
 
@@ -332,7 +447,7 @@ impl Connection {
             }
         }
         queue.frames.push_back(Item::plain(last));
-        queue.wake();
+        self.kick(&mut queue);
         true
     }
 
@@ -439,14 +554,15 @@ impl Connection {
         }
     }
 
-    /// Numbers a written event and moves the position; returns its SSE `id:` line.
-    fn record(&self, tagged: &Tagged) -> Bytes {
+    /// Numbers a written event and moves the position; writes its SSE `id:` line into
+    /// `line` and returns its length.
+    fn record(&self, tagged: &Tagged, line: &mut [u8; ID_LINE_MAX]) -> usize {
         let mut position = lock(&self.position);
         position.seq += 1;
         let seq = position.seq;
         set_for(&mut position.cursors, &tagged.channel, tagged.id);
         if !position.multi {
-            return id_line(&self.id, seq, Some(tagged.id));
+            return id_line(&self.id, seq, Some(tagged.id), line);
         }
         if position.log.len() == LOG_LEN {
             position.log.pop_front();
@@ -455,7 +571,7 @@ impl Connection {
             .log
             .push_back((seq, tagged.channel.clone(), tagged.id));
         position.dirty = true;
-        id_line(&self.id, seq, None)
+        id_line(&self.id, seq, None, line)
     }
 
     fn poll_frame(&self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
@@ -467,7 +583,9 @@ impl Connection {
             return Poll::Ready(Some(match item.history {
                 Some(tagged) => {
                     queue.pending_body = Some(item.body);
-                    self.record(&tagged)
+                    let mut line = [0u8; ID_LINE_MAX];
+                    let length = self.record(&tagged, &mut line);
+                    Bytes::copy_from_slice(&line[..length])
                 }
                 None => item.body,
             }));
@@ -483,20 +601,23 @@ impl Connection {
     }
 }
 
-/// `id: {connection}:{n}[:{event id}]\n`.
-fn id_line(connection: &Uuid, seq: u64, event: Option<StreamId>) -> Bytes {
+/// `id: {connection}:{n}[:{event id}]\n` into `line`; returns its length.
+fn id_line(
+    connection: &Uuid,
+    seq: u64,
+    event: Option<StreamId>,
+    line: &mut [u8; ID_LINE_MAX],
+) -> usize {
     use std::io::Write;
-    let mut line = Vec::with_capacity(104);
-    line.extend_from_slice(b"id: ");
+    let mut cursor = std::io::Cursor::new(&mut line[..]);
     let mut uuid = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    line.extend_from_slice(connection.hyphenated().encode_lower(&mut uuid).as_bytes());
-    // Writing into a Vec cannot fail.
+    let uuid = connection.hyphenated().encode_lower(&mut uuid);
+    // `ID_LINE_MAX` holds the longest line: these writes cannot fail.
     let _ = match event {
-        Some(event) => write!(line, ":{seq}:{}-{}", event.ms, event.seq),
-        None => write!(line, ":{seq}"),
+        Some(event) => writeln!(cursor, "id: {uuid}:{seq}:{}-{}", event.ms, event.seq),
+        None => writeln!(cursor, "id: {uuid}:{seq}"),
     };
-    line.push(b'\n');
-    Bytes::from(line)
+    usize::try_from(cursor.position()).unwrap_or(0)
 }
 
 type OnDrop = Box<dyn FnOnce(&Arc<Connection>) + Send + Sync>;

@@ -7,6 +7,7 @@
 //! - `dispatch`: a Redis message → one shared frame → every local subscriber's queue.
 //! - `control`: requests from other pods for streams held here.
 //! - `stats`: the `/sse/stats` and `/sse/channels` views.
+//! - [`wire`]: a stream written straight to its socket by whoever queues a frame.
 
 mod coalesce;
 pub mod connection;
@@ -14,6 +15,7 @@ mod control;
 mod dispatch;
 mod stats;
 mod subscriptions;
+pub mod wire;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};

@@ -151,6 +151,8 @@ pub async fn connect(
         frame
     });
     let mut response = Response::new(Body::from_stream(stream));
+    // Lets the gateway's own HTTP/1 writer write the stream straight from its queue.
+    response.extensions_mut().insert(connection);
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

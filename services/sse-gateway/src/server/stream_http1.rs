@@ -9,23 +9,24 @@
 //! vectored write of the shared frame bytes. The connection carries that one request
 //! (`Connection: close`); any other first request goes to hyper.
 
-use std::future::poll_fn;
-use std::io::IoSlice;
+use std::future::{Future, poll_fn};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, Bytes, HttpBody};
+use axum::body::{Body, HttpBody};
 use axum::extract::Request;
 use axum::http::header::{self, HeaderName, HeaderValue};
 use axum::http::{Method, StatusCode, Uri, Version};
 use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tower::ServiceExt;
 
 use crate::error::ApiError;
+use crate::hub::Connection;
+use crate::hub::wire;
 use crate::routes::SocketHandle;
 
 /// The request line prefix served here.
@@ -33,8 +34,6 @@ const STREAM_REQUEST: &[u8] = b"GET /api/v1/sse/connect";
 /// Larger request heads are refused (the router's own `MAX_HEADER_BYTES` check is smaller).
 const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
-/// Frames written in one chunk (one vectored write) at most.
-const MAX_BATCH: usize = 32;
 
 /// Whether the connection's first bytes are a stream request (nothing is consumed). A request
 /// line that has not fully arrived yet goes to hyper, which serves it as well.
@@ -63,8 +62,7 @@ pub async fn serve(mut socket: TcpStream, router: Router, handle: SocketHandle) 
         Ok(None) => return,
         Err(rejected) => (rejected.into_response(), Version::HTTP_11),
     };
-    // Write errors mean the client is gone: the stream ends with this task.
-    let _ = write_response(&mut socket, response, version).await;
+    write_response(socket, response, version).await;
 }
 
 /// Reads and parses the request head; `Ok(None)` if the client left before sending it all.
@@ -189,202 +187,116 @@ fn response_head(response: &Response, framing: Framing, length: Option<u64>) -> 
     head
 }
 
-/// The response head still to send, and what the socket did not take.
-struct Outbox {
-    head: Option<Vec<u8>>,
-    framing: Framing,
-    /// Bytes a full socket buffer refused, written before anything else (a slow client).
-    backlog: BytesMut,
+/// How a response is written once prepared.
+enum Prepared {
+    /// A stream: written straight from its connection's queue (see [`crate::hub::wire`]).
+    /// The body is kept, not polled: dropping it ends the stream in the hub.
+    Stream {
+        connection: Arc<Connection>,
+        body: Body,
+    },
+    /// Anything else (an error, a body without a connection): written frame by frame.
+    Other(Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>),
 }
 
-/// What one pump of the body ended with.
-enum Pumped {
-    /// The socket is full: write the backlog, then pump again.
-    Blocked,
-    /// The body ended and its last bytes are written.
-    Ended,
-    /// The client closed its side.
-    ClientLeft,
+/// Starts writing `response`. Synchronous, so the response itself never sits in the
+/// stream's task.
+fn prepare(socket: &Arc<TcpStream>, response: Response, version: Version) -> Prepared {
+    let Some(connection) = response.extensions().get::<Arc<Connection>>().cloned() else {
+        return Prepared::Other(Box::pin(write_body(socket.clone(), response, version)));
+    };
+    let framing = match version {
+        Version::HTTP_10 => Framing::Close,
+        _ => Framing::Chunked,
+    };
+    let head = response_head(&response, framing, None);
+    connection.attach_wire(socket.clone(), &head, framing == Framing::Chunked);
+    Prepared::Stream {
+        connection,
+        body: response.into_body(),
+    }
 }
 
-async fn write_response(
-    socket: &mut TcpStream,
+/// Writes the response; the stream's task ends with it.
+async fn write_response(socket: TcpStream, response: Response, version: Version) {
+    let socket = Arc::new(socket);
+    let written = match prepare(&socket, response, version) {
+        Prepared::Stream { connection, body } => {
+            let attached = Attached(&connection);
+            let ended = poll_fn(|cx| connection.poll_wire(cx)).await;
+            drop(attached);
+            drop(body);
+            ended
+        }
+        Prepared::Other(writing) => writing.await,
+    };
+    // Write errors mean the client is gone.
+    if written.is_ok() {
+        let _ = socket2::SockRef::from(&*socket).shutdown(std::net::Shutdown::Write);
+    }
+}
+
+/// Gives the socket back when the stream's task ends, however it ends.
+struct Attached<'a>(&'a Connection);
+
+impl Drop for Attached<'_> {
+    fn drop(&mut self) {
+        self.0.detach_wire();
+    }
+}
+
+async fn write_all(socket: &TcpStream, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        socket.writable().await?;
+        match socket.try_write(bytes) {
+            Ok(written) => bytes = &bytes[written..],
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+async fn write_body(
+    socket: Arc<TcpStream>,
     response: Response,
     version: Version,
 ) -> std::io::Result<()> {
+    let socket = &*socket;
     let length = response.body().size_hint().exact();
     let framing = match (length, version) {
         (Some(_), _) => Framing::Length,
         (None, Version::HTTP_10) => Framing::Close,
         (None, _) => Framing::Chunked,
     };
-    let mut out = Outbox {
-        head: Some(response_head(&response, framing, length)),
-        framing,
-        backlog: BytesMut::new(),
-    };
+    write_all(socket, &response_head(&response, framing, length)).await?;
     let mut body = std::pin::pin!(response.into_body());
     loop {
-        let shared: &TcpStream = socket;
-        let pumped = poll_fn(|cx| pump(cx, shared, body.as_mut(), &mut out)).await?;
-        if !out.backlog.is_empty() {
-            socket.write_all(&out.backlog).await?;
-            // Nothing is kept once written: an idle stream holds no buffer.
-            out.backlog = BytesMut::new();
-        }
-        match pumped {
-            Pumped::Blocked => {}
-            Pumped::Ended => return socket.shutdown().await,
-            Pumped::ClientLeft => return Ok(()),
-        }
-    }
-}
-
-/// Batches of one write each per poll at most, so one busy stream cannot hold a worker.
-const MAX_ROUNDS: usize = 16;
-
-/// Writes every frame the body has ready, a batch of up to `MAX_BATCH` frames per vectored
-/// write, without waiting; returns `Pending` (woken by the body or by the client closing)
-/// once the body has nothing more. Synchronous on purpose: frames and I/O slices live on the
-/// stack for the call, not in the stream's task, and nothing is allocated per batch.
-fn pump(
-    cx: &mut Context<'_>,
-    socket: &TcpStream,
-    mut body: Pin<&mut Body>,
-    out: &mut Outbox,
-) -> Poll<std::io::Result<Pumped>> {
-    for _ in 0..MAX_ROUNDS {
-        let mut frames: [Bytes; MAX_BATCH] = std::array::from_fn(|_| Bytes::new());
-        let mut count = 0;
-        let mut ended = false;
-        while count < MAX_BATCH {
-            match body.as_mut().poll_frame(cx) {
-                Poll::Ready(None) => {
-                    ended = true;
-                    break;
-                }
-                Poll::Ready(Some(Err(error))) => {
-                    return Poll::Ready(Err(std::io::Error::other(error)));
-                }
-                Poll::Ready(Some(Ok(frame))) => {
-                    if let Ok(data) = frame.into_data()
-                        && !data.is_empty()
-                    {
-                        frames[count] = data;
-                        count += 1;
-                    }
-                }
-                Poll::Pending => break,
-            }
-        }
-        if count > 0 || ended || out.head.is_some() {
-            write_now(socket, out, &frames[..count], ended)?;
-            if ended {
-                return Poll::Ready(Ok(Pumped::Ended));
-            }
-            if !out.backlog.is_empty() {
-                return Poll::Ready(Ok(Pumped::Blocked));
-            }
-        }
-        if count < MAX_BATCH {
-            // The body is pending (its waker is registered): sleep unless the client left.
-            return match client_left(cx, socket) {
-                Poll::Ready(_) => Poll::Ready(Ok(Pumped::ClientLeft)),
-                Poll::Pending => Poll::Pending,
-            };
+        let frame = tokio::select! {
+            frame = poll_fn(|cx| body.as_mut().poll_frame(cx)) => frame,
+            () = poll_fn(|cx| wire::client_left(cx, socket)) => return Ok(()),
+        };
+        let data = match frame {
+            None => break,
+            Some(Err(error)) => return Err(std::io::Error::other(error)),
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) if !data.is_empty() => data,
+                _ => continue,
+            },
+        };
+        if framing == Framing::Chunked {
+            let mut size_line = [0u8; 18];
+            let mut chunk = BytesMut::with_capacity(data.len() + 20);
+            chunk.extend_from_slice(wire::chunk_size_line(data.len(), &mut size_line));
+            chunk.extend_from_slice(&data);
+            chunk.extend_from_slice(b"\r\n");
+            write_all(socket, &chunk).await?;
+        } else {
+            write_all(socket, &data).await?;
         }
     }
-    cx.waker().wake_by_ref();
-    Poll::Pending
-}
-
-/// Ready once the client has closed its side or the connection failed; bytes it sends after
-/// the request are read and ignored.
-fn client_left(cx: &mut Context<'_>, socket: &TcpStream) -> Poll<()> {
-    let mut scratch = [0u8; 64];
-    loop {
-        match socket.poll_read_ready(cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(Err(_)) => return Poll::Ready(()),
-            Poll::Ready(Ok(())) => {}
-        }
-        match socket.try_read(&mut scratch) {
-            Ok(0) => return Poll::Ready(()),
-            Ok(_) => {}
-            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(_) => return Poll::Ready(()),
-        }
-    }
-}
-
-fn push<'a>(parts: &mut [&'a [u8]], count: &mut usize, bytes: &'a [u8]) {
-    if !bytes.is_empty() {
-        parts[*count] = bytes;
-        *count += 1;
-    }
-}
-
-/// `size` in hex followed by CRLF (a chunk's size line), in `buf`.
-fn chunk_size_line(size: usize, buf: &mut [u8; 18]) -> &[u8] {
-    let digits = (usize::BITS - size.leading_zeros()).div_ceil(4).max(1) as usize;
-    for (n, byte) in buf[..digits].iter_mut().enumerate() {
-        let nibble = (size >> (4 * (digits - 1 - n))) & 0xf;
-        *byte = b"0123456789abcdef"[nibble];
-    }
-    buf[digits] = b'\r';
-    buf[digits + 1] = b'\n';
-    &buf[..digits + 2]
-}
-
-/// Writes the head (if not sent yet) and `frames` as one chunk (with the last chunk when
-/// `last`) in one vectored write; what the socket does not take goes to the backlog.
-fn write_now(
-    socket: &TcpStream,
-    out: &mut Outbox,
-    frames: &[Bytes],
-    last: bool,
-) -> std::io::Result<()> {
-    let size: usize = frames.iter().map(Bytes::len).sum();
-    let chunked = out.framing == Framing::Chunked;
-    let mut size_line = [0u8; 18];
-    let head = out.head.take();
-    let mut parts: [&[u8]; MAX_BATCH + 4] = [&[]; MAX_BATCH + 4];
-    let mut count = 0;
-    if let Some(head) = &head {
-        push(&mut parts, &mut count, head);
-    }
-    if chunked && size > 0 {
-        push(
-            &mut parts,
-            &mut count,
-            chunk_size_line(size, &mut size_line),
-        );
-    }
-    for frame in frames {
-        push(&mut parts, &mut count, frame);
-    }
-    if chunked && size > 0 {
-        push(&mut parts, &mut count, b"\r\n");
-    }
-    if chunked && last {
-        push(&mut parts, &mut count, b"0\r\n\r\n");
-    }
-    let slices: [IoSlice<'_>; MAX_BATCH + 4] = std::array::from_fn(|n| IoSlice::new(parts[n]));
-    let slices = &slices[..count];
-    let total: usize = slices.iter().map(|s| s.len()).sum();
-    let written = match socket.try_write_vectored(slices) {
-        Ok(written) => written,
-        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => 0,
-        Err(error) => return Err(error),
-    };
-    if written < total {
-        let mut skip = written;
-        out.backlog.reserve(total - written);
-        for slice in slices {
-            let take = skip.min(slice.len());
-            out.backlog.extend_from_slice(&slice[take..]);
-            skip -= take;
-        }
+    if framing == Framing::Chunked {
+        write_all(socket, b"0\r\n\r\n").await?;
     }
     Ok(())
 }
@@ -392,6 +304,8 @@ fn write_now(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::body::Bytes;
+    use tokio::io::AsyncWriteExt;
 
     #[test]
     fn recognises_stream_requests_only() {
@@ -463,18 +377,6 @@ mod tests {
         assert!(head.ends_with("content-length: 7\r\n\r\n"));
     }
 
-    #[test]
-    fn chunk_size_lines() {
-        let mut buf = [0u8; 18];
-        assert_eq!(chunk_size_line(0, &mut buf), b"0\r\n");
-        assert_eq!(chunk_size_line(16, &mut buf), b"10\r\n");
-        assert_eq!(chunk_size_line(0x1a2b, &mut buf), b"1a2b\r\n");
-        assert_eq!(
-            chunk_size_line(usize::MAX, &mut buf),
-            b"ffffffffffffffff\r\n"
-        );
-    }
-
     /// Reads from `client` until `text` has arrived; returns everything read.
     async fn read_until(client: &mut TcpStream, text: &str) -> String {
         let mut seen = Vec::new();
@@ -509,20 +411,24 @@ mod tests {
     async fn streams_without_hyper_and_serves_everything_else_with_it() {
         use futures::StreamExt;
         let (dropped, body_dropped) = tokio::sync::oneshot::channel();
-        let flag = std::sync::Arc::new(std::sync::Mutex::new(Some(DropFlag(Some(dropped)))));
+        let flag = Arc::new(std::sync::Mutex::new(Some(DropFlag(Some(dropped)))));
         let stream = move || {
             let flag = flag.lock().unwrap().take();
             async move {
-                let frames = futures::stream::iter([
-                    Ok::<_, std::convert::Infallible>(Bytes::from_static(b"a")),
-                    Ok(Bytes::from_static(b"b")),
-                ])
-                .chain(futures::stream::pending())
-                .map(move |frame| {
-                    let _held = &flag;
-                    frame
+                let connection = Arc::new(Connection::new(
+                    uuid::Uuid::new_v4(),
+                    0,
+                    tokio_util::sync::CancellationToken::new(),
+                ));
+                let frames = crate::hub::ConnectionStream::new(connection.clone(), move |_| {
+                    drop(flag);
                 });
+                for frame in ["a", "b"] {
+                    let frame = Bytes::from_static(frame.as_bytes());
+                    connection.push(crate::hub::Item::plain(frame), 8);
+                }
                 let mut response = Response::new(Body::from_stream(frames));
+                response.extensions_mut().insert(connection);
                 response.headers_mut().insert(
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("text/event-stream"),

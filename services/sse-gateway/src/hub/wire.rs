@@ -1,0 +1,235 @@
+//! A stream's socket, written straight from its queue.
+//!
+//! A stream served by the gateway's own HTTP/1 writer hands its socket to its
+//! [`Connection`](super::Connection) once the response head is ready. From then on a frame
+//! queued while nothing is waiting is written at once by whoever queued it (the Redis
+//! listener, for a fan-out): one vectored write of the shared frame bytes, no task woken, no
+//! queue round trip. The stream's task steps in only when the socket is full (it waits until
+//! the socket can take more) and to end the stream.
+//!
+//! Framing is HTTP/1.1 chunked (one chunk per batch of frames) or, for an HTTP/1.0 client,
+//! the raw bytes until the connection closes.
+
+use std::io::{self, IoSlice};
+use std::sync::Arc;
+
+use bytes::{Buf, BytesMut};
+use tokio::net::TcpStream;
+
+/// Frames written in one vectored write at most.
+pub const MAX_BATCH: usize = 32;
+
+/// The bytes ending a chunked body.
+const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// The write side of one stream's socket.
+pub struct Wire {
+    socket: Arc<TcpStream>,
+    chunked: bool,
+    /// Written before anything else: the response head, then whatever a full socket refused.
+    backlog: BytesMut,
+    /// The end of the body is written (or in the backlog).
+    finished: bool,
+}
+
+/// What a flush ended with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flushed {
+    /// Everything queued is written.
+    Idle,
+    /// The socket is full; the rest waits in the backlog or the queue.
+    Blocked,
+    /// The body's end is written: the stream is over.
+    Ended,
+}
+
+impl Wire {
+    /// `head` (the response head) is written before the first frame.
+    pub fn new(socket: Arc<TcpStream>, head: &[u8], chunked: bool) -> Self {
+        Self {
+            socket,
+            chunked,
+            backlog: BytesMut::from(head),
+            finished: false,
+        }
+    }
+
+    pub fn socket(&self) -> &Arc<TcpStream> {
+        &self.socket
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Writes what is left of the backlog; true once it is empty.
+    pub fn write_backlog(&mut self) -> io::Result<bool> {
+        while !self.backlog.is_empty() {
+            match self.socket.try_write(&self.backlog) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(written) => self.backlog.advance(written),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(error) => return Err(error),
+            }
+        }
+        // Nothing is kept once written: an idle stream holds no buffer.
+        self.backlog = BytesMut::new();
+        Ok(true)
+    }
+
+    /// Writes `parts` as one chunk (then the body's end when `last`) in one vectored write;
+    /// what the socket does not take goes to the backlog. Call with an empty backlog.
+    pub fn write_chunk(&mut self, parts: &[&[u8]], last: bool) -> io::Result<Flushed> {
+        debug_assert!(self.backlog.is_empty() && parts.len() <= 2 * MAX_BATCH);
+        let size: usize = parts.iter().map(|p| p.len()).sum();
+        let mut size_line = [0u8; 18];
+        let mut slices = [IoSlice::new(&[]); 2 * MAX_BATCH + 3];
+        let mut count = 0;
+        let framed = self.chunked && size > 0;
+        let size_line = if framed {
+            chunk_size_line(size, &mut size_line)
+        } else {
+            &[][..]
+        };
+        add(size_line, &mut slices, &mut count);
+        for part in parts {
+            add(part, &mut slices, &mut count);
+        }
+        if framed {
+            add(b"\r\n", &mut slices, &mut count);
+        }
+        if last && self.chunked {
+            add(LAST_CHUNK, &mut slices, &mut count);
+        }
+        self.finished |= last;
+        let slices = &slices[..count];
+        let total: usize = slices.iter().map(|s| s.len()).sum();
+        let written = match self.socket.try_write_vectored(slices) {
+            Ok(written) => written,
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(error) => return Err(error),
+        };
+        if written < total {
+            let mut skip = written;
+            self.backlog.reserve(total - written);
+            for slice in slices {
+                let take = skip.min(slice.len());
+                self.backlog.extend_from_slice(&slice[take..]);
+                skip -= take;
+            }
+            return Ok(Flushed::Blocked);
+        }
+        Ok(if last { Flushed::Ended } else { Flushed::Idle })
+    }
+}
+
+/// Ready once the client has closed its side or the connection failed; bytes it sends after
+/// the request are read and ignored.
+pub fn client_left(cx: &mut std::task::Context<'_>, socket: &TcpStream) -> std::task::Poll<()> {
+    use std::task::Poll;
+    let mut scratch = [0u8; 64];
+    loop {
+        match socket.poll_read_ready(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(_)) => return Poll::Ready(()),
+            Poll::Ready(Ok(())) => {}
+        }
+        match socket.try_read(&mut scratch) {
+            Ok(0) => return Poll::Ready(()),
+            Ok(_) => {}
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => return Poll::Ready(()),
+        }
+    }
+}
+
+fn add<'a>(bytes: &'a [u8], slices: &mut [IoSlice<'a>], count: &mut usize) {
+    if !bytes.is_empty() {
+        slices[*count] = IoSlice::new(bytes);
+        *count += 1;
+    }
+}
+
+/// `size` in hex followed by CRLF (a chunk's size line), in `buf`.
+pub fn chunk_size_line(size: usize, buf: &mut [u8; 18]) -> &[u8] {
+    let digits = (usize::BITS - size.leading_zeros()).div_ceil(4).max(1) as usize;
+    for (n, byte) in buf[..digits].iter_mut().enumerate() {
+        let nibble = (size >> (4 * (digits - 1 - n))) & 0xf;
+        *byte = b"0123456789abcdef"[nibble];
+    }
+    buf[digits] = b'\r';
+    buf[digits + 1] = b'\n';
+    &buf[..digits + 2]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    #[test]
+    fn chunk_size_lines_are_hex() {
+        let mut buf = [0u8; 18];
+        assert_eq!(chunk_size_line(0, &mut buf), b"0\r\n");
+        assert_eq!(chunk_size_line(10, &mut buf), b"a\r\n");
+        assert_eq!(chunk_size_line(0x1f40, &mut buf), b"1f40\r\n");
+        assert_eq!(
+            chunk_size_line(usize::MAX, &mut buf),
+            b"ffffffffffffffff\r\n"
+        );
+    }
+
+    async fn pair() -> (Arc<TcpStream>, TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        (Arc::new(server), client)
+    }
+
+    #[tokio::test]
+    async fn head_then_chunks_then_the_end() {
+        let (server, mut client) = pair().await;
+        let mut wire = Wire::new(server, b"HEAD\r\n\r\n", true);
+        assert!(wire.write_backlog().unwrap());
+        assert_eq!(
+            wire.write_chunk(&[b"id: 1\n", b"data: x\n\n"], false).unwrap(),
+            Flushed::Idle
+        );
+        assert_eq!(wire.write_chunk(&[], true).unwrap(), Flushed::Ended);
+        assert!(wire.is_finished());
+        drop(wire);
+        let mut received = String::new();
+        client.read_to_string(&mut received).await.unwrap();
+        assert_eq!(
+            received,
+            "HEAD\r\n\r\nf\r\nid: 1\ndata: x\n\n\r\n0\r\n\r\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_socket_keeps_the_rest_in_order() {
+        let (server, mut client) = pair().await;
+        let mut wire = Wire::new(server, b"", false);
+        let big = vec![b'x'; 64 * 1024];
+        let mut sent = 0;
+        // Fill the socket: the rest of the last write waits in the backlog.
+        while wire.write_chunk(&[&big], false).unwrap() == Flushed::Idle {
+            sent += big.len();
+        }
+        sent += big.len();
+        let reader = tokio::spawn(async move {
+            let mut received = Vec::new();
+            client.read_to_end(&mut received).await.unwrap();
+            received
+        });
+        while !wire.write_backlog().unwrap() {
+            wire.socket().writable().await.unwrap();
+        }
+        drop(wire);
+        let received = reader.await.unwrap();
+        assert_eq!(received.len(), sent);
+        assert!(received.iter().all(|b| *b == b'x'));
+    }
+}
