@@ -330,28 +330,46 @@ impl Connection {
             if count == 0 && !last {
                 return Ok(Flushed::Idle);
             }
-            let mut batch: [Option<Item>; MAX_BATCH] = Default::default();
-            let mut ids = [[0u8; ID_LINE_MAX]; MAX_BATCH];
-            let mut id_lengths = [0usize; MAX_BATCH];
-            for n in 0..count {
-                let item = frames.pop_front();
-                if let Some(tagged) = item.as_ref().and_then(|item| item.history.as_ref()) {
-                    id_lengths[n] = self.record(tagged, &mut ids[n]);
-                }
-                batch[n] = item;
-            }
-            let mut parts: [&[u8]; 2 * MAX_BATCH] = [&[]; 2 * MAX_BATCH];
-            let mut used = 0;
-            for (n, item) in batch.iter().enumerate().take(count) {
-                parts[used] = &ids[n][..id_lengths[n]];
-                parts[used + 1] = item.as_ref().map_or(&[][..], |item| &item.body[..]);
-                used += 2;
-            }
-            match wire.write_chunk(&parts[..used], last)? {
+            // One frame (a fan-out's usual case) without a batch's stack arrays.
+            let written = if count == 1 {
+                self.write_batch::<1>(frames, wire, last)?
+            } else {
+                self.write_batch::<MAX_BATCH>(frames, wire, last)?
+            };
+            match written {
                 Flushed::Idle => {}
                 other => return Ok(other),
             }
         }
+    }
+
+    /// Takes up to `N` frames off the queue, numbers them, and writes them as one chunk.
+    fn write_batch<const N: usize>(
+        &self,
+        frames: &mut VecDeque<Item>,
+        wire: &mut Wire,
+        last: bool,
+    ) -> std::io::Result<Flushed> {
+        let count = frames.len().min(N);
+        let last = last && count == frames.len();
+        let mut batch: [Option<Item>; N] = std::array::from_fn(|_| None);
+        let mut ids = [[0u8; ID_LINE_MAX]; N];
+        let mut id_lengths = [0usize; N];
+        for n in 0..count {
+            let item = frames.pop_front();
+            if let Some(tagged) = item.as_ref().and_then(|item| item.history.as_ref()) {
+                id_lengths[n] = self.record(tagged, &mut ids[n]);
+            }
+            batch[n] = item;
+        }
+        let mut parts = [[&[][..]; 2]; N];
+        for (n, item) in batch.iter().enumerate().take(count) {
+            parts[n] = [
+                &ids[n][..id_lengths[n]],
+                item.as_ref().map_or(&[][..], |item| &item.body[..]),
+            ];
+        }
+        wire.write_chunk(parts[..count].as_flattened(), last)
     }
 
     /// The task of a direct stream: ready when the stream has ended (`Ok`) or the client is

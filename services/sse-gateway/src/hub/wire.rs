@@ -104,7 +104,9 @@ impl Wire {
         self.finished |= last;
         let slices = &slices[..count];
         let total: usize = slices.iter().map(|s| s.len()).sum();
-        let written = match self.socket.try_write_vectored(slices) {
+        // Straight to the socket: a full one answers WouldBlock, and the tokio readiness left
+        // set is cleared by the next write that meets it (the backlog's).
+        let written = match socket2::SockRef::from(&*self.socket).send_vectored(slices) {
             Ok(written) => written,
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => 0,
             Err(error) => return Err(error),
@@ -194,7 +196,8 @@ mod tests {
         let mut wire = Wire::new(server, b"HEAD\r\n\r\n", true);
         assert!(wire.write_backlog().unwrap());
         assert_eq!(
-            wire.write_chunk(&[b"id: 1\n", b"data: x\n\n"], false).unwrap(),
+            wire.write_chunk(&[b"id: 1\n", b"data: x\n\n"], false)
+                .unwrap(),
             Flushed::Idle
         );
         assert_eq!(wire.write_chunk(&[], true).unwrap(), Flushed::Ended);
@@ -202,10 +205,7 @@ mod tests {
         drop(wire);
         let mut received = String::new();
         client.read_to_string(&mut received).await.unwrap();
-        assert_eq!(
-            received,
-            "HEAD\r\n\r\nf\r\nid: 1\ndata: x\n\n\r\n0\r\n\r\n"
-        );
+        assert_eq!(received, "HEAD\r\n\r\nf\r\nid: 1\ndata: x\n\n\r\n0\r\n\r\n");
     }
 
     #[tokio::test]

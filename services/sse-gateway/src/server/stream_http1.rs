@@ -4,10 +4,12 @@
 //! read buffer and an 8 KiB header buffer; neither can be set below 8 KiB), which for an SSE
 //! stream idling for hours is most of its memory. A connection whose first bytes are a stream
 //! request is read here instead, into a small buffer freed once the head is parsed, handed to
-//! the same router (same middleware, same handler), and its response written here: the head
-//! together with the first frames, then every batch of ready frames as one chunk in one
-//! vectored write of the shared frame bytes. The connection carries that one request
-//! (`Connection: close`); any other first request goes to hyper.
+//! the same router (same middleware, same handler), and its response written here: a stream
+//! hands its socket to its connection, which writes the head with the first frames and then
+//! every frame straight from its queue (see [`crate::hub::wire`]); this task only waits for a
+//! full socket or for the client to leave. Other responses (errors) are written frame by
+//! frame. The connection carries that one request (`Connection: close`); any other first
+//! request goes to hyper.
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
