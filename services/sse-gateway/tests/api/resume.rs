@@ -339,3 +339,25 @@ async fn streams_older_than_max_connection_age_are_closed_to_rebalance() {
     assert_eq!(closing.json()["reason"], "max_age");
     assert!(closing.retry.is_some());
 }
+
+#[tokio::test]
+async fn a_client_back_before_its_old_stream_was_noticed_closed_gets_what_it_missed() {
+    let app = spawn_app().await;
+    let (mut old, _id) = app.connect("?jobs=takeover-1").await;
+    old.next_named("subscribed", WAIT).await.unwrap();
+    publish_seq(&app, "job:takeover-1", 1).await;
+    let (_, last_id) = next_seq(&mut old).await;
+    // The old stream is still open here (its client has not gone yet) when the event it will
+    // miss is published, and when the client comes back with its Last-Event-ID.
+    publish_seq(&app, "job:takeover-1", 2).await;
+    let url = app.url("/api/v1/sse/connect");
+    let mut resumed = SseClient::connect_with(&url, &[("last-event-id", &last_id)])
+        .await
+        .unwrap();
+    let connected = resumed.next_event(WAIT).await.unwrap();
+    assert_eq!(connected.json()["resumed"], true);
+    assert_eq!(next_seq(&mut resumed).await.0, 2, "the missed event");
+    publish_seq(&app, "job:takeover-1", 3).await;
+    assert_eq!(next_seq(&mut resumed).await.0, 3, "then live");
+    drop(old);
+}
