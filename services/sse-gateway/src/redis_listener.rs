@@ -1,6 +1,7 @@
 //! Tasks that connect the Redis subscriber to the hub: the message loop, and the reconnect
 //! loop that re-subscribes every channel after the connection comes back.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use fred::prelude::{ClientLike, ClusterInterface, EventInterface};
@@ -8,7 +9,7 @@ use fred::types::Value;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
-use crate::hub::Hub;
+use crate::hub::{CatchUp, Hub};
 use crate::metrics as m;
 
 /// Forwards every pub/sub message to the hub until `shutdown`.
@@ -34,8 +35,14 @@ pub async fn run_messages(hub: Arc<Hub>, shutdown: CancellationToken) {
                     missed,
                     "the pub/sub reader fell behind; replaying from history"
                 );
-                let hub = hub.clone();
-                tokio::spawn(async move { hub.catch_up().await });
+                // Held before the next message is dispatched: the messages still buffered
+                // are newer than those lost, and must follow their replay, not precede it.
+                let pending = hub.begin_catch_up();
+                tokio::spawn(catch_up(
+                    hub.clone(),
+                    pending,
+                    "the pub/sub reader fell behind",
+                ));
             }
             Err(RecvError::Closed) => {
                 tracing::error!("the Redis subscriber's message channel closed");
@@ -65,7 +72,13 @@ fn dispatch(hub: &Arc<Hub>, channel: &str, payload: &[u8]) {
 }
 
 /// Re-subscribes all channels on every (re)connection of the subscriber, and on every change
-/// of a cluster's topology (a failover or a slot migration moves sharded channels).
+/// of a cluster's topology (a failover or a slot migration moves sharded channels), then
+/// replays from history what streams missed meanwhile.
+///
+/// Streams' live events are held from *before* the subscriptions are restored until their
+/// replay is queued (see [`Hub::begin_catch_up`]): an event published just before a channel's
+/// subscription was back is only in history, and one published just after arrives live, maybe
+/// before the history is read; held, it follows the replay instead of hiding the first.
 pub async fn run_resubscribe(hub: Arc<Hub>, shutdown: CancellationToken) {
     let mut reconnects = hub.subscriber().reconnect_rx();
     let mut cluster_changes = hub.subscriber().cluster_change_rx();
@@ -107,13 +120,33 @@ pub async fn run_resubscribe(hub: Arc<Hub>, shutdown: CancellationToken) {
             },
         };
         metrics::counter!(m::REDIS_RECONNECTS).increment(1);
-        // While a cluster fails over, a shard may refuse for a few seconds: keep trying.
+        let mut pending: HashMap<Arc<str>, Vec<CatchUp>> = HashMap::new();
+        for entry in hub.begin_catch_up() {
+            pending
+                .entry(entry.channel.clone())
+                .or_default()
+                .push(entry);
+        }
+        // While a cluster fails over, a shard may refuse for a few seconds: keep trying. Each
+        // group of channels is caught up as soon as Redis confirmed it, not once every shard
+        // has answered.
         let mut delay = std::time::Duration::from_millis(100);
         loop {
-            match hub.resubscribe_all().await {
+            let restored = |channels: &[String]| {
+                let ready: Vec<CatchUp> = channels
+                    .iter()
+                    .filter_map(|channel| pending.remove(channel.as_str()))
+                    .flatten()
+                    .collect();
+                if !ready.is_empty() {
+                    tokio::spawn(catch_up(hub.clone(), ready, "reconnect"));
+                }
+            };
+            match hub.resubscribe_all(restored).await {
                 Ok(count) => {
                     tracing::info!(cause, channels = count, "Redis subscriptions restored");
-                    tokio::spawn(catch_up_after_reconnect(hub.clone()));
+                    // Channels that lost their last stream meanwhile: nothing to wait for.
+                    pending.clear();
                     break;
                 }
                 Err(error) => {
@@ -156,27 +189,26 @@ async fn slot_map_fingerprint(client: &fred::prelude::Client) -> Option<u64> {
     Some(hasher.finish())
 }
 
-/// Replays from history what streams missed while the subscriber was away: events a
-/// publisher wrote to history and published just before this pod's subscriptions were back.
-/// Positions are taken once, now, so events that arrive live meanwhile do not hide a hole;
-/// reads that fail while Redis is still coming back are retried over the next seconds.
-async fn catch_up_after_reconnect(hub: Arc<Hub>) {
-    let mut pending = hub.catch_up_snapshot();
+/// Replays from history what streams missed while the subscriber was away or behind: events
+/// a publisher wrote to history and published just before this pod's subscriptions were back.
+/// `pending` was taken (and its channels held) before the subscriptions were restored; reads
+/// that fail while Redis is still coming back are retried over the next seconds, after which
+/// the streams left get `resync`.
+async fn catch_up(hub: Arc<Hub>, mut pending: Vec<CatchUp>, cause: &'static str) {
     for delay in [0, 250, 1000, 3000, 6000] {
         tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
         let replayed = hub.catch_up_from(&mut pending).await;
         if replayed > 0 {
-            tracing::info!(
-                replayed,
-                "events missed during the reconnect replayed from history"
-            );
+            tracing::info!(cause, replayed, "missed events replayed from history");
         }
         if pending.is_empty() {
             return;
         }
     }
     tracing::warn!(
+        cause,
         streams = pending.len(),
-        "catch-up after reconnect gave up on some channels"
+        "catch-up gave up on some channels; their streams get resync"
     );
+    hub.abandon_catch_up(pending);
 }

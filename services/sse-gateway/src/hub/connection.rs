@@ -85,8 +85,12 @@ pub enum Push {
 #[derive(Default)]
 struct Queue {
     frames: VecDeque<Item>,
-    /// Live events held back while a replay is queued.
-    held: Option<Vec<Item>>,
+    /// Live events held back while a replay is queued, in arrival order.
+    held: Vec<Item>,
+    /// Holds on every live event (a resume replaying its channels); they nest.
+    holds: usize,
+    /// Holds on one channel's live events (a catch-up after a reconnect); they nest.
+    held_channels: Vec<(Arc<str>, usize)>,
     /// Newest event id queued per channel (for de-duplication).
     queued: Vec<(Arc<str>, StreamId)>,
     /// Body to write after its `id:` line.
@@ -147,6 +151,29 @@ fn set_for(list: &mut Vec<(Arc<str>, StreamId)>, channel: &Arc<str>, id: StreamI
 }
 
 impl Queue {
+    /// Whether a live `item` must wait for a replay to be queued first.
+    fn is_held(&self, item: &Item) -> bool {
+        self.holds > 0
+            || item
+                .channel
+                .as_ref()
+                .is_some_and(|channel| self.held_channels.iter().any(|(held, _)| held == channel))
+    }
+
+    /// Queues, in their order, the held events no hold covers any more, skipping what a
+    /// replay already queued; returns how many were duplicates.
+    fn admit_released(&mut self) -> usize {
+        let mut duplicates = 0;
+        for item in std::mem::take(&mut self.held) {
+            if self.is_held(&item) {
+                self.held.push(item);
+            } else if self.admit(item) == Push::Duplicate {
+                duplicates += 1;
+            }
+        }
+        duplicates
+    }
+
     /// The channel already had this id or a newer one queued or written.
     fn is_duplicate(&self, item: &Item) -> bool {
         item.history.as_ref().is_some_and(|tagged| {
@@ -267,11 +294,11 @@ impl Connection {
         if queue.closed {
             return Push::Closed;
         }
-        if let Some(held) = &mut queue.held {
-            if held.len() >= capacity.saturating_mul(4) {
+        if queue.is_held(&item) {
+            if queue.held.len() >= capacity.saturating_mul(4) {
                 return Push::Full;
             }
-            held.push(item);
+            queue.held.push(item);
             return Push::Queued;
         }
         let push = queue.offer(item, capacity);
@@ -407,9 +434,10 @@ impl Connection {
         }
     }
 
-    /// Holds live events back until [`Connection::release`], so a replay can be queued first.
+    /// Holds every live event back until [`Connection::release`], so a replay can be queued
+    /// first. Holds nest: events flow again when every hold is released.
     pub fn hold(&self) {
-        lock(&self.queue).held.get_or_insert_with(Vec::new);
+        lock(&self.queue).holds += 1;
     }
 
     /// Queues a replayed event (not limited by capacity: replays are bounded by history).
@@ -421,18 +449,55 @@ impl Connection {
         queue.admit(item)
     }
 
-    /// Queues the held live events after the replay, skipping what the replay already sent.
-    /// Returns how many were duplicates.
+    /// Ends one [`Connection::hold`]: once none is left, queues the held live events after
+    /// the replay, skipping what the replay already sent. Returns how many were duplicates.
     pub fn release(&self) -> usize {
         let mut queue = lock(&self.queue);
-        let held = queue.held.take().unwrap_or_default();
-        let mut duplicates = 0;
-        for item in held {
-            if queue.admit(item) == Push::Duplicate {
-                duplicates += 1;
+        queue.holds = queue.holds.saturating_sub(1);
+        self.admit_released(&mut queue)
+    }
+
+    /// Holds `channel`'s live events back until [`Connection::release_channel`], and returns
+    /// where the stream stands on it: the newest event id queued or written, the point a
+    /// catch-up replays after. `None` (and no hold) when the stream has no position there.
+    ///
+    /// Both happen under one lock, so every event of the channel is either covered by the
+    /// position or held: none can be queued between the two, ahead of a replay that would
+    /// then be dropped as older than it.
+    pub fn hold_channel(&self, channel: &Arc<str>) -> Option<StreamId> {
+        let cursor = last_for(&lock(&self.position).cursors, channel).copied();
+        let mut queue = lock(&self.queue);
+        let queued = last_for(&queue.queued, channel).copied();
+        let point = cursor.max(queued)?;
+        match queue.held_channels.iter_mut().find(|(c, _)| c == channel) {
+            Some(entry) => entry.1 += 1,
+            None => queue.held_channels.push((channel.clone(), 1)),
+        }
+        Some(point)
+    }
+
+    /// Ends one [`Connection::hold_channel`] on `channel`: once none is left, its held live
+    /// events are queued after the replay. Returns how many were duplicates.
+    pub fn release_channel(&self, channel: &str) -> usize {
+        let mut queue = lock(&self.queue);
+        if let Some(index) = queue
+            .held_channels
+            .iter()
+            .position(|(c, _)| &**c == channel)
+        {
+            queue.held_channels[index].1 -= 1;
+            if queue.held_channels[index].1 == 0 {
+                queue.held_channels.swap_remove(index);
             }
         }
-        self.kick(&mut queue);
+        self.admit_released(&mut queue)
+    }
+
+    /// Queues what no hold covers any more, and writes or wakes the stream (for its replay
+    /// too).
+    fn admit_released(&self, queue: &mut Queue) -> usize {
+        let duplicates = queue.admit_released();
+        self.kick(queue);
         duplicates
     }
 
@@ -444,7 +509,9 @@ impl Connection {
             return false;
         }
         queue.closed = true;
-        queue.held = None;
+        queue.held = Vec::new();
+        queue.holds = 0;
+        queue.held_channels.clear();
         queue.frames.clear();
         queue.frames.shrink_to_fit();
         queue.frames.push_back(Item::plain(last));
@@ -459,10 +526,10 @@ impl Connection {
             return false;
         }
         queue.closed = true;
-        if let Some(held) = queue.held.take() {
-            for item in held {
-                queue.admit(item);
-            }
+        queue.holds = 0;
+        queue.held_channels.clear();
+        for item in std::mem::take(&mut queue.held) {
+            queue.admit(item);
         }
         queue.frames.push_back(Item::plain(last));
         self.kick(&mut queue);
@@ -547,19 +614,6 @@ impl Connection {
         }
         position.dirty = false;
         Some(position.clone())
-    }
-
-    /// Per channel, the newest event id queued or written: a catch-up replays after it.
-    pub fn catch_up_points(&self) -> Vec<(Arc<str>, StreamId)> {
-        let mut points = lock(&self.position).cursors.clone();
-        for (channel, id) in &lock(&self.queue).queued {
-            match points.iter_mut().find(|(c, _)| c == channel) {
-                Some(entry) if entry.1 < *id => entry.1 = *id,
-                Some(_) => {}
-                None => points.push((channel.clone(), *id)),
-            }
-        }
-        points
     }
 
     /// Sets where a newly subscribed channel's history stands, unless already known.
@@ -809,6 +863,64 @@ mod tests {
         }
         let events: Vec<&[u8]> = bodies.iter().skip(1).step_by(2).map(|b| &b[..]).collect();
         assert_eq!(events, [&b"e2"[..], b"e3", b"e4"]);
+    }
+
+    #[tokio::test]
+    async fn a_live_event_that_overtakes_a_catch_up_waits_for_the_replay() {
+        let conn = connection();
+        let (job, other): (Arc<str>, Arc<str>) = (Arc::from("job:1"), Arc::from("job:2"));
+        let mut stream = ConnectionStream::new(conn.clone(), |_| {});
+        conn.add_channel("job:1");
+        conn.add_channel("job:2");
+        conn.push(tagged(&job, 2, "e2"), 8);
+        read_events(&mut stream, 1).await;
+        // The subscription is lost; the catch-up starts from the last event written.
+        assert_eq!(conn.hold_channel(&job), Some(StreamId { ms: 2, seq: 0 }));
+        assert_eq!(
+            conn.hold_channel(&other),
+            None,
+            "no position: nothing to hold"
+        );
+        // Back: e3 and e4 were published while away (history only); e5 arrives live before
+        // the history is read, and waits. Other channels flow meanwhile.
+        assert_eq!(conn.push(tagged(&job, 5, "e5"), 8), Push::Queued);
+        assert_eq!(conn.push(tagged(&other, 6, "o6"), 8), Push::Queued);
+        assert_eq!(read_events(&mut stream, 1).await, [&b"o6"[..]]);
+        for (ms, body) in [(3, "e3"), (4, "e4"), (5, "e5")] {
+            assert_eq!(conn.push_replay(tagged(&job, ms, body)), Push::Queued);
+        }
+        assert_eq!(conn.release_channel(&job), 1, "e5 came twice");
+        assert_eq!(
+            read_events(&mut stream, 3).await,
+            [&b"e3"[..], b"e4", b"e5"],
+            "nothing lost, in order, once"
+        );
+    }
+
+    #[test]
+    fn channel_holds_nest() {
+        let conn = connection();
+        let job: Arc<str> = Arc::from("job:1");
+        conn.add_channel("job:1");
+        conn.push(tagged(&job, 1, "e1"), 8);
+        // Two catch-ups overlap (two reconnect events); the first to finish releases
+        // nothing the second still needs held.
+        assert!(conn.hold_channel(&job).is_some());
+        assert!(conn.hold_channel(&job).is_some());
+        conn.push(tagged(&job, 3, "e3"), 8);
+        conn.release_channel(&job);
+        assert_eq!(conn.queued(), 1, "still held");
+        assert_eq!(conn.push_replay(tagged(&job, 2, "e2")), Push::Queued);
+        conn.release_channel(&job);
+        assert_eq!(conn.queued(), 3);
+        // A resume's hold and a catch-up's overlap the same way.
+        conn.hold();
+        assert!(conn.hold_channel(&job).is_some());
+        conn.push(tagged(&job, 4, "e4"), 8);
+        conn.release_channel(&job);
+        assert_eq!(conn.queued(), 3, "the resume still holds");
+        conn.release();
+        assert_eq!(conn.queued(), 4);
     }
 
     /// Reads `n` numbered events; returns their bodies.

@@ -302,26 +302,33 @@ impl Hub {
         written
     }
 
-    /// Every local stream's position per channel, to catch up from.
-    pub fn catch_up_snapshot(&self) -> Vec<CatchUp> {
-        self.connections()
-            .into_iter()
-            .flat_map(|connection| {
-                connection
-                    .catch_up_points()
-                    .into_iter()
-                    .map(move |(channel, after)| CatchUp {
+    /// Starts a catch-up of every local stream on every channel it is subscribed to: from
+    /// now on their live events are held back (see [`Connection::hold_channel`]), and each
+    /// entry remembers where its stream stands. Call it *before* the subscriptions are
+    /// restored: an event that arrives live once they are is held until the replay before it
+    /// is queued, instead of overtaking it (the replay would then be dropped as older than
+    /// what the stream already has, leaving a hole). Dropping an entry ends its hold.
+    pub fn begin_catch_up(&self) -> Vec<CatchUp> {
+        let mut entries = Vec::new();
+        for connection in self.connections() {
+            for channel in connection.channels() {
+                let channel: Arc<str> = Arc::from(channel);
+                if let Some(after) = connection.hold_channel(&channel) {
+                    entries.push(CatchUp {
                         connection: connection.clone(),
                         channel,
                         after,
-                    })
-            })
-            .collect()
+                    });
+                }
+            }
+        }
+        entries
     }
 
-    /// Replays what history holds beyond each position of `pending`; entries that could not
-    /// be read (Redis still reconnecting) stay in `pending` for another attempt. Streams with
-    /// events no longer in history get `resync`. Returns how many events were replayed.
+    /// Replays what history holds beyond each position of `pending`, then lets the stream's
+    /// held live events follow; entries that could not be read (Redis still reconnecting) stay
+    /// in `pending`, still held, for another attempt. Streams with events no longer in history
+    /// get `resync`. Returns how many events were replayed.
     pub async fn catch_up_from(self: &Arc<Self>, pending: &mut Vec<CatchUp>) -> usize {
         let mut replayed = 0;
         let mut failed = Vec::new();
@@ -342,7 +349,6 @@ impl Hub {
                 }
             };
             let connection = &entry.connection;
-            connection.hold();
             for (id, payload) in replay.events {
                 let Some(tagged) = progress_contract::history::tag(&payload, id) else {
                     continue;
@@ -352,7 +358,6 @@ impl Hub {
                     replayed += 1;
                 }
             }
-            connection.release();
             if replay.gap {
                 metrics::counter!(m::RESYNCS).increment(1);
                 self.send(
@@ -363,16 +368,29 @@ impl Hub {
                     }),
                 );
             }
+            // Dropping the entry releases the channel's held live events, after the replay.
         }
         *pending = failed;
         metrics::counter!(m::EVENTS_REPLAYED).increment(replayed as u64);
         replayed
     }
 
-    /// Catches every local stream up from history (after a lagged pub/sub reader).
-    pub async fn catch_up(self: &Arc<Self>) -> usize {
-        let mut pending = self.catch_up_snapshot();
-        self.catch_up_from(&mut pending).await
+    /// Gives up on `pending` catch-ups (history stayed unreadable): their streams get
+    /// `resync` (they may have missed events), and their held live events flow again.
+    pub fn abandon_catch_up(&self, pending: Vec<CatchUp>) {
+        for entry in pending {
+            if entry.connection.is_closed() {
+                continue;
+            }
+            metrics::counter!(m::RESYNCS).increment(1);
+            self.send(
+                &entry.connection,
+                &StreamEvent::Resync(progress_contract::events::Resync {
+                    channels: vec![entry.channel.to_string()],
+                    timestamp: now_millis(),
+                }),
+            );
+        }
     }
 
     /// Waits until every final position is written.
@@ -383,11 +401,18 @@ impl Hub {
     }
 }
 
-/// One stream's position on one channel, to catch up from.
+/// One stream's position on one channel, to catch up from; the channel's live events are
+/// held back for the stream until this is dropped.
 pub struct CatchUp {
     pub connection: Arc<Connection>,
     pub channel: Arc<str>,
     pub after: progress_contract::history::StreamId,
+}
+
+impl Drop for CatchUp {
+    fn drop(&mut self) {
+        self.connection.release_channel(&self.channel);
+    }
 }
 
 /// A `closing` frame.

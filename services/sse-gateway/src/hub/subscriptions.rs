@@ -114,14 +114,18 @@ impl Hub {
     }
 
     /// Re-sends SUBSCRIBE for every channel a local stream wants (after a reconnect the
-    /// server has forgotten them all).
-    pub async fn resubscribe_all(&self) -> Result<usize, fred::error::Error> {
+    /// server has forgotten them all). `restored` is called with each group of channels as
+    /// soon as Redis confirmed it, so their catch-up need not wait for the other shards.
+    pub async fn resubscribe_all(
+        &self,
+        mut restored: impl FnMut(&[String]),
+    ) -> Result<usize, fred::error::Error> {
         let mut redis = self.redis_channels.lock().await;
         let mut wanted: Vec<String> = read(&self.routes).keys().cloned().collect();
         wanted.extend(SYSTEM_CHANNELS.iter().map(|c| (*c).to_owned()));
         wanted.push(self.control_channel());
         for batch in wanted.chunks(512) {
-            self.redis_subscribe(batch).await?;
+            self.redis_subscribe_reporting(batch, &mut restored).await?;
         }
         redis.clear();
         redis.extend(wanted);
@@ -171,10 +175,20 @@ impl Hub {
     }
 
     async fn redis_subscribe(&self, channels: &[String]) -> Result<(), fred::error::Error> {
+        self.redis_subscribe_reporting(channels, &mut |_| {}).await
+    }
+
+    /// Subscribes `channels`, calling `subscribed` with each group Redis confirmed.
+    async fn redis_subscribe_reporting(
+        &self,
+        channels: &[String],
+        subscribed: &mut impl FnMut(&[String]),
+    ) -> Result<(), fred::error::Error> {
         let (sharded, classic): (Vec<String>, Vec<String>) =
             channels.iter().cloned().partition(|c| self.is_sharded(c));
         if !classic.is_empty() {
-            self.subscriber.subscribe(classic).await?;
+            self.subscriber.subscribe(classic.clone()).await?;
+            subscribed(&classic);
         }
         // One SSUBSCRIBE names channels of one slot only.
         let mut by_slot: BTreeMap<u16, Vec<String>> = BTreeMap::new();
@@ -185,7 +199,8 @@ impl Hub {
                 .push(channel);
         }
         for group in by_slot.into_values() {
-            self.subscriber.ssubscribe(group).await?;
+            self.subscriber.ssubscribe(group.clone()).await?;
+            subscribed(&group);
         }
         Ok(())
     }

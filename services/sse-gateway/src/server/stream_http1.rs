@@ -411,7 +411,6 @@ mod tests {
 
     #[tokio::test]
     async fn streams_without_hyper_and_serves_everything_else_with_it() {
-        use futures::StreamExt;
         let (dropped, body_dropped) = tokio::sync::oneshot::channel();
         let flag = Arc::new(std::sync::Mutex::new(Some(DropFlag(Some(dropped)))));
         let stream = move || {
