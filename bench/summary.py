@@ -53,6 +53,7 @@ FIGURES = {
         ("storm: time to missed event p99 ms", "storm.p99_ms", "{:.0f}"),
         ("storm: missed event lost", "lost", "{:.0f}"),
         ("storm: duplicates", "duplicated", "{:.0f}"),
+        ("storm: back after the run stopped waiting", "late", "{:.0f}"),
         ("storm: server CPU s", "storm.server.cpu_seconds", "{:.2f}"),
         ("storm: Redis CPU s", "storm.redis.cpu_seconds", "{:.2f}"),
         ("storm: CPU ms per reconnect (server + Redis)", "storm.cpu_ms_per_stream", "{:.3f}"),
