@@ -30,6 +30,11 @@ impl StreamId {
     /// Before every event: the position of a stream that subscribed to a channel with no
     /// history yet (everything its history gets later is after the subscription).
     pub const ZERO: StreamId = StreamId { ms: 0, seq: 0 };
+    /// After every event.
+    pub const MAX: StreamId = StreamId {
+        ms: u64::MAX,
+        seq: u64::MAX,
+    };
 
     pub fn parse(text: &str) -> Option<Self> {
         let (ms, seq) = text.split_once('-')?;

@@ -103,6 +103,9 @@ impl HistoryReader {
         }
         let (start, boundary, inclusive) = match from {
             From::Live => return Ok(Replay::default()),
+            // Nothing can follow the largest id (Redis refuses an interval starting after it);
+            // a client may send it in its Last-Event-ID.
+            From::After(id) if id == StreamId::MAX => return Ok(Replay::default()),
             From::After(id) => (format!("({id}"), id, false),
             From::Including(id) => (id.to_string(), id, true),
         };

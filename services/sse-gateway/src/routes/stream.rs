@@ -271,7 +271,12 @@ async fn resume(
             tracing::debug!(%error, "telling the previous pod failed");
         }
     }
-    let points = resume_points(&session, seen, point.event);
+    // An event id from the future is not one this stream was sent (history ids are Redis'
+    // clock in ms; a minute of skew is allowed): resume from what the session knows instead.
+    let event = point
+        .event
+        .filter(|event| event.ms <= now_millis().saturating_add(60_000));
+    let points = resume_points(&session, seen, event);
     let cursors: Vec<(Arc<str>, StreamId)> = points
         .iter()
         .filter_map(|(channel, from)| match from {

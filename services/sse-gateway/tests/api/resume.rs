@@ -361,3 +361,24 @@ async fn a_client_back_before_its_old_stream_was_noticed_closed_gets_what_it_mis
     assert_eq!(next_seq(&mut resumed).await.0, 3, "then live");
     drop(old);
 }
+
+#[tokio::test]
+async fn a_forged_event_id_in_last_event_id_is_no_error() {
+    let app = spawn_app().await;
+    let (mut client, id) = app.connect("?jobs=forged-1").await;
+    client.next_named("subscribed", WAIT).await.unwrap();
+    drop(client);
+    app.wait_numsub("job:forged-1", 0).await;
+    let url = app.url("/api/v1/sse/connect");
+    // The largest history id there is: nothing can come after it, and Redis refuses a range
+    // starting after it.
+    let forged = format!("{id}:1:18446744073709551615-18446744073709551615");
+    let mut resumed = SseClient::connect_with(&url, &[("last-event-id", &forged)])
+        .await
+        .unwrap();
+    let connected = resumed.next_event(WAIT).await.unwrap();
+    assert_eq!(connected.json()["resumed"], true);
+    publish_seq(&app, "job:forged-1", 1).await;
+    let live = resumed.next_event(WAIT).await.unwrap();
+    assert_eq!(live.event, "job_update", "live events follow: {live:?}");
+}
