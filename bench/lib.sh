@@ -105,6 +105,8 @@ http {
     listen 127.0.0.1:$port backlog=4096;
     location ~ ^/sub/(.+)\$ {
       nchan_subscriber eventsource;
+      # A keep-alive on every stream every 30 s, like the gateway's HEARTBEAT_INTERVAL.
+      nchan_eventsource_ping_interval 30;
       nchan_channel_id \$1;
       nchan_redis_pass bench_redis;
     }

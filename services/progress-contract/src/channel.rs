@@ -54,6 +54,12 @@ impl ChannelKind {
     pub fn from_word(word: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|kind| kind.as_str() == word)
     }
+
+    /// The kind of a Redis channel name (`job:123` is a job channel), read from its prefix
+    /// alone: cheap, for names already validated.
+    pub fn of_name(name: &str) -> Option<Self> {
+        Self::from_word(name.split_once(':')?.0)
+    }
 }
 
 impl fmt::Display for ChannelKind {
@@ -168,6 +174,18 @@ mod tests {
         assert_eq!(channel.id(), "resume-1:2");
         assert!(Channel::parse("nope:1").is_none());
         assert!(Channel::parse("job:").is_none());
+    }
+
+    #[test]
+    fn kind_of_a_name() {
+        assert_eq!(
+            ChannelKind::of_name("job:resume-1:2"),
+            Some(ChannelKind::Job)
+        );
+        assert_eq!(ChannelKind::of_name("queue:q"), Some(ChannelKind::Queue));
+        assert_eq!(ChannelKind::of_name("worker:w"), Some(ChannelKind::Worker));
+        assert_eq!(ChannelKind::of_name("nope:1"), None);
+        assert_eq!(ChannelKind::of_name("job"), None);
     }
 
     #[test]

@@ -205,7 +205,7 @@ impl Application {
             hub.clone(),
             background.clone(),
         ));
-        tokio::spawn(heartbeats(
+        tokio::spawn(crate::hub::heartbeat::run(
             hub.clone(),
             config.heartbeat_interval,
             background.clone(),
@@ -255,17 +255,6 @@ impl Application {
         let _ = client.quit().await;
         tracing::info!("sse-gateway stopped");
         Ok(())
-    }
-}
-
-async fn heartbeats(hub: Arc<Hub>, every: Duration, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = tick.tick() => hub.heartbeat(),
-        }
     }
 }
 

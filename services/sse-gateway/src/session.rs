@@ -57,6 +57,9 @@ fn since_field(channel: &str) -> String {
     format!("since:{channel}")
 }
 
+/// Sessions whose expiry one refresh round trip extends.
+pub const REFRESH_BATCH: usize = 500;
+
 /// Reads and writes sessions.
 #[derive(Clone)]
 pub struct SessionStore {
@@ -262,18 +265,22 @@ impl SessionStore {
         Ok(written == 1)
     }
 
-    /// Keeps open sessions alive.
+    /// Keeps open sessions alive, [`REFRESH_BATCH`] sessions per round trip: a pod with
+    /// many streams never queues tens of thousands of commands at once on the connection
+    /// that its resumes and subscriptions share.
     pub async fn refresh(&self, ids: &[Uuid]) -> Result<(), fred::error::Error> {
-        let pipeline = self.client.pipeline();
-        for id in ids {
-            let _: () = pipeline
-                .expire(hash_key(id), ttl(self.window) * 2, None)
-                .await?;
-            let _: () = pipeline
-                .expire(set_key(id), ttl(self.window) * 2, None)
-                .await?;
+        for batch in ids.chunks(REFRESH_BATCH) {
+            let pipeline = self.client.pipeline();
+            for id in batch {
+                let _: () = pipeline
+                    .expire(hash_key(id), ttl(self.window) * 2, None)
+                    .await?;
+                let _: () = pipeline
+                    .expire(set_key(id), ttl(self.window) * 2, None)
+                    .await?;
+            }
+            let _: Vec<fred::types::Value> = pipeline.all().await?;
         }
-        let _: Vec<fred::types::Value> = pipeline.all().await?;
         Ok(())
     }
 }

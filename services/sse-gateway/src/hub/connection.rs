@@ -598,6 +598,13 @@ impl Connection {
         lock(&self.channels).clone()
     }
 
+    /// Calls `f` with each channel name, without copying them.
+    pub fn each_channel(&self, mut f: impl FnMut(&str)) {
+        for name in lock(&self.channels).iter() {
+            f(name);
+        }
+    }
+
     pub fn channel_count(&self) -> usize {
         lock(&self.channels).len()
     }

@@ -13,6 +13,7 @@ mod coalesce;
 pub mod connection;
 mod control;
 mod dispatch;
+pub mod heartbeat;
 mod stats;
 mod subscriptions;
 pub mod wire;
@@ -24,7 +25,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use fred::clients::SubscriberClient;
 use fred::prelude::Client;
-use progress_contract::events::{Closing, Heartbeat, StreamEvent};
+use progress_contract::events::{Closing, StreamEvent};
 use progress_contract::time::now_millis;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
@@ -168,16 +169,6 @@ impl Hub {
     /// Queues a gateway event on one stream.
     pub fn send(&self, connection: &Connection, event: &StreamEvent) -> Push {
         self.enqueue(connection, Item::plain(frame::stream_event(event)))
-    }
-
-    /// Queues one `heartbeat` frame, shared by every open stream.
-    pub fn heartbeat(&self) {
-        let frame = frame::stream_event(&StreamEvent::Heartbeat(Heartbeat {
-            timestamp: now_millis(),
-        }));
-        for connection in self.connections() {
-            self.enqueue(&connection, Item::plain(frame.clone()));
-        }
     }
 
     /// Ends every open stream with a `closing` event; returns how many were open.

@@ -31,6 +31,16 @@ pub struct ConnectionStat {
     pub queued_events: usize,
 }
 
+/// How many streams and subscriptions of each kind a pod holds: what it reports every few
+/// seconds, counted without listing its streams.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub connections: usize,
+    pub jobs: usize,
+    pub queues: usize,
+    pub workers: usize,
+}
+
 /// One entry of `GET /api/v1/sse/channels`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -41,6 +51,23 @@ pub struct ChannelStat {
 }
 
 impl Hub {
+    pub fn counts(&self) -> Counts {
+        let connections = read(&self.connections);
+        let mut counts = Counts {
+            connections: connections.len(),
+            ..Counts::default()
+        };
+        for connection in connections.values() {
+            connection.each_channel(|name| match ChannelKind::of_name(name) {
+                Some(ChannelKind::Job) => counts.jobs += 1,
+                Some(ChannelKind::Queue) => counts.queues += 1,
+                Some(ChannelKind::Worker) => counts.workers += 1,
+                None => {}
+            });
+        }
+        counts
+    }
+
     pub fn stats(&self, pod: &str) -> Stats {
         let mut connections: Vec<ConnectionStat> = read(&self.connections)
             .values()

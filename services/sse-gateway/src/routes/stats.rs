@@ -14,13 +14,13 @@ use crate::error::ApiError;
 
 /// Counts of this pod, now.
 pub fn local_counts(state: &AppState) -> PodCounts {
-    let stats = state.hub.stats(&state.settings.pod);
+    let counts = state.hub.counts();
     PodCounts {
         pod: state.settings.pod.clone(),
-        total_connections: stats.total_connections,
-        total_job_subscriptions: stats.total_job_subscriptions,
-        total_queue_subscriptions: stats.total_queue_subscriptions,
-        total_worker_subscriptions: stats.total_worker_subscriptions,
+        total_connections: counts.connections,
+        total_job_subscriptions: counts.jobs,
+        total_queue_subscriptions: counts.queues,
+        total_worker_subscriptions: counts.workers,
         draining: state.draining.load(std::sync::atomic::Ordering::SeqCst),
         timestamp: progress_contract::time::now_millis(),
     }

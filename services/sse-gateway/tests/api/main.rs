@@ -11,6 +11,7 @@ mod jobs;
 mod openapi;
 mod resume;
 mod secrets;
+mod sessions;
 mod slow_consumers;
 mod streams;
 mod subscriptions;

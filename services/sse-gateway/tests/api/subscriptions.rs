@@ -116,12 +116,18 @@ async fn stats_and_channels_report_the_original_fields() {
         .await;
     app.subscribe(&mut b, &id_b, "job", "j1").await;
     app.subscribe(&mut b, &id_b, "job", "j2").await;
+    app.subscribe(&mut b, &id_b, "worker", "w-1").await;
 
     let (status, stats) = app.get_json("/api/v1/sse/stats").await;
     assert_eq!(status, 200);
     assert_eq!(stats["totalConnections"], 2);
     assert_eq!(stats["totalJobSubscriptions"], 3);
     assert_eq!(stats["totalQueueSubscriptions"], 1);
+    assert_eq!(stats["totalWorkerSubscriptions"], 1);
+    let pods = stats["pods"].as_array().unwrap();
+    assert_eq!(pods.len(), 1);
+    assert_eq!(pods[0]["totalJobSubscriptions"], 3);
+    assert_eq!(pods[0]["totalWorkerSubscriptions"], 1);
     let connections = stats["connections"].as_array().unwrap();
     let first = connections
         .iter()
@@ -137,7 +143,7 @@ async fn stats_and_channels_report_the_original_fields() {
     let j1 = list.iter().find(|c| c["channel"] == "job:j1").unwrap();
     assert_eq!(j1["subscribers"], 2);
     assert_eq!(j1["kind"], "job");
-    assert_eq!(channels["totalChannels"], 3);
+    assert_eq!(channels["totalChannels"], 4);
     let redis: Vec<&str> = channels["redisSubscriptions"]
         .as_array()
         .unwrap()

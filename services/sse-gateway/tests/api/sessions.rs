@@ -1,0 +1,51 @@
+//! The session store against a real Redis.
+
+use std::time::Duration;
+
+use fred::prelude::{Client, KeysInterface};
+use service_runtime::redis::RedisOptions;
+use sse_gateway::session::{REFRESH_BATCH, SessionStore};
+use test_support::RedisServer;
+use uuid::Uuid;
+
+async fn ttls(client: &Client, keys: &[String]) -> Vec<i64> {
+    let pipeline = client.pipeline();
+    for key in keys {
+        let _: () = pipeline.ttl(key).await.unwrap();
+    }
+    pipeline.all().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_refresh_extends_every_open_session_over_several_round_trips() {
+    let redis = RedisServer::start();
+    let client = RedisOptions::new(redis.url())
+        .connect_client()
+        .await
+        .unwrap();
+    let store = SessionStore::new(client.clone(), "pod-a", Duration::from_secs(60));
+    let ids: Vec<Uuid> = (0..REFRESH_BATCH * 2 + 7).map(|_| Uuid::new_v4()).collect();
+    let mut keys = Vec::new();
+    for id in &ids {
+        store.create(id, &["job:a".to_owned()], None).await.unwrap();
+        keys.push(format!("sse:sess:{{{id}}}"));
+        keys.push(format!("sse:sess:{{{id}}}:ch"));
+    }
+    let pipeline = client.pipeline();
+    for key in &keys {
+        let _: () = pipeline.expire(key, 5, None).await.unwrap();
+    }
+    let _: Vec<i64> = pipeline.all().await.unwrap();
+    assert!(ttls(&client, &keys).await.iter().all(|ttl| *ttl <= 5));
+
+    store.refresh(&ids).await.unwrap();
+
+    let after = ttls(&client, &keys).await;
+    assert_eq!(after.len(), keys.len());
+    let short: Vec<_> = keys
+        .iter()
+        .zip(&after)
+        .filter(|(_, ttl)| **ttl < 100)
+        .collect();
+    assert!(short.is_empty(), "sessions not extended: {short:?}");
+}
