@@ -24,8 +24,16 @@ impl Hub {
         }
     }
 
+    /// `channel`'s name as its events share it (see [`super::Routes`]); a new one when no
+    /// stream here is subscribed.
+    pub fn channel_name(&self, channel: &str) -> Arc<str> {
+        read(&self.routes)
+            .get_key_value(channel)
+            .map_or_else(|| Arc::from(channel), |(name, _)| name.clone())
+    }
+
     /// The frame for a progress event (live or replayed): the same bytes either way.
-    pub fn progress_item(&self, channel: &str, payload: &[u8]) -> Result<Item, Rejected> {
+    pub fn progress_item(&self, channel: &Arc<str>, payload: &[u8]) -> Result<Item, Rejected> {
         let kind = channel
             .split_once(':')
             .and_then(|(prefix, _)| ChannelKind::from_word(prefix))
@@ -33,8 +41,7 @@ impl Hub {
         let data = frame::checked_payload(payload, self.settings.max_event_bytes)?;
         let id = history::event_id(&data);
         let is_job = kind == ChannelKind::Job;
-        // One `Arc` per event, shared by the history tag and every stream's queue.
-        let name: Option<Arc<str>> = (id.is_some() || is_job).then(|| Arc::from(channel));
+        let name: Option<Arc<str>> = (id.is_some() || is_job).then(|| channel.clone());
         Ok(Item {
             body: frame::event_frame(kind.event_name(), None, &data),
             history: id
@@ -60,11 +67,13 @@ impl Hub {
     }
 
     fn dispatch_progress(&self, channel: &str, payload: &[u8]) {
-        let subscribers: Vec<_> = match read(&self.routes).get(channel) {
-            Some(subscribers) => subscribers.values().cloned().collect(),
+        let (name, subscribers): (Arc<str>, Vec<_>) = match read(&self.routes)
+            .get_key_value(channel)
+        {
+            Some((name, subscribers)) => (name.clone(), subscribers.values().cloned().collect()),
             None => return,
         };
-        let item = match self.progress_item(channel, payload) {
+        let item = match self.progress_item(&name, payload) {
             Ok(item) => item,
             Err(rejected) => return drop_message(channel, rejected, payload.len()),
         };

@@ -63,7 +63,9 @@ pub enum HubError {
     Redis(#[from] fred::error::Error),
 }
 
-type Routes = HashMap<String, HashMap<Uuid, Arc<Connection>>>;
+/// Each channel's name is kept once, as the `Arc<str>` every event of the channel shares: the
+/// streams' per-channel lists then compare names by pointer.
+type Routes = HashMap<Arc<str>, HashMap<Uuid, Arc<Connection>>>;
 
 /// Shared by every request handler and the Redis listener.
 pub struct Hub {
@@ -225,7 +227,7 @@ impl Hub {
         {
             let mut routes = write(&self.routes);
             for channel in connection.take_channels() {
-                if let Some(subscribers) = routes.get_mut(&channel) {
+                if let Some(subscribers) = routes.get_mut(channel.as_str()) {
                     let ours = subscribers
                         .get(&connection.id())
                         .is_some_and(|c| Arc::ptr_eq(c, connection));
@@ -233,7 +235,7 @@ impl Hub {
                         subscribers.remove(&connection.id());
                     }
                     if subscribers.is_empty() {
-                        routes.remove(&channel);
+                        routes.remove(channel.as_str());
                         emptied.push(channel);
                     }
                 }
@@ -303,7 +305,7 @@ impl Hub {
         let mut entries = Vec::new();
         for connection in self.connections() {
             for channel in connection.channels() {
-                let channel: Arc<str> = Arc::from(channel);
+                let channel = self.channel_name(&channel);
                 if let Some(after) = connection.hold_channel(&channel) {
                     entries.push(CatchUp {
                         connection: connection.clone(),

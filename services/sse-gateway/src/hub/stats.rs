@@ -108,7 +108,7 @@ impl Hub {
         let mut channels: Vec<ChannelStat> = read(&self.routes)
             .iter()
             .map(|(name, subscribers)| ChannelStat {
-                channel: name.clone(),
+                channel: name.to_string(),
                 kind: Channel::parse(name).map_or("other", |c| c.kind().as_str()),
                 subscribers: subscribers.len(),
             })

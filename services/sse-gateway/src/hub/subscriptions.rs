@@ -66,7 +66,7 @@ impl Hub {
         let id = connection.id();
         let added = connection.add_channel(name);
         write(&self.routes)
-            .entry(name.to_owned())
+            .entry(Arc::from(name))
             .or_default()
             .insert(id, connection.clone());
         if let Err(error) = self.ensure_subscribed(name).await {
@@ -121,7 +121,7 @@ impl Hub {
         mut restored: impl FnMut(&[String]),
     ) -> Result<usize, fred::error::Error> {
         let mut redis = self.redis_channels.lock().await;
-        let mut wanted: Vec<String> = read(&self.routes).keys().cloned().collect();
+        let mut wanted: Vec<String> = read(&self.routes).keys().map(|k| k.to_string()).collect();
         wanted.extend(SYSTEM_CHANNELS.iter().map(|c| (*c).to_owned()));
         wanted.push(self.control_channel());
         for batch in wanted.chunks(512) {

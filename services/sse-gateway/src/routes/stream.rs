@@ -328,11 +328,12 @@ async fn resume(
         if replay.gap {
             resync.push(channel.clone());
         }
+        let name = hub.channel_name(channel);
         for (event_id, payload) in replay.events {
             let Some(tagged) = history::tag(&payload, event_id) else {
                 continue;
             };
-            if let Ok(item) = hub.progress_item(channel, tagged.as_bytes()) {
+            if let Ok(item) = hub.progress_item(&name, tagged.as_bytes()) {
                 connection.push_replay(item);
                 replayed += 1;
             }
