@@ -140,7 +140,15 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn last_for<'a>(list: &'a [(Arc<str>, StreamId)], channel: &str) -> Option<&'a StreamId> {
-    list.iter().find(|(c, _)| &**c == channel).map(|(_, id)| id)
+    list.iter()
+        .find(|(c, _)| same_name(c, channel))
+        .map(|(_, id)| id)
+}
+
+/// Channel names of live events share one allocation (see `Hub::channel_name`): the same
+/// pointer settles it without comparing the bytes.
+fn same_name(name: &Arc<str>, other: &str) -> bool {
+    std::ptr::eq(name.as_ptr(), other.as_ptr()) && name.len() == other.len() || **name == *other
 }
 
 fn set_for(list: &mut Vec<(Arc<str>, StreamId)>, channel: &Arc<str>, id: StreamId) {
