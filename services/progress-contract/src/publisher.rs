@@ -104,6 +104,12 @@ impl Publisher {
         Ok(self.publish_event(&channel, &payload).await?.receivers)
     }
 
+    /// Loads the history script into Redis ahead of the first publish (on every primary of a
+    /// cluster). Optional: a publish loads it when Redis does not have it.
+    pub async fn load_script(&self) -> Result<(), fred::error::Error> {
+        PUBLISH.load(&self.client).await
+    }
+
     /// Appends `payload` (a JSON object) to the channel's history and publishes it tagged
     /// with its `eventId`.
     pub async fn publish_event(

@@ -108,6 +108,17 @@ impl Application {
             },
         )
         .sharded(pubsub.sharded);
+        // Loaded now: otherwise each of a burst of first calls (a reconnect storm's closing
+        // streams) meets NOSCRIPT and loads the script again. Failing here is not fatal.
+        let scripts = [
+            ("publish", publisher.load_script().await),
+            ("session", hub.sessions().load_scripts().await),
+        ];
+        for (script, loaded) in scripts {
+            if let Err(error) = loaded {
+                tracing::warn!(%error, script, "loading a Lua script failed; it is loaded on first use");
+            }
+        }
         let mut queues = std::collections::BTreeMap::new();
         for name in config.queue_names()? {
             let queue = Queue::new(client.clone(), &name);

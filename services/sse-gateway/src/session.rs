@@ -265,6 +265,11 @@ impl SessionStore {
         Ok(written == 1)
     }
 
+    /// Loads the position script into Redis ahead of its first use.
+    pub async fn load_scripts(&self) -> Result<(), fred::error::Error> {
+        FLUSH.load(&self.client).await
+    }
+
     /// Keeps open sessions alive, [`REFRESH_BATCH`] sessions per round trip: a pod with
     /// many streams never queues tens of thousands of commands at once on the connection
     /// that its resumes and subscriptions share.

@@ -49,3 +49,13 @@ async fn a_refresh_extends_every_open_session_over_several_round_trips() {
         .collect();
     assert!(short.is_empty(), "sessions not extended: {short:?}");
 }
+
+#[tokio::test]
+async fn the_gateway_loads_its_scripts_when_it_starts() {
+    let app = crate::helpers::spawn_app().await;
+    let publish = fred::util::sha1_hash(progress_contract::history::PUBLISH_SCRIPT);
+    let flush = fred::util::sha1_hash(include_str!("../../src/lua/session_flush.lua"));
+    // Nothing has been published and no stream has closed: only the start can have loaded them.
+    let exists = app.redis.cli(&["SCRIPT", "EXISTS", &publish, &flush]);
+    assert_eq!(exists.lines().collect::<Vec<_>>(), ["1", "1"]);
+}
