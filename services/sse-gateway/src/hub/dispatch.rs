@@ -34,10 +34,7 @@ impl Hub {
 
     /// The frame for a progress event (live or replayed): the same bytes either way.
     pub fn progress_item(&self, channel: &Arc<str>, payload: &[u8]) -> Result<Item, Rejected> {
-        let kind = channel
-            .split_once(':')
-            .and_then(|(prefix, _)| ChannelKind::from_word(prefix))
-            .ok_or(Rejected::Malformed)?;
+        let kind = ChannelKind::of_name(channel).ok_or(Rejected::Malformed)?;
         let data = frame::checked_payload(payload, self.settings.max_event_bytes)?;
         let id = history::event_id(&data);
         let is_job = kind == ChannelKind::Job;
@@ -77,10 +74,7 @@ impl Hub {
             Ok(item) => item,
             Err(rejected) => return drop_message(channel, rejected, payload.len()),
         };
-        let event = channel
-            .split_once(':')
-            .and_then(|(prefix, _)| ChannelKind::from_word(prefix))
-            .map_or("other", ChannelKind::event_name);
+        let event = ChannelKind::of_name(channel).map_or("other", ChannelKind::event_name);
         let mut delivered = 0u64;
         for connection in subscribers {
             match self.enqueue(&connection, item.clone()) {

@@ -25,6 +25,15 @@ async fn next_seq(client: &mut SseClient) -> (u64, String) {
     (event.json()["seq"].as_u64().unwrap(), event.id)
 }
 
+/// A stream on `job:{job}` that has received event 1; returns it and that event's SSE id.
+async fn stream_after_first_event(app: &crate::helpers::TestApp, job: &str) -> (SseClient, String) {
+    let (mut client, _) = app.connect(&format!("?jobs={job}")).await;
+    client.next_named("subscribed", WAIT).await.unwrap();
+    publish_seq(app, &format!("job:{job}"), 1).await;
+    let (_, last_id) = next_seq(&mut client).await;
+    (client, last_id)
+}
+
 #[tokio::test]
 async fn a_stream_resumes_on_another_pod_with_every_missed_event_once() {
     let app = spawn_app().await;
@@ -160,10 +169,7 @@ async fn a_subscribe_posted_to_any_pod_reaches_the_stream() {
 #[tokio::test]
 async fn a_gap_older_than_history_sends_resync() {
     let app = spawn_app().await;
-    let (mut client, _) = app.connect("?jobs=old").await;
-    client.next_named("subscribed", WAIT).await.unwrap();
-    publish_seq(&app, "job:old", 1).await;
-    let (_, last_id) = next_seq(&mut client).await;
+    let (client, last_id) = stream_after_first_event(&app, "old").await;
     drop(client);
     app.wait_numsub("job:old", 0).await;
     publish_seq(&app, "job:old", 2).await;
@@ -343,10 +349,7 @@ async fn streams_older_than_max_connection_age_are_closed_to_rebalance() {
 #[tokio::test]
 async fn a_client_back_before_its_old_stream_was_noticed_closed_gets_what_it_missed() {
     let app = spawn_app().await;
-    let (mut old, _id) = app.connect("?jobs=takeover-1").await;
-    old.next_named("subscribed", WAIT).await.unwrap();
-    publish_seq(&app, "job:takeover-1", 1).await;
-    let (_, last_id) = next_seq(&mut old).await;
+    let (old, last_id) = stream_after_first_event(&app, "takeover-1").await;
     // The old stream is still open here (its client has not gone yet) when the event it will
     // miss is published, and when the client comes back with its Last-Event-ID.
     publish_seq(&app, "job:takeover-1", 2).await;
