@@ -4,7 +4,8 @@
 # own redis-server): no answer may be a 5xx, every answer must match the documented status,
 # content type and schema. The endless SSE stream is left out (its first frame is covered by
 # the integration tests). One worker: Python 3.11's parser is not safe across threads, and
-# the tool parses source while it generates cases. Installs schemathesis into .ci/.venv-schemathesis when missing.
+# the tool parses source while it generates cases. Installs schemathesis into
+# .ci/.venv-schemathesis when missing.
 #   bash .ci/schemathesis.sh            # after `cargo build -p sse-gateway`
 set -euo pipefail
 cd "$(dirname "$0")/.."
