@@ -31,8 +31,8 @@ use progress_contract::history::StreamId;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::coalesce;
 use super::wire::{self, Flushed, MAX_BATCH, Wire};
+use super::{coalesce, id_line};
 
 /// Entries of the recent-delivery log kept per stream.
 pub const LOG_LEN: usize = 64;
@@ -151,10 +151,15 @@ fn same_name(name: &Arc<str>, other: &str) -> bool {
     std::ptr::eq(name.as_ptr(), other.as_ptr()) && name.len() == other.len() || **name == *other
 }
 
+/// Sets `channel`'s id. An entry found by its bytes takes `channel`'s allocation, so that the
+/// next event of the channel finds it by pointer.
 fn set_for(list: &mut Vec<(Arc<str>, StreamId)>, channel: &Arc<str>, id: StreamId) {
-    match list.iter_mut().find(|(c, _)| c == channel) {
-        Some(entry) => entry.1 = id,
-        None => list.push((channel.clone(), id)),
+    if let Some(entry) = list.iter_mut().find(|(c, _)| Arc::ptr_eq(c, channel)) {
+        entry.1 = id;
+    } else if let Some(entry) = list.iter_mut().find(|(c, _)| c == channel) {
+        *entry = (channel.clone(), id);
+    } else {
+        list.push((channel.clone(), id));
     }
 }
 
@@ -246,9 +251,6 @@ impl Queue {
         }
     }
 }
-
-/// The longest `id:` line: `id: `, a UUID, and three `u64`s with their separators.
-const ID_LINE_MAX: usize = 4 + 36 + 3 * 21 + 2;
 
 impl Connection {
     pub fn new(id: Uuid, connected_at: u64, socket: CancellationToken) -> Self {
@@ -388,7 +390,7 @@ impl Connection {
         let count = frames.len().min(N);
         let last = last && count == frames.len();
         let mut batch: [Option<Item>; N] = std::array::from_fn(|_| None);
-        let mut ids = [[0u8; ID_LINE_MAX]; N];
+        let mut ids = [[0u8; id_line::MAX]; N];
         let mut id_lengths = [0usize; N];
         for n in 0..count {
             let item = frames.pop_front();
@@ -643,13 +645,13 @@ impl Connection {
 
     /// Numbers a written event and moves the position; writes its SSE `id:` line into
     /// `line` and returns its length.
-    fn record(&self, tagged: &Tagged, line: &mut [u8; ID_LINE_MAX]) -> usize {
+    fn record(&self, tagged: &Tagged, line: &mut [u8; id_line::MAX]) -> usize {
         let mut position = lock(&self.position);
         position.seq += 1;
         let seq = position.seq;
         set_for(&mut position.cursors, &tagged.channel, tagged.id);
         if !position.multi {
-            return id_line(&self.id, seq, Some(tagged.id), line);
+            return id_line::write(&self.id, seq, Some(tagged.id), line);
         }
         if position.log.len() == LOG_LEN {
             position.log.pop_front();
@@ -658,7 +660,7 @@ impl Connection {
             .log
             .push_back((seq, tagged.channel.clone(), tagged.id));
         position.dirty = true;
-        id_line(&self.id, seq, None, line)
+        id_line::write(&self.id, seq, None, line)
     }
 
     fn poll_frame(&self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
@@ -670,7 +672,7 @@ impl Connection {
             return Poll::Ready(Some(match item.history {
                 Some(tagged) => {
                     queue.pending_body = Some(item.body);
-                    let mut line = [0u8; ID_LINE_MAX];
+                    let mut line = [0u8; id_line::MAX];
                     let length = self.record(&tagged, &mut line);
                     Bytes::copy_from_slice(&line[..length])
                 }
@@ -686,25 +688,6 @@ impl Connection {
         }
         Poll::Pending
     }
-}
-
-/// `id: {connection}:{n}[:{event id}]\n` into `line`; returns its length.
-fn id_line(
-    connection: &Uuid,
-    seq: u64,
-    event: Option<StreamId>,
-    line: &mut [u8; ID_LINE_MAX],
-) -> usize {
-    use std::io::Write;
-    let mut cursor = std::io::Cursor::new(&mut line[..]);
-    let mut uuid = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    let uuid = connection.hyphenated().encode_lower(&mut uuid);
-    // `ID_LINE_MAX` holds the longest line: these writes cannot fail.
-    let _ = match event {
-        Some(event) => writeln!(cursor, "id: {uuid}:{seq}:{}-{}", event.ms, event.seq),
-        None => writeln!(cursor, "id: {uuid}:{seq}"),
-    };
-    usize::try_from(cursor.position()).unwrap_or(0)
 }
 
 type OnDrop = Box<dyn FnOnce(&Arc<Connection>) + Send + Sync>;
@@ -795,6 +778,22 @@ mod tests {
         assert_eq!(conn.push(plain("late"), 4), Push::Closed);
         assert_eq!(next(&mut stream).await.as_deref(), Some(&b"bye"[..]));
         assert_eq!(next(&mut stream).await, None);
+    }
+
+    #[test]
+    fn a_position_found_by_name_takes_the_shared_name() {
+        let mut list: Vec<(Arc<str>, StreamId)> = vec![(Arc::from("job:a"), StreamId::default())];
+        let shared: Arc<str> = Arc::from("job:a");
+        let id = StreamId { ms: 5, seq: 1 };
+        set_for(&mut list, &shared, id);
+        assert_eq!(list.len(), 1);
+        assert!(
+            Arc::ptr_eq(&list[0].0, &shared),
+            "the entry holds the shared name"
+        );
+        assert_eq!(list[0].1, id);
+        set_for(&mut list, &Arc::from("job:b"), id);
+        assert_eq!(list.len(), 2);
     }
 
     #[test]

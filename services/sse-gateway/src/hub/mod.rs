@@ -14,6 +14,7 @@ pub mod connection;
 mod control;
 mod dispatch;
 pub mod heartbeat;
+mod id_line;
 mod stats;
 mod subscriptions;
 pub mod wire;
