@@ -332,15 +332,15 @@ impl Connection {
 
     /// Starts writing this stream straight to `socket` (see [`super::wire`]): `head` first,
     /// then every queued frame. From now on the stream's task polls [`Connection::poll_wire`].
-    pub fn attach_wire(&self, socket: Arc<tokio::net::TcpStream>, head: &[u8], chunked: bool) {
+    pub fn attach_wire(&self, socket: tokio::net::TcpStream, head: &[u8], chunked: bool) {
         let mut queue = lock(&self.queue);
         queue.wire = Some(Wire::new(socket, head, chunked));
         self.kick(&mut queue);
     }
 
     /// Gives the socket back (the stream's task ends): the connection no longer keeps it open.
-    pub fn detach_wire(&self) {
-        lock(&self.queue).wire = None;
+    pub fn detach_wire(&self) -> Option<tokio::net::TcpStream> {
+        lock(&self.queue).wire.take().map(Wire::into_socket)
     }
 
     /// Writes the backlog, then the queued frames in batches, then the body's end once the

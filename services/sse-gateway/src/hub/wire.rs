@@ -11,7 +11,6 @@
 //! the raw bytes until the connection closes.
 
 use std::io::{self, IoSlice};
-use std::sync::Arc;
 
 use bytes::{Buf, BytesMut};
 use tokio::net::TcpStream;
@@ -22,9 +21,10 @@ pub const MAX_BATCH: usize = 32;
 /// The bytes ending a chunked body.
 const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
-/// The write side of one stream's socket.
+/// The write side of one stream's socket. The wire owns the socket while the stream is
+/// written from its queue, so a delivery finds it in the queue it has locked already.
 pub struct Wire {
-    socket: Arc<TcpStream>,
+    socket: TcpStream,
     chunked: bool,
     /// Written before anything else: the response head, then whatever a full socket refused.
     backlog: BytesMut,
@@ -45,7 +45,7 @@ pub enum Flushed {
 
 impl Wire {
     /// `head` (the response head) is written before the first frame.
-    pub fn new(socket: Arc<TcpStream>, head: &[u8], chunked: bool) -> Self {
+    pub fn new(socket: TcpStream, head: &[u8], chunked: bool) -> Self {
         Self {
             socket,
             chunked,
@@ -54,8 +54,13 @@ impl Wire {
         }
     }
 
-    pub fn socket(&self) -> &Arc<TcpStream> {
+    pub fn socket(&self) -> &TcpStream {
         &self.socket
+    }
+
+    /// The socket back, to end the response.
+    pub fn into_socket(self) -> TcpStream {
+        self.socket
     }
 
     pub fn is_finished(&self) -> bool {
@@ -106,7 +111,7 @@ impl Wire {
         let total: usize = slices.iter().map(|s| s.len()).sum();
         // Straight to the socket: a full one answers WouldBlock, and the tokio readiness left
         // set is cleared by the next write that meets it (the backlog's).
-        let written = match socket2::SockRef::from(&*self.socket).send_vectored(slices) {
+        let written = match socket2::SockRef::from(&self.socket).send_vectored(slices) {
             Ok(written) => written,
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => 0,
             Err(error) => return Err(error),
@@ -181,13 +186,13 @@ mod tests {
         );
     }
 
-    async fn pair() -> (Arc<TcpStream>, TcpStream) {
+    async fn pair() -> (TcpStream, TcpStream) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap())
             .await
             .unwrap();
         let (server, _) = listener.accept().await.unwrap();
-        (Arc::new(server), client)
+        (server, client)
     }
 
     #[tokio::test]

@@ -198,21 +198,21 @@ enum Prepared {
         body: Body,
     },
     /// Anything else (an error, a body without a connection): written frame by frame.
-    Other(Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>),
+    Other(Pin<Box<dyn Future<Output = ()> + Send>>),
 }
 
 /// Starts writing `response`. Synchronous, so the response itself never sits in the
-/// stream's task.
-fn prepare(socket: &Arc<TcpStream>, response: Response, version: Version) -> Prepared {
+/// stream's task. A stream takes the socket into its connection's queue.
+fn prepare(socket: TcpStream, response: Response, version: Version) -> Prepared {
     let Some(connection) = response.extensions().get::<Arc<Connection>>().cloned() else {
-        return Prepared::Other(Box::pin(write_body(socket.clone(), response, version)));
+        return Prepared::Other(Box::pin(write_body(socket, response, version)));
     };
     let framing = match version {
         Version::HTTP_10 => Framing::Close,
         _ => Framing::Chunked,
     };
     let head = response_head(&response, framing, None);
-    connection.attach_wire(socket.clone(), &head, framing == Framing::Chunked);
+    connection.attach_wire(socket, &head, framing == Framing::Chunked);
     Prepared::Stream {
         connection,
         body: response.into_body(),
@@ -221,25 +221,35 @@ fn prepare(socket: &Arc<TcpStream>, response: Response, version: Version) -> Pre
 
 /// Writes the response; the stream's task ends with it.
 async fn write_response(socket: TcpStream, response: Response, version: Version) {
-    let socket = Arc::new(socket);
-    let written = match prepare(&socket, response, version) {
+    match prepare(socket, response, version) {
         Prepared::Stream { connection, body } => {
-            let attached = Attached(&connection);
+            let mut attached = Attached(&connection);
             let ended = poll_fn(|cx| connection.poll_wire(cx)).await;
-            drop(attached);
+            let socket = attached.detach();
             drop(body);
-            ended
+            // Write errors mean the client is gone.
+            if let (Ok(()), Some(socket)) = (ended, socket) {
+                end_writing(&socket);
+            }
         }
         Prepared::Other(writing) => writing.await,
-    };
-    // Write errors mean the client is gone.
-    if written.is_ok() {
-        let _ = socket2::SockRef::from(&*socket).shutdown(std::net::Shutdown::Write);
     }
 }
 
-/// Gives the socket back when the stream's task ends, however it ends.
+/// Ends the response's side of the connection once everything is written.
+fn end_writing(socket: &TcpStream) {
+    let _ = socket2::SockRef::from(socket).shutdown(std::net::Shutdown::Write);
+}
+
+/// Takes the socket back from the connection when the stream's task ends, however it ends
+/// (dropped, the socket closes).
 struct Attached<'a>(&'a Connection);
+
+impl Attached<'_> {
+    fn detach(&mut self) -> Option<TcpStream> {
+        self.0.detach_wire()
+    }
+}
 
 impl Drop for Attached<'_> {
     fn drop(&mut self) {
@@ -259,12 +269,19 @@ async fn write_all(socket: &TcpStream, mut bytes: &[u8]) -> std::io::Result<()> 
     Ok(())
 }
 
-async fn write_body(
-    socket: Arc<TcpStream>,
+/// Writes a response that is not a stream, then ends the connection's write side.
+async fn write_body(socket: TcpStream, response: Response, version: Version) {
+    // Write errors mean the client is gone.
+    if write_body_on(&socket, response, version).await.is_ok() {
+        end_writing(&socket);
+    }
+}
+
+async fn write_body_on(
+    socket: &TcpStream,
     response: Response,
     version: Version,
 ) -> std::io::Result<()> {
-    let socket = &*socket;
     let length = response.body().size_hint().exact();
     let framing = match (length, version) {
         (Some(_), _) => Framing::Length,
