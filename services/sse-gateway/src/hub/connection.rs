@@ -28,6 +28,7 @@ use std::task::{Context, Poll, Waker};
 use bytes::Bytes;
 use futures::Stream;
 use progress_contract::history::StreamId;
+use smallvec::SmallVec;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -36,6 +37,11 @@ use super::{coalesce, id_line};
 
 /// Entries of the recent-delivery log kept per stream.
 pub const LOG_LEN: usize = 64;
+
+/// The newest event id per channel. A stream's first channel is kept in place, not in a
+/// separate allocation: a stream on one channel (the common case) reads and moves its
+/// position without reaching for more memory.
+pub type Cursors = SmallVec<[(Arc<str>, StreamId); 1]>;
 
 /// An event's place in a channel's history.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,7 +98,7 @@ struct Queue {
     /// Holds on one channel's live events (a catch-up after a reconnect); they nest.
     held_channels: Vec<(Arc<str>, usize)>,
     /// Newest event id queued per channel (for de-duplication).
-    queued: Vec<(Arc<str>, StreamId)>,
+    queued: Cursors,
     /// Body to write after its `id:` line.
     pending_body: Option<Bytes>,
     waker: Option<Waker>,
@@ -108,7 +114,7 @@ pub struct Position {
     /// Number of the last numbered event written.
     pub seq: u64,
     /// Last event id written, per channel.
-    pub cursors: Vec<(Arc<str>, StreamId)>,
+    pub cursors: Cursors,
     /// Recent (n, channel, event id), oldest first (kept once the stream has had several
     /// channels).
     pub log: VecDeque<(u64, Arc<str>, StreamId)>,
@@ -153,7 +159,7 @@ fn same_name(name: &Arc<str>, other: &str) -> bool {
 
 /// Sets `channel`'s id. An entry found by its bytes takes `channel`'s allocation, so that the
 /// next event of the channel finds it by pointer.
-fn set_for(list: &mut Vec<(Arc<str>, StreamId)>, channel: &Arc<str>, id: StreamId) {
+fn set_for(list: &mut Cursors, channel: &Arc<str>, id: StreamId) {
     if let Some(entry) = list.iter_mut().find(|(c, _)| Arc::ptr_eq(c, channel)) {
         entry.1 = id;
     } else if let Some(entry) = list.iter_mut().find(|(c, _)| c == channel) {
@@ -271,7 +277,7 @@ impl Connection {
         connected_at: u64,
         socket: CancellationToken,
         seq: u64,
-        cursors: Vec<(Arc<str>, StreamId)>,
+        cursors: Cursors,
         multi: bool,
     ) -> Self {
         let connection = Self::new(id, connected_at, socket);
@@ -782,7 +788,9 @@ mod tests {
 
     #[test]
     fn a_position_found_by_name_takes_the_shared_name() {
-        let mut list: Vec<(Arc<str>, StreamId)> = vec![(Arc::from("job:a"), StreamId::default())];
+        let mut list: Cursors = [(Arc::from("job:a"), StreamId::default())]
+            .into_iter()
+            .collect();
         let shared: Arc<str> = Arc::from("job:a");
         let id = StreamId { ms: 5, seq: 1 };
         set_for(&mut list, &shared, id);
@@ -825,8 +833,8 @@ mod tests {
         let position = conn.position_if_changed(true).unwrap();
         assert_eq!(position.seq, 1);
         assert_eq!(
-            position.cursors,
-            vec![(job.clone(), StreamId { ms: 5, seq: 0 })]
+            position.cursors.as_slice(),
+            [(job.clone(), StreamId { ms: 5, seq: 0 })]
         );
         assert!(position.log.is_empty());
     }

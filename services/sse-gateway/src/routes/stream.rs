@@ -26,6 +26,7 @@ use crate::access;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::frame;
+use crate::hub::connection::Cursors;
 use crate::hub::{Connection, ControlOp, Hub, duration_millis};
 use crate::last_event_id::LastEventId;
 use crate::session::{From, Session, resume_points};
@@ -277,7 +278,7 @@ async fn resume(
         .event
         .filter(|event| event.ms <= now_millis().saturating_add(60_000));
     let points = resume_points(&session, seen, event);
-    let cursors: Vec<(Arc<str>, StreamId)> = points
+    let cursors: Cursors = points
         .iter()
         .filter_map(|(channel, from)| match from {
             From::After(at) => Some((Arc::from(channel.as_str()), *at)),
@@ -383,7 +384,7 @@ mod tests {
         // Written since, not flushed yet: events 3 and 4; the client read up to 4.
         let position = Position {
             seq: 4,
-            cursors: vec![(job.clone(), at(40))],
+            cursors: [(job.clone(), at(40))].into_iter().collect(),
             log: VecDeque::from([
                 (1, job.clone(), at(10)),
                 (2, job.clone(), at(20)),
