@@ -317,11 +317,32 @@ impl Connection {
             queue.held.push(item);
             return Push::Queued;
         }
+        if queue.frames.is_empty() && queue.wire.as_ref().is_some_and(Wire::is_ready) {
+            return self.write_now(&mut queue, item);
+        }
         let push = queue.offer(item, capacity);
         if matches!(push, Push::Queued | Push::Coalesced(_)) {
             self.kick(&mut queue);
         }
         push
+    }
+
+    /// A direct stream with nothing queued or waiting: `item` goes to the socket at once,
+    /// without passing through the queue.
+    fn write_now(&self, queue: &mut Queue, item: Item) -> Push {
+        if queue.is_duplicate(&item) {
+            return Push::Duplicate;
+        }
+        queue.note(&item);
+        let Some(wire) = queue.wire.as_mut() else {
+            return Push::Queued;
+        };
+        match self.write_one(&item, wire, false) {
+            Ok(Flushed::Idle) => {}
+            // The task waits for the socket, or ends the stream.
+            Ok(Flushed::Blocked | Flushed::Ended) | Err(_) => queue.wake(),
+        }
+        Push::Queued
     }
 
     /// Something was queued: written at once on a direct stream, else its task is woken.
@@ -374,10 +395,12 @@ impl Connection {
                 return Ok(Flushed::Idle);
             }
             // One frame (a fan-out's usual case) without a batch's stack arrays.
-            let written = if count == 1 {
-                self.write_batch::<1>(frames, wire, last)?
+            let written = if count == 1
+                && let Some(item) = frames.pop_front()
+            {
+                self.write_one(&item, wire, last)?
             } else {
-                self.write_batch::<MAX_BATCH>(frames, wire, last)?
+                self.write_batch(frames, wire, last)?
             };
             match written {
                 Flushed::Idle => {}
@@ -386,13 +409,25 @@ impl Connection {
         }
     }
 
-    /// Takes up to `N` frames off the queue, numbers them, and writes them as one chunk.
-    fn write_batch<const N: usize>(
+    /// Numbers one frame and writes it as one chunk (then the body's end when `last`).
+    fn write_one(&self, item: &Item, wire: &mut Wire, last: bool) -> std::io::Result<Flushed> {
+        let mut id = [0u8; id_line::MAX];
+        let length = match &item.history {
+            Some(tagged) => self.record(tagged, &mut id),
+            None => 0,
+        };
+        wire.write_chunk(&[&id[..length], &item.body[..]], last)
+    }
+
+    /// Takes up to [`MAX_BATCH`] frames off the queue, numbers them, and writes them as one
+    /// chunk.
+    fn write_batch(
         &self,
         frames: &mut VecDeque<Item>,
         wire: &mut Wire,
         last: bool,
     ) -> std::io::Result<Flushed> {
+        const N: usize = MAX_BATCH;
         let count = frames.len().min(N);
         let last = last && count == frames.len();
         let mut batch: [Option<Item>; N] = std::array::from_fn(|_| None);
@@ -784,6 +819,56 @@ mod tests {
         assert_eq!(conn.push(plain("late"), 4), Push::Closed);
         assert_eq!(next(&mut stream).await.as_deref(), Some(&b"bye"[..]));
         assert_eq!(next(&mut stream).await, None);
+    }
+
+    /// A direct stream over loopback: the connection writes to `server`'s end.
+    async fn direct() -> (Arc<Connection>, tokio::net::TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let conn = connection();
+        conn.attach_wire(server, b"", false);
+        (conn, client)
+    }
+
+    #[tokio::test]
+    async fn a_direct_stream_writes_at_once_and_queues_behind_a_full_socket() {
+        use tokio::io::AsyncReadExt;
+        let (conn, mut client) = direct().await;
+        let job: Arc<str> = Arc::from("job:1");
+        assert_eq!(conn.push(tagged(&job, 5, "first\n"), 4), Push::Queued);
+        assert_eq!(conn.queued(), 0, "written, not queued");
+        assert_eq!(conn.push(tagged(&job, 5, "again\n"), 4), Push::Duplicate);
+        let mut received = vec![0u8; 256];
+        let n = client.read(&mut received).await.unwrap();
+        let expected = format!("id: {}:1:5-0\nfirst\n", conn.id());
+        assert_eq!(String::from_utf8_lossy(&received[..n]), expected);
+
+        // Fill the socket: what it refuses waits, and what follows queues behind it, in order.
+        let big = Bytes::from(vec![b'x'; 256 * 1024]);
+        let mut pushed = 0;
+        while conn.queued() == 0 {
+            assert_eq!(conn.push(Item::plain(big.clone()), 1_000), Push::Queued);
+            pushed += big.len();
+        }
+        assert_eq!(conn.push(plain("tail"), 1_000), Push::Queued);
+        let queued = conn.queued();
+        assert!(queued >= 2, "{queued} frames wait behind the full socket");
+        let waiting = conn.clone();
+        let writer = tokio::spawn(async move {
+            let _ = std::future::poll_fn(|cx| waiting.poll_wire(cx)).await;
+        });
+        let mut rest = Vec::new();
+        while rest.len() < pushed + 4 {
+            let n = client.read(&mut received).await.unwrap();
+            assert!(n > 0, "the stream ended early");
+            rest.extend_from_slice(&received[..n]);
+        }
+        assert!(rest[..pushed].iter().all(|b| *b == b'x'));
+        assert_eq!(&rest[pushed..], b"tail");
+        writer.abort();
     }
 
     #[test]

@@ -67,6 +67,11 @@ impl Wire {
         self.finished
     }
 
+    /// Nothing is waiting to be written and the body goes on: a frame can be written now.
+    pub fn is_ready(&self) -> bool {
+        self.backlog.is_empty() && !self.finished
+    }
+
     /// Writes what is left of the backlog; true once it is empty.
     pub fn write_backlog(&mut self) -> io::Result<bool> {
         while !self.backlog.is_empty() {
