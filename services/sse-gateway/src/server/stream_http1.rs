@@ -223,9 +223,10 @@ fn prepare(socket: TcpStream, response: Response, version: Version) -> Prepared 
 async fn write_response(socket: TcpStream, response: Response, version: Version) {
     match prepare(socket, response, version) {
         Prepared::Stream { connection, body } => {
-            let mut attached = Attached(&connection);
+            let attached = Attached(&connection);
             let ended = poll_fn(|cx| connection.poll_wire(cx)).await;
-            let socket = attached.detach();
+            let socket = connection.detach_wire();
+            drop(attached);
             drop(body);
             // Write errors mean the client is gone.
             if let (Ok(()), Some(socket)) = (ended, socket) {
@@ -244,12 +245,6 @@ fn end_writing(socket: &TcpStream) {
 /// Takes the socket back from the connection when the stream's task ends, however it ends
 /// (dropped, the socket closes).
 struct Attached<'a>(&'a Connection);
-
-impl Attached<'_> {
-    fn detach(&mut self) -> Option<TcpStream> {
-        self.0.detach_wire()
-    }
-}
 
 impl Drop for Attached<'_> {
     fn drop(&mut self) {
