@@ -11,7 +11,9 @@
 #
 #   bash bench/compare.sh            (QUICK=1: 10x fewer streams;
 #                                     WORKLOADS="fanout-big connect": a subset, in that order;
-#                                     GATEWAY_BIN=path: another gateway build, e.g. an older one)
+#                                     GATEWAY_BIN=path: another gateway build, e.g. an older one;
+#                                     REPEAT=3: every workload three times, both servers each
+#                                     time, then the spread of the fan-out ratios and their median)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
@@ -70,8 +72,11 @@ workload() {
     esac
   done
 }
-for name in ${WORKLOADS:-idle fanout-small fanout-big connect}; do
-  workload "$name"
+for round in $(seq "${REPEAT:-1}"); do
+  [ "${REPEAT:-1}" -gt 1 ] && log "round $round of $REPEAT"
+  for name in ${WORKLOADS:-idle fanout-small fanout-big connect}; do
+    workload "$name"
+  done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$RESULTS.machine"
 

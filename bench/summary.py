@@ -5,6 +5,7 @@ figure for the gateway, for Nchan, and their ratio (gateway / Nchan).
     python3 bench/summary.py target/bench/compare-….jsonl
 """
 import json
+import statistics
 import sys
 
 
@@ -65,6 +66,38 @@ def cell(fmt, value):
     return "–" if value is None else fmt.format(value)
 
 
+def spread(runs):
+    """For a fan-out run several times: each round's ratio of deliveries per CPU-second, their
+    median, and in how many rounds the gateway's p99 was at or below Nchan's."""
+    rounds = {}
+    for run in runs:
+        if run["mode"] == "fanout":
+            rounds.setdefault(run["workload"], {}).setdefault(run["round"], {})[run["target"]] = run
+    lines = []
+    for workload, by_round in rounds.items():
+        pairs = [pair for _, pair in sorted(by_round.items()) if len(pair) == 2]
+        if len(pairs) < 2:
+            continue
+        ratios = [
+            pair["gateway"]["deliveries_per_cpu_second"] / pair["nchan"]["deliveries_per_cpu_second"]
+            for pair in pairs
+        ]
+        p99_ok = sum(
+            get(pair["gateway"], "latency.p99_ms") <= get(pair["nchan"], "latency.p99_ms")
+            for pair in pairs
+        )
+        listed = ", ".join(f"{ratio:.2f}" for ratio in ratios)
+        lines.append(
+            f"| {workload} | {listed} | {statistics.median(ratios):.2f} | {p99_ok} of {len(pairs)} |"
+        )
+    if lines:
+        print("\n### fan-out over rounds\n")
+        print("| workload | gateway / nchan, deliveries per CPU-second, each round | median "
+              "| p99 at or below Nchan's |")
+        print("|---|---|---|---|")
+        print("\n".join(lines))
+
+
 def main(path):
     runs = [json.loads(line) for line in open(path) if line.startswith('{"loadgen":')]
     # A workload run again gets "(run 2)", … so each pair stays apart.
@@ -72,6 +105,8 @@ def main(path):
     for run in runs:
         key = (run["label"], run["target"])
         seen[key] = seen.get(key, 0) + 1
+        run["workload"] = run["label"]
+        run["round"] = seen[key]
         if seen[key] > 1:
             run["label"] = f'{run["label"]} (run {seen[key]})'
     labels = []
@@ -91,6 +126,7 @@ def main(path):
             if isinstance(ours, (int, float)) and isinstance(theirs, (int, float)) and theirs:
                 ratio = f"{ours / theirs:.2f}"
             print(f"| {name} | {cell(fmt, ours)} | {cell(fmt, theirs)} | {ratio} |")
+    spread(runs)
 
 
 if __name__ == "__main__":
