@@ -28,21 +28,96 @@ struct Gateway {
     http: u16,
     admin: u16,
     child: Option<Child>,
+    /// The process's output, every run of it appended.
+    log: std::path::PathBuf,
+}
+
+/// How waiting for a gateway to be ready ended.
+enum Readiness {
+    Ready,
+    Exited(ExitStatus),
+    TimedOut,
 }
 
 impl Gateway {
-    fn start(name: &str, redis: &str, http: u16, admin: u16) -> Self {
-        let mut gateway = Self {
-            name: name.into(),
-            http,
-            admin,
-            child: None,
-        };
-        gateway.spawn(redis);
-        gateway
+    /// Starts a gateway on free ports and waits until it is ready. A port can be taken by
+    /// another socket between being picked and being bound: a gateway that exits at start is
+    /// started again on other ports.
+    async fn start_ready(name: &str, redis: &str) -> Self {
+        let log =
+            std::env::temp_dir().join(format!("cluster-test-{}-{name}.log", std::process::id()));
+        for _ in 0..3 {
+            let mut gateway = Self {
+                name: name.into(),
+                http: free_port(),
+                admin: free_port(),
+                child: None,
+                log: log.clone(),
+            };
+            gateway.spawn(redis);
+            match gateway.readiness().await {
+                Readiness::Ready => return gateway,
+                Readiness::Exited(status) => println!(
+                    "{name} exited at start ({status}); again on other ports. It said: {}",
+                    tail(&gateway.log)
+                ),
+                Readiness::TimedOut => gateway.never_ready(),
+            }
+        }
+        panic!("{name} could not start: {}", tail(&log));
+    }
+
+    async fn readiness(&mut self) -> Readiness {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let http = reqwest::Client::new();
+        while Instant::now() < deadline {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.child = None;
+                return Readiness::Exited(status);
+            }
+            if http
+                .get(format!("http://127.0.0.1:{}/readyz", self.admin))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Readiness::Ready;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Readiness::TimedOut
+    }
+
+    /// Waits until the gateway is ready; fails the test with its log otherwise.
+    async fn wait_ready(&mut self) {
+        match self.readiness().await {
+            Readiness::Ready => {}
+            Readiness::Exited(status) => {
+                panic!("{} exited ({status}): {}", self.name, tail(&self.log))
+            }
+            Readiness::TimedOut => self.never_ready(),
+        }
+    }
+
+    fn never_ready(&self) -> ! {
+        panic!(
+            "{} on admin port {} never became ready: {}",
+            self.name,
+            self.admin,
+            tail(&self.log)
+        )
     }
 
     fn spawn(&mut self, redis: &str) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("opening the gateway's log");
         let child = Command::new(env!("CARGO_BIN_EXE_sse-gateway"))
             .env("REDIS_URL", redis)
             .env("HTTP_ADDR", format!("127.0.0.1:{}", self.http))
@@ -56,8 +131,9 @@ impl Gateway {
             .env("CLIENT_BUFFER_EVENTS", "1024")
             .env("LOG_FORMAT", "json")
             .env("RUST_LOG", "warn")
+            .env("RUST_BACKTRACE", "0")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("starting sse-gateway");
         self.child = Some(child);
@@ -82,24 +158,18 @@ impl Drop for Gateway {
             let _ = child.kill();
             let _ = child.wait();
         }
+        // Kept when the test fails, for a look at what the gateway said.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_file(&self.log);
+        }
     }
 }
 
-async fn wait_ready(admin: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let http = reqwest::Client::new();
-    while Instant::now() < deadline {
-        if http
-            .get(format!("http://127.0.0.1:{admin}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("gateway on admin port {admin} never became ready");
+/// The end of a log, for a failure message.
+fn tail(log: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
 fn start_workers(redis: &str) -> Vec<Child> {
@@ -219,11 +289,9 @@ async fn three_gateways_lose_nothing_through_restarts_and_crashes_and_recover_af
  {
     let mut redis = RedisServer::start();
     let url = redis.url();
-    let mut gateways: Vec<Gateway> = (0..3)
-        .map(|i| Gateway::start(&format!("gw-{i}"), &url, free_port(), free_port()))
-        .collect();
-    for gateway in &gateways {
-        wait_ready(gateway.admin).await;
+    let mut gateways = Vec::new();
+    for i in 0..3 {
+        gateways.push(Gateway::start_ready(&format!("gw-{i}"), &url).await);
     }
     let mut workers = start_workers(&url);
     let balancer = LoadBalancer::start(
@@ -285,7 +353,7 @@ async fn three_gateways_lose_nothing_through_restarts_and_crashes_and_recover_af
         let status = gateway.wait();
         assert!(status.success(), "{} exited with {status}", gateway.name);
         gateway.spawn(&url);
-        wait_ready(gateway.admin).await;
+        gateway.wait_ready().await;
         tokio::time::sleep(Duration::from_millis(700)).await;
     }
     let peak = peak_reconnects(&clients, rolling_started);
@@ -308,7 +376,7 @@ async fn three_gateways_lose_nothing_through_restarts_and_crashes_and_recover_af
     let _ = gateways[1].wait();
     tokio::time::sleep(Duration::from_secs(2)).await;
     gateways[1].spawn(&url);
-    wait_ready(gateways[1].admin).await;
+    gateways[1].wait_ready().await;
     let after_kill = published.load(Ordering::SeqCst);
     let (b, disallowed) = settle(&clients, after_kill, window_after(killed_at)).await;
     println!("(b) SIGKILL of one gateway: {b:?}");
