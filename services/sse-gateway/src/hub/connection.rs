@@ -335,6 +335,9 @@ impl Connection {
         }
         queue.note(&item);
         let Some(wire) = queue.wire.as_mut() else {
+            // Not a direct stream after all: its task writes it.
+            queue.frames.push_back(item);
+            queue.wake();
             return Push::Queued;
         };
         match self.write_one(&item, wire, false) {
