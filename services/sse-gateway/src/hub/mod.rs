@@ -84,6 +84,9 @@ pub struct Hub {
     flushes: TaskTracker,
     /// Streams closed as slow consumers: counted when evicted, not again when they end.
     evicted: RwLock<HashSet<Uuid>>,
+    /// Streams that have had several channels: the only ones whose positions live in their
+    /// sessions, so the only ones a position flush visits (not every open stream).
+    multi_channel: RwLock<HashSet<Uuid>>,
 }
 
 fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -114,6 +117,7 @@ impl Hub {
             history,
             flushes: TaskTracker::new(),
             evicted: RwLock::new(HashSet::new()),
+            multi_channel: RwLock::new(HashSet::new()),
         })
     }
 
@@ -147,6 +151,7 @@ impl Hub {
     /// writes its final position to its session.
     pub fn open(self: &Arc<Self>, connection: Arc<Connection>) -> ConnectionStream {
         write(&self.connections).insert(connection.id(), connection.clone());
+        self.note_multi_channel(&connection);
         metrics::gauge!(m::CONNECTIONS_OPEN).increment(1.0);
         metrics::counter!(m::CONNECTIONS_OPENED).increment(1);
         let hub = Arc::downgrade(self);
@@ -167,6 +172,31 @@ impl Hub {
 
     pub fn connections(&self) -> Vec<Arc<Connection>> {
         read(&self.connections).values().cloned().collect()
+    }
+
+    /// Remembers `connection` for position flushes once it has had several channels, while
+    /// it is registered: the registry's lock is held (as [`Hub::detach`] holds it to forget
+    /// the stream), so a stream closing meanwhile leaves nothing behind.
+    pub(crate) fn note_multi_channel(&self, connection: &Arc<Connection>) {
+        if !connection.is_multi() {
+            return;
+        }
+        let connections = read(&self.connections);
+        if connections
+            .get(&connection.id())
+            .is_some_and(|current| Arc::ptr_eq(current, connection))
+        {
+            write(&self.multi_channel).insert(connection.id());
+        }
+    }
+
+    /// The open streams that have had several channels.
+    fn multi_channel_connections(&self) -> Vec<Arc<Connection>> {
+        let ids: Vec<Uuid> = read(&self.multi_channel).iter().copied().collect();
+        let connections = read(&self.connections);
+        ids.iter()
+            .filter_map(|id| connections.get(id).cloned())
+            .collect()
     }
 
     /// Queues a gateway event on one stream.
@@ -215,6 +245,7 @@ impl Hub {
             match connections.get(&connection.id()) {
                 Some(current) if Arc::ptr_eq(current, connection) => {
                     connections.remove(&connection.id());
+                    write(&self.multi_channel).remove(&connection.id());
                     true
                 }
                 _ => false,
@@ -281,7 +312,7 @@ impl Hub {
     /// Writes the positions that changed since the last flush; returns how many.
     pub async fn flush_positions(&self) -> usize {
         let mut written = 0;
-        for connection in self.connections() {
+        for connection in self.multi_channel_connections() {
             if let Some(position) = connection.position_if_changed(false) {
                 match self
                     .sessions

@@ -65,6 +65,7 @@ impl Hub {
     ) -> Result<bool, HubError> {
         let id = connection.id();
         let added = connection.add_channel(name);
+        self.note_multi_channel(connection);
         write(&self.routes)
             .entry(Arc::from(name))
             .or_default()

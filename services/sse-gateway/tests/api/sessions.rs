@@ -8,6 +8,8 @@ use sse_gateway::session::{REFRESH_BATCH, SessionStore};
 use test_support::RedisServer;
 use uuid::Uuid;
 
+use crate::helpers::WAIT;
+
 async fn ttls(client: &Client, keys: &[String]) -> Vec<i64> {
     let pipeline = client.pipeline();
     for key in keys {
@@ -58,4 +60,42 @@ async fn the_gateway_loads_its_scripts_when_it_starts() {
     // Nothing has been published and no stream has closed: only the start can have loaded them.
     let exists = app.redis.cli(&["SCRIPT", "EXISTS", &publish, &flush]);
     assert_eq!(exists.lines().collect::<Vec<_>>(), ["1", "1"]);
+}
+
+#[tokio::test]
+async fn a_stream_on_several_channels_has_its_position_written_while_it_is_open() {
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.cursor_flush_interval = Duration::from_millis(100);
+    })
+    .await;
+    let (mut multi, multi_id) = app.connect("?jobs=pos-a,pos-b").await;
+    let (mut single, single_id) = app.connect("?jobs=pos-c").await;
+    for _ in 0..2 {
+        multi.next_named("subscribed", WAIT).await.unwrap();
+    }
+    single.next_named("subscribed", WAIT).await.unwrap();
+    for job in ["pos-a", "pos-b", "pos-c"] {
+        let channel = progress_contract::Channel::parse(&format!("job:{job}")).unwrap();
+        let event = serde_json::json!({"type": "job_update", "jobId": job, "progress": 10});
+        app.publisher()
+            .publish_event(&channel, &event.to_string())
+            .await
+            .unwrap();
+    }
+    for _ in 0..2 {
+        multi.next_named("job_update", WAIT).await.unwrap();
+    }
+    single.next_named("job_update", WAIT).await.unwrap();
+
+    // The flush visits the stream that has had several channels while it stays open…
+    let key = format!("sse:sess:{{{multi_id}}}");
+    crate::helpers::eventually("the position of the two-channel stream", || {
+        let cursors = app.redis.cli(&["HGET", &key, "cursors"]);
+        async move { cursors.contains("job:pos-a") && cursors.contains("job:pos-b") }
+    })
+    .await;
+    // …and leaves the one-channel stream alone: its SSE ids carry its position.
+    let single_key = format!("sse:sess:{{{single_id}}}");
+    assert_eq!(app.redis.cli(&["HGET", &single_key, "cursors"]).trim(), "");
+    drop((multi, single));
 }
