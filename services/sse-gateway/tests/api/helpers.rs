@@ -166,6 +166,19 @@ impl TestApp {
 }
 
 /// Collects `n` events named `name`.
+/// Publishes a `job_update` carrying `seq` on `channel`, with history (the contract's script).
+pub async fn publish_seq(app: &TestApp, channel: &str, seq: u64) {
+    let channel = progress_contract::Channel::parse(channel).unwrap();
+    app.publisher()
+        .publish_event(
+            &channel,
+            &serde_json::json!({"type": "job_update", "jobId": channel.id(), "seq": seq})
+                .to_string(),
+        )
+        .await
+        .unwrap();
+}
+
 pub async fn collect(client: &mut SseClient, name: &str, n: usize) -> Vec<SseEvent> {
     let mut events = Vec::with_capacity(n);
     while events.len() < n {

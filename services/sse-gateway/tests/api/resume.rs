@@ -3,22 +3,10 @@
 
 use std::time::Duration;
 
-use progress_contract::Channel;
 use serde_json::json;
 use test_support::SseClient;
 
-use crate::helpers::{WAIT, eventually, spawn_app, spawn_app_with};
-
-async fn publish_seq(app: &crate::helpers::TestApp, channel: &str, seq: u64) {
-    let channel = Channel::parse(channel).unwrap();
-    app.publisher()
-        .publish_event(
-            &channel,
-            &json!({"type": "job_update", "jobId": channel.id(), "seq": seq}).to_string(),
-        )
-        .await
-        .unwrap();
-}
+use crate::helpers::{WAIT, eventually, publish_seq, spawn_app, spawn_app_with};
 
 async fn next_seq(client: &mut SseClient) -> (u64, String) {
     let event = client.next_named("job_update", WAIT).await.unwrap();

@@ -8,7 +8,7 @@ use sse_gateway::session::{REFRESH_BATCH, SessionStore};
 use test_support::RedisServer;
 use uuid::Uuid;
 
-use crate::helpers::WAIT;
+use crate::helpers::{WAIT, eventually, publish_seq, spawn_app_with};
 
 async fn ttls(client: &Client, keys: &[String]) -> Vec<i64> {
     let pipeline = client.pipeline();
@@ -64,7 +64,7 @@ async fn the_gateway_loads_its_scripts_when_it_starts() {
 
 #[tokio::test]
 async fn a_stream_on_several_channels_has_its_position_written_while_it_is_open() {
-    let app = crate::helpers::spawn_app_with(|config| {
+    let app = spawn_app_with(|config| {
         config.cursor_flush_interval = Duration::from_millis(100);
     })
     .await;
@@ -74,13 +74,8 @@ async fn a_stream_on_several_channels_has_its_position_written_while_it_is_open(
         multi.next_named("subscribed", WAIT).await.unwrap();
     }
     single.next_named("subscribed", WAIT).await.unwrap();
-    for job in ["pos-a", "pos-b", "pos-c"] {
-        let channel = progress_contract::Channel::parse(&format!("job:{job}")).unwrap();
-        let event = serde_json::json!({"type": "job_update", "jobId": job, "progress": 10});
-        app.publisher()
-            .publish_event(&channel, &event.to_string())
-            .await
-            .unwrap();
+    for channel in ["job:pos-a", "job:pos-b", "job:pos-c"] {
+        publish_seq(&app, channel, 1).await;
     }
     for _ in 0..2 {
         multi.next_named("job_update", WAIT).await.unwrap();
@@ -89,7 +84,7 @@ async fn a_stream_on_several_channels_has_its_position_written_while_it_is_open(
 
     // The flush visits the stream that has had several channels while it stays open…
     let key = format!("sse:sess:{{{multi_id}}}");
-    crate::helpers::eventually("the position of the two-channel stream", || {
+    eventually("the position of the two-channel stream", || {
         let cursors = app.redis.cli(&["HGET", &key, "cursors"]);
         async move { cursors.contains("job:pos-a") && cursors.contains("job:pos-b") }
     })
