@@ -63,6 +63,7 @@ pub fn init(service: &'static str, format: LogFormat, default_filter: &str) -> T
     // `RUST_LOG` filters log lines only: traces keep the product's spans whatever the log level.
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let log_level = filter.max_level_hint();
     let registry = tracing_subscriber::registry().with(
         tracing_opentelemetry::layer()
             .with_tracer(tracer)
@@ -78,7 +79,10 @@ pub fn init(service: &'static str, format: LogFormat, default_filter: &str) -> T
             .try_init(),
     };
     match result {
-        Ok(()) => ids.bind_current(),
+        Ok(()) => {
+            ids.bind_current();
+            cap_library_logs(log_level);
+        }
         Err(_) => tracing::debug!("logging was already initialised"),
     }
     if let Some(problem) = problem {
@@ -86,6 +90,23 @@ pub fn init(service: &'static str, format: LogFormat, default_filter: &str) -> T
     }
     tracing::info!(traces = %export, "telemetry ready");
     Telemetry { provider, export }
+}
+
+/// Libraries that log through the `log` crate (the Redis client logs every frame it reads)
+/// have their records dropped at the call site when `RUST_LOG` wants none of that level.
+/// Without this the cap is the trace layer's, which has no level (it picks the product's
+/// own spans by name), so every such record was built and then filtered out.
+fn cap_library_logs(level: Option<tracing::level_filters::LevelFilter>) {
+    use tracing::level_filters::LevelFilter;
+    let Some(level) = level else { return };
+    log::set_max_level(match level {
+        LevelFilter::OFF => log::LevelFilter::Off,
+        LevelFilter::ERROR => log::LevelFilter::Error,
+        LevelFilter::WARN => log::LevelFilter::Warn,
+        LevelFilter::INFO => log::LevelFilter::Info,
+        LevelFilter::DEBUG => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    });
 }
 
 /// What becomes part of a trace: the product's own spans (info and above), and warnings and

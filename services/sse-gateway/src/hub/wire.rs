@@ -116,7 +116,7 @@ impl Wire {
         let total: usize = slices.iter().map(|s| s.len()).sum();
         // Straight to the socket: a full one answers WouldBlock, and the tokio readiness left
         // set is cleared by the next write that meets it (the backlog's).
-        let written = match socket2::SockRef::from(&self.socket).send_vectored(slices) {
+        let written = match send(&self.socket, slices, total) {
             Ok(written) => written,
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => 0,
             Err(error) => return Err(error),
@@ -153,6 +153,29 @@ pub fn client_left(cx: &mut std::task::Context<'_>, socket: &TcpStream) -> std::
             Err(_) => return Poll::Ready(()),
         }
     }
+}
+
+/// Frames up to this size are copied into one buffer and sent with `send`: the kernel's
+/// plain-buffer path costs less than importing and walking an I/O vector (about 0.4 µs of
+/// the 5 µs a loopback delivery costs), far more than the copy.
+const CONTIGUOUS_MAX: usize = 2048;
+
+/// Sends `slices` (`total` bytes) on the non-blocking socket.
+fn send(socket: &TcpStream, slices: &[IoSlice<'_>], total: usize) -> io::Result<usize> {
+    let socket = socket2::SockRef::from(socket);
+    if slices.len() == 1 || total > CONTIGUOUS_MAX {
+        return match slices {
+            [one] => socket.send(one),
+            _ => socket.send_vectored(slices),
+        };
+    }
+    let mut buf = [0u8; CONTIGUOUS_MAX];
+    let mut end = 0;
+    for slice in slices {
+        buf[end..end + slice.len()].copy_from_slice(slice);
+        end += slice.len();
+    }
+    socket.send(&buf[..end])
 }
 
 fn add<'a>(bytes: &'a [u8], slices: &mut [IoSlice<'a>], count: &mut usize) {
@@ -241,5 +264,33 @@ mod tests {
         let received = reader.await.unwrap();
         assert_eq!(received.len(), sent);
         assert!(received.iter().all(|b| *b == b'x'));
+    }
+
+    #[tokio::test]
+    async fn frames_either_side_of_the_copy_limit_arrive_whole() {
+        let (server, mut client) = pair().await;
+        let mut wire = Wire::new(server, b"", true);
+        let mut expected = Vec::new();
+        for (n, size) in [1, CONTIGUOUS_MAX - 40, CONTIGUOUS_MAX, 3 * CONTIGUOUS_MAX]
+            .into_iter()
+            .enumerate()
+        {
+            let id = format!("id: {n}\n");
+            let data = vec![b'a' + n as u8; size];
+            assert_eq!(
+                wire.write_chunk(&[id.as_bytes(), &data], false).unwrap(),
+                Flushed::Idle
+            );
+            expected.extend_from_slice(format!("{:x}\r\n", id.len() + size).as_bytes());
+            expected.extend_from_slice(id.as_bytes());
+            expected.extend_from_slice(&data);
+            expected.extend_from_slice(b"\r\n");
+        }
+        assert_eq!(wire.write_chunk(&[], true).unwrap(), Flushed::Ended);
+        expected.extend_from_slice(LAST_CHUNK);
+        drop(wire);
+        let mut received = Vec::new();
+        client.read_to_end(&mut received).await.unwrap();
+        assert_eq!(received, expected);
     }
 }
