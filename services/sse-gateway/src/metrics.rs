@@ -2,6 +2,7 @@
 //! lists them; the dashboards and alerts in charts/resume-progress query them.
 
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+use progress_contract::ChannelKind;
 
 pub const CONNECTIONS_OPEN: &str = "sse_connections_open";
 pub const CONNECTIONS_OPENED: &str = "sse_connections_opened_total";
@@ -114,11 +115,38 @@ pub fn describe() {
     }
 }
 
-/// Records how long an event took from its publication (`published_ms`, the Redis time in
-/// its history id) to being queued on local streams. Clock differences between Redis and
-/// this pod can make it negative: it is then recorded as zero.
-pub fn record_delivery(event: &'static str, published_ms: u64) {
-    let now = progress_contract::time::now_millis();
-    let seconds = now.saturating_sub(published_ms) as f64 / 1000.0;
-    metrics::histogram!(DELIVERY_LATENCY, "event" => event).record(seconds);
+/// The delivery series of one kind of progress event (`EVENTS_DELIVERED` and
+/// `DELIVERY_LATENCY` with its `event` label), looked up once: an event does not build a
+/// label set and search the recorder's registry for each.
+pub struct DeliverySeries {
+    delivered: metrics::Counter,
+    latency: metrics::Histogram,
+}
+
+impl DeliverySeries {
+    /// The series of each [`ChannelKind`], in its order; taken from the recorder installed
+    /// at the time.
+    pub fn per_kind() -> [DeliverySeries; 3] {
+        ChannelKind::ALL.map(|kind| {
+            let event = kind.event_name();
+            DeliverySeries {
+                delivered: metrics::counter!(EVENTS_DELIVERED, "event" => event),
+                latency: metrics::histogram!(DELIVERY_LATENCY, "event" => event),
+            }
+        })
+    }
+
+    /// `count` streams were given an event of this kind.
+    pub fn delivered(&self, count: u64) {
+        self.delivered.increment(count);
+    }
+
+    /// Records how long an event took from its publication (`published_ms`, the Redis time
+    /// in its history id) to being queued on local streams. Clock differences between Redis
+    /// and this pod can make it negative: it is then recorded as zero.
+    pub fn record_latency(&self, published_ms: u64) {
+        let now = progress_contract::time::now_millis();
+        let seconds = now.saturating_sub(published_ms) as f64 / 1000.0;
+        self.latency.record(seconds);
+    }
 }

@@ -74,7 +74,10 @@ impl Hub {
             Ok(item) => item,
             Err(rejected) => return drop_message(channel, rejected, payload.len()),
         };
-        let event = ChannelKind::of_name(channel).map_or("other", ChannelKind::event_name);
+        // A channel of no known kind was rejected just above.
+        let Some(kind) = ChannelKind::of_name(channel) else {
+            return;
+        };
         let mut delivered = 0u64;
         for connection in subscribers {
             match self.enqueue(&connection, item.clone()) {
@@ -88,9 +91,21 @@ impl Hub {
                 Push::Closed => {}
             }
         }
-        metrics::counter!(m::EVENTS_DELIVERED, "event" => event).increment(delivered);
+        let series = self.delivery_series(kind);
+        series.delivered(delivered);
         if let (true, Some(tagged)) = (delivered > 0, &item.history) {
-            m::record_delivery(event, tagged.id.ms);
+            series.record_latency(tagged.id.ms);
+        }
+    }
+
+    fn delivery_series(&self, kind: ChannelKind) -> &m::DeliverySeries {
+        let series = self
+            .delivery_series
+            .get_or_init(m::DeliverySeries::per_kind);
+        match kind {
+            ChannelKind::Job => &series[0],
+            ChannelKind::Queue => &series[1],
+            ChannelKind::Worker => &series[2],
         }
     }
 

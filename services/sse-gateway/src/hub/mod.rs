@@ -20,7 +20,7 @@ mod subscriptions;
 pub mod wire;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -87,6 +87,9 @@ pub struct Hub {
     /// Streams that have had several channels: the only ones whose positions live in their
     /// sessions, so the only ones a position flush visits (not every open stream).
     multi_channel: RwLock<HashSet<Uuid>>,
+    /// Delivery counters and latency histograms per kind of progress event, taken from the
+    /// metrics recorder at the first event.
+    delivery_series: OnceLock<[m::DeliverySeries; 3]>,
 }
 
 fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -118,6 +121,7 @@ impl Hub {
             flushes: TaskTracker::new(),
             evicted: RwLock::new(HashSet::new()),
             multi_channel: RwLock::new(HashSet::new()),
+            delivery_series: OnceLock::new(),
         })
     }
 

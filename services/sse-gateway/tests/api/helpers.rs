@@ -165,7 +165,6 @@ impl TestApp {
     }
 }
 
-/// Collects `n` events named `name`.
 /// Publishes a `job_update` carrying `seq` on `channel`, with history (the contract's script).
 pub async fn publish_seq(app: &TestApp, channel: &str, seq: u64) {
     let channel = progress_contract::Channel::parse(channel).unwrap();
@@ -179,6 +178,7 @@ pub async fn publish_seq(app: &TestApp, channel: &str, seq: u64) {
         .unwrap();
 }
 
+/// Collects `n` events named `name`.
 pub async fn collect(client: &mut SseClient, name: &str, n: usize) -> Vec<SseEvent> {
     let mut events = Vec::with_capacity(n);
     while events.len() < n {

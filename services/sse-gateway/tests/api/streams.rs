@@ -7,7 +7,7 @@ use progress_contract::events::{
 };
 use test_support::SseClient;
 
-use crate::helpers::{WAIT, spawn_app, spawn_app_with};
+use crate::helpers::{WAIT, collect, publish_seq, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn stream_has_sse_headers_retry_and_connected_first() {
@@ -93,6 +93,47 @@ async fn job_queue_and_worker_events_are_forwarded_as_published() {
     assert_eq!(data["status"], "active");
     assert_eq!(data["currentJob"], "job-123");
     assert_eq!(data["concurrency"], 5);
+}
+
+#[tokio::test]
+async fn deliveries_are_counted_per_kind_of_event() {
+    let app = spawn_app().await;
+    let job = "resume-7-1700000000000";
+    let (mut first, first_id) = app.connect("").await;
+    let (mut second, second_id) = app.connect("").await;
+    app.subscribe(&mut first, &first_id, "job", job).await;
+    app.subscribe(&mut second, &second_id, "job", job).await;
+    app.subscribe(&mut second, &second_id, "worker", "worker-7")
+        .await;
+    for seq in 1..=3 {
+        publish_seq(&app, &format!("job:{job}"), seq).await;
+    }
+    let worker = WorkerStatus {
+        worker_id: "worker-7".into(),
+        timestamp: 2,
+        status: WorkerState::Idle,
+        current_job: None,
+        concurrency: 1,
+        active_jobs: None,
+    };
+    app.publisher()
+        .publish_worker_status(&worker)
+        .await
+        .unwrap();
+    collect(&mut first, "job_update", 3).await;
+    collect(&mut second, "job_update", 3).await;
+    collect(&mut second, "worker_status", 1).await;
+
+    let delivered = |event: &str| format!(r#"sse_events_delivered_total{{event="{event}"}}"#);
+    assert_eq!(app.metric(&delivered("job_update")).await, 6.0);
+    assert_eq!(app.metric(&delivered("worker_status")).await, 1.0);
+    assert_eq!(app.metric(&delivered("queue_update")).await, 0.0);
+    assert_eq!(
+        app.metric(r#"sse_delivery_latency_seconds_count{event="job_update"}"#)
+            .await,
+        3.0,
+        "one latency sample per event, not per stream"
+    );
 }
 
 #[tokio::test]
