@@ -31,8 +31,6 @@ const DROP_REASONS: &[&str] = &[
 ];
 /// Why streams close (`CONNECTIONS_CLOSED`'s `reason`).
 const CLOSE_REASONS: &[&str] = &["client", "server", "slow_consumer"];
-/// Progress events relayed from the workers (`EVENTS_DELIVERED`'s `event`).
-const PROGRESS_EVENTS: &[&str] = &["job_update", "queue_update", "worker_status"];
 
 /// Registers descriptions so `/metrics` explains every series, and creates the series whose
 /// label values are known in advance at zero, so that rates and ratios over them exist
@@ -107,8 +105,9 @@ pub fn describe() {
     for reason in DROP_REASONS {
         metrics::counter!(EVENTS_DROPPED, "reason" => *reason).increment(0);
     }
-    for event in PROGRESS_EVENTS {
-        metrics::counter!(EVENTS_DELIVERED, "event" => *event).increment(0);
+    // Progress events relayed from the workers (`EVENTS_DELIVERED`'s `event`).
+    for kind in ChannelKind::ALL {
+        metrics::counter!(EVENTS_DELIVERED, "event" => kind.event_name()).increment(0);
     }
     for result in ["resumed", "expired"] {
         metrics::counter!(RESUMES, "result" => result).increment(0);
