@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use progress_contract::events::{JobStatus, JobUpdate, Stage};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -153,6 +154,45 @@ impl JobRecord {
         })
     }
 
+    /// The job's current state as one `job_update`: what a subscriber is sent when the job's
+    /// history no longer reaches its start. It carries `"snapshot": true`, the result when
+    /// completed and the error when failed.
+    pub fn snapshot_update(&self) -> JobUpdate {
+        let (status, message) = match self.state {
+            JobState::Waiting => (JobStatus::Waiting, "Queued for analysis"),
+            JobState::Delayed => (JobStatus::Retrying, "Waiting for another attempt"),
+            JobState::Active => (JobStatus::InProgress, "Being analysed"),
+            JobState::Completed => (JobStatus::Completed, "Analysis completed"),
+            JobState::Failed => (JobStatus::Failed, "Analysis failed"),
+        };
+        let mut update = JobUpdate::new(&self.job_id, status, self.progress).message(message);
+        update.timestamp = self
+            .finished_at
+            .or(self.updated_at)
+            .or(self.started_at)
+            .unwrap_or(self.created_at);
+        update.stage = self.stage.as_deref().and_then(Stage::parse);
+        let text = |key: &str| {
+            self.data
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        update.resume_id = text("resumeId");
+        update.candidate_id = text("candidateId");
+        if self.state == JobState::Completed {
+            update.result = self.result.clone();
+        }
+        if matches!(self.state, JobState::Failed | JobState::Delayed) {
+            update.error = self.error.clone();
+        }
+        if self.attempts > 0 {
+            update.attempt = Some(self.attempts);
+        }
+        update.snapshot = true;
+        update
+    }
+
     /// Delay before retry number `attempt + 1`: backoff × 2^(attempt − 1), capped at 1 h.
     pub fn retry_delay(&self, attempt: u32) -> Duration {
         let factor = 1u64 << attempt.saturating_sub(1).min(20);
@@ -175,6 +215,66 @@ mod tests {
         assert_eq!(job.retry_delay(2), Duration::from_secs(2));
         assert_eq!(job.retry_delay(3), Duration::from_secs(4));
         assert_eq!(job.retry_delay(40), Duration::from_secs(3600));
+    }
+
+    fn record(fields: &[(&str, &str)]) -> JobRecord {
+        let hash = fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        JobRecord::from_hash("q", hash).unwrap()
+    }
+
+    #[test]
+    fn a_completed_job_snapshots_with_its_result() {
+        let job = record(&[
+            ("id", "j1"),
+            ("status", "completed"),
+            ("progress", "100"),
+            ("stage", "storing"),
+            ("data", r#"{"resumeId":"r1","candidateId":"c1"}"#),
+            ("result", r#"{"score":87}"#),
+            ("error", "an earlier attempt failed"),
+            ("createdAt", "10"),
+            ("finishedAt", "40"),
+            ("attempts", "2"),
+        ]);
+        let update = job.snapshot_update();
+        assert_eq!(update.status, JobStatus::Completed);
+        assert_eq!(update.progress, 100);
+        assert_eq!(update.stage, Some(Stage::Storing));
+        assert_eq!(update.timestamp, 40);
+        assert_eq!(update.resume_id.as_deref(), Some("r1"));
+        assert_eq!(update.candidate_id.as_deref(), Some("c1"));
+        assert_eq!(update.result, Some(serde_json::json!({"score": 87})));
+        assert_eq!(
+            update.error, None,
+            "a completed job's old error is not shown"
+        );
+        assert_eq!(update.attempt, Some(2));
+        assert!(update.snapshot);
+    }
+
+    #[test]
+    fn a_failed_or_running_job_snapshots_its_error_or_stage() {
+        let failed = record(&[("id", "j"), ("status", "failed"), ("error", "unreadable")]);
+        let update = failed.snapshot_update();
+        assert_eq!(update.status, JobStatus::Failed);
+        assert_eq!(update.error.as_deref(), Some("unreadable"));
+        assert_eq!(update.result, None);
+        let active = record(&[
+            ("id", "j"),
+            ("status", "active"),
+            ("stage", "parsing"),
+            ("progress", "30"),
+            ("updatedAt", "7"),
+        ]);
+        let update = active.snapshot_update();
+        assert_eq!(update.status, JobStatus::InProgress);
+        assert_eq!(
+            (update.stage, update.progress, update.timestamp),
+            (Some(Stage::Parsing), 30, 7)
+        );
     }
 
     #[test]

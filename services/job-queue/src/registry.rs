@@ -60,6 +60,13 @@ impl WorkerRegistry {
         Ok(())
     }
 
+    /// The last status of worker `worker_id`, while its entry lives (`None` once it has
+    /// stopped or missed its heartbeats).
+    pub async fn status(&self, worker_id: &str) -> Result<Option<WorkerStatus>, QueueError> {
+        let json: Option<String> = self.client.get(entry(worker_id)).await?;
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
     /// Workers seen within `ttl`, with their last status. Older index entries are pruned.
     pub async fn list(&self, ttl: Duration) -> Result<Vec<WorkerStatus>, QueueError> {
         let cutoff = now_millis().saturating_sub(ttl.as_millis() as u64) as f64;

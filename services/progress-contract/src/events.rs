@@ -85,6 +85,10 @@ impl Stage {
         Stage::Storing,
     ];
 
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|stage| stage.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Stage::Initializing => "initializing",
@@ -127,6 +131,14 @@ pub struct JobUpdate {
     /// delivery span continues this trace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,
+    /// True on the one update a subscriber gets in place of a history that no longer reaches
+    /// the job's start: the job's current state, read from its record (an addition).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub snapshot: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 impl JobUpdate {
@@ -144,6 +156,7 @@ impl JobUpdate {
             error: None,
             attempt: None,
             traceparent: None,
+            snapshot: false,
         }
     }
 

@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::GatewayConfig;
+use crate::first_delivery::FirstDelivery;
 use crate::history::HistoryReader;
 use crate::hub::{Hub, HubSettings};
 use crate::routes::{self, ApiSettings, AppState, Queues};
@@ -87,6 +88,16 @@ impl Application {
             client.clone(),
             SessionStore::new(client.clone(), &pod, config.resume_window),
             HistoryReader::new(client.clone()),
+            FirstDelivery::new(
+                HistoryReader::new(client.clone()),
+                config
+                    .queue_names()?
+                    .iter()
+                    .map(|name| Queue::new(client.clone(), name))
+                    .collect(),
+                WorkerRegistry::new(client.clone()),
+                config.max_event_bytes,
+            ),
         );
         hub.subscribe_system_channels()
             .await
@@ -113,6 +124,7 @@ impl Application {
         let scripts = [
             ("publish", publisher.load_script().await),
             ("session", hub.sessions().load_scripts().await),
+            ("history", hub.history().load_scripts().await),
         ];
         for (script, loaded) in scripts {
             if let Err(error) = loaded {

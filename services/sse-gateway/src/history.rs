@@ -1,6 +1,9 @@
 //! Reading channel history for replays.
 
+use std::sync::LazyLock;
+
 use fred::prelude::{Client, ClientLike};
+use fred::types::scripts::Script;
 use fred::types::{ClusterHash, CustomCommand, Value};
 use progress_contract::history::{StreamId, history_key};
 
@@ -17,6 +20,21 @@ pub struct Replay {
 
 /// Most events replayed per channel on one reconnect.
 pub const REPLAY_LIMIT: usize = 10_000;
+
+static STORY: LazyLock<Script> =
+    LazyLock::new(|| Script::from_lua(include_str!("lua/history_story.lua")));
+
+/// A channel's history from its start, for a new subscriber.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Story {
+    /// Every event from the first, oldest first; only the newest when `complete` is false.
+    pub events: Vec<(StreamId, String)>,
+    /// The history still holds the channel's first event: nothing was trimmed (by
+    /// `HISTORY_MAXLEN`) or expired (by `HISTORY_TTL`: then there is no history at all, and
+    /// `exists` is false).
+    pub complete: bool,
+    pub exists: bool,
+}
 
 #[derive(Clone)]
 pub struct HistoryReader {
@@ -93,6 +111,36 @@ impl HistoryReader {
             )
             .await?;
         Ok(entries(value).into_iter().next().map(|(id, _)| id))
+    }
+
+    /// `channel`'s story so far (one round trip).
+    pub async fn story(&self, channel: &str) -> Result<Story, fred::error::Error> {
+        let value: Value = STORY
+            .evalsha_with_reload(
+                &self.client,
+                vec![history_key(channel)],
+                vec![REPLAY_LIMIT.to_string()],
+            )
+            .await?;
+        let Value::Array(mut parts) = value else {
+            return Ok(Story::default());
+        };
+        let events = if parts.len() == 3 {
+            entries(parts.pop().unwrap_or(Value::Null))
+        } else {
+            Vec::new()
+        };
+        let flag = |value: Option<&Value>| value.and_then(Value::as_i64) == Some(1);
+        Ok(Story {
+            exists: flag(parts.first()),
+            complete: flag(parts.get(1)),
+            events,
+        })
+    }
+
+    /// Loads the story script into Redis ahead of its first use.
+    pub async fn load_scripts(&self) -> Result<(), fred::error::Error> {
+        STORY.load(&self.client).await
     }
 
     /// Events of `channel` from `from` on, and whether some were lost to retention.

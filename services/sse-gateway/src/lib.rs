@@ -11,6 +11,8 @@
 //! - [`hub`]: local streams, channel routing, refcounted Redis subscriptions, control.
 //! - [`session`]: sessions in Redis (owner, subscriptions, positions) and resume points.
 //! - [`history`]: reading channel history for replays.
+//! - [`first_delivery`]: what a new subscription gets before live events (a job's story so
+//!   far, a queue's counts, a worker's status).
 //! - [`cluster`]: cluster-wide counts.
 //! - [`redis_listener`]: pub/sub messages and reconnects into the hub.
 //! - [`frame`]: SSE framing and payload checks.
@@ -25,6 +27,7 @@ pub mod cluster;
 pub mod config;
 pub mod drain;
 pub mod error;
+pub mod first_delivery;
 pub mod frame;
 pub mod history;
 pub mod hub;

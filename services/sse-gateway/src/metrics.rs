@@ -15,6 +15,7 @@ pub const REDIS_SUBSCRIPTIONS: &str = "sse_redis_subscriptions";
 pub const REDIS_RECONNECTS: &str = "sse_redis_reconnects_total";
 pub const SUBSCRIBE_REQUESTS: &str = "sse_subscribe_requests_total";
 pub const EVENTS_REPLAYED: &str = "sse_events_replayed_total";
+pub const FIRST_DELIVERIES: &str = "sse_first_deliveries_total";
 pub const RESYNCS: &str = "sse_resyncs_total";
 pub const RESUMES: &str = "sse_resumes_total";
 pub const DRAINING: &str = "sse_draining";
@@ -72,7 +73,11 @@ pub fn describe() {
     );
     describe_counter!(
         EVENTS_REPLAYED,
-        "Missed events replayed to resuming streams."
+        "Events replayed from history: missed by resuming streams, or sent to a new subscription before its live events."
+    );
+    describe_counter!(
+        FIRST_DELIVERIES,
+        "New subscriptions, by channel kind and what they were sent first: the job's history, a snapshot of its record, the queue's or worker's state, or nothing."
     );
     describe_counter!(
         RESYNCS,
@@ -108,6 +113,12 @@ pub fn describe() {
     // Progress events relayed from the workers (`EVENTS_DELIVERED`'s `event`).
     for kind in ChannelKind::ALL {
         metrics::counter!(EVENTS_DELIVERED, "event" => kind.event_name()).increment(0);
+    }
+    for kind in ChannelKind::ALL {
+        for source in ["history", "snapshot", "state", "none"] {
+            metrics::counter!(FIRST_DELIVERIES, "kind" => kind.as_str(), "source" => source)
+                .increment(0);
+        }
     }
     for result in ["resumed", "expired"] {
         metrics::counter!(RESUMES, "result" => result).increment(0);

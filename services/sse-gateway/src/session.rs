@@ -202,18 +202,42 @@ impl SessionStore {
             .latest(channel)
             .await?
             .unwrap_or(StreamId::ZERO);
-        let mut fields = vec![(since_field(channel), start.to_string())];
+        self.add_channels(id, &[(channel.to_owned(), start)], multi)
+            .await?;
+        Ok(start)
+    }
+
+    /// Adds `channels`, each with the point a resume replays after until a position is
+    /// flushed (see [`Session::since`]), in one round trip; `multi` marks the stream as having
+    /// several channels (for good).
+    pub async fn add_channels(
+        &self,
+        id: &Uuid,
+        channels: &[(String, StreamId)],
+        multi: bool,
+    ) -> Result<(), fred::error::Error> {
+        if channels.is_empty() {
+            return Ok(());
+        }
+        let mut fields: Vec<(String, String)> = channels
+            .iter()
+            .map(|(channel, since)| (since_field(channel), since.to_string()))
+            .collect();
         if multi {
             fields.push(("multi".to_owned(), "1".to_owned()));
         }
+        let names: Vec<&str> = channels
+            .iter()
+            .map(|(channel, _)| channel.as_str())
+            .collect();
         let pipeline = self.client.pipeline();
-        let _: () = pipeline.sadd(set_key(id), channel).await?;
+        let _: () = pipeline.sadd(set_key(id), names).await?;
         let _: () = pipeline
             .expire(set_key(id), ttl(self.window) * 2, None)
             .await?;
         let _: () = pipeline.hset(hash_key(id), fields).await?;
         let _: Vec<Value> = pipeline.all().await?;
-        Ok(start)
+        Ok(())
     }
 
     pub async fn remove_channel(&self, id: &Uuid, channel: &str) -> Result<(), fred::error::Error> {

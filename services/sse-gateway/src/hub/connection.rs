@@ -193,6 +193,14 @@ impl Queue {
         duplicates
     }
 
+    /// One more hold on `channel`'s live events.
+    fn hold_channel(&mut self, channel: &Arc<str>) {
+        match self.held_channels.iter_mut().find(|(c, _)| c == channel) {
+            Some(entry) => entry.1 += 1,
+            None => self.held_channels.push((channel.clone(), 1)),
+        }
+    }
+
     /// The channel already had this id or a newer one queued or written.
     fn is_duplicate(&self, item: &Item) -> bool {
         item.history.as_ref().is_some_and(|tagged| {
@@ -523,11 +531,15 @@ impl Connection {
         let mut queue = lock(&self.queue);
         let queued = last_for(&queue.queued, channel).copied();
         let point = cursor.max(queued)?;
-        match queue.held_channels.iter_mut().find(|(c, _)| c == channel) {
-            Some(entry) => entry.1 += 1,
-            None => queue.held_channels.push((channel.clone(), 1)),
-        }
+        queue.hold_channel(channel);
         Some(point)
+    }
+
+    /// Holds `channel`'s live events back until [`Connection::release_channel`], whatever the
+    /// stream's position: taken before a new subscription reaches Redis, so its first delivery
+    /// (history, snapshot or state) is queued ahead of every live event.
+    pub fn hold_new_channel(&self, channel: &Arc<str>) {
+        lock(&self.queue).hold_channel(channel);
     }
 
     /// Ends one [`Connection::hold_channel`] on `channel`: once none is left, its held live

@@ -20,6 +20,10 @@ pub enum ControlOp {
     Subscribe {
         connection_id: Uuid,
         channel: String,
+        /// Live events only: no history, snapshot or state first (`?replay=false`). Absent
+        /// in requests from gateways that predate it: replay.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        live_only: bool,
     },
     Unsubscribe {
         connection_id: Uuid,
@@ -49,11 +53,12 @@ impl Hub {
                 ControlOp::Subscribe {
                     connection_id,
                     channel,
+                    live_only,
                 } => {
                     let Some(channel) = Channel::parse(&channel) else {
                         return;
                     };
-                    if let Err(error) = hub.subscribe(&connection_id, &channel).await {
+                    if let Err(error) = hub.subscribe(&connection_id, &channel, !live_only).await {
                         tracing::debug!(%error, "forwarded subscribe not applied");
                     }
                 }

@@ -35,6 +35,7 @@ pub use connection::{Connection, ConnectionStream, Item, Push};
 pub use control::ControlOp;
 pub use stats::{ChannelStat, ConnectionStat, Stats};
 
+use crate::first_delivery::FirstDelivery;
 use crate::frame;
 use crate::history::HistoryReader;
 use crate::metrics as m;
@@ -80,6 +81,8 @@ pub struct Hub {
     client: Client,
     sessions: SessionStore,
     history: HistoryReader,
+    /// What new subscriptions are sent before their live events.
+    first: FirstDelivery,
     /// Session writes in flight (drain waits for them).
     flushes: TaskTracker,
     /// Streams closed as slow consumers: counted when evicted, not again when they end.
@@ -108,6 +111,7 @@ impl Hub {
         client: Client,
         sessions: SessionStore,
         history: HistoryReader,
+        first: FirstDelivery,
     ) -> Arc<Self> {
         Arc::new(Self {
             settings,
@@ -118,6 +122,7 @@ impl Hub {
             client,
             sessions,
             history,
+            first,
             flushes: TaskTracker::new(),
             evicted: RwLock::new(HashSet::new()),
             multi_channel: RwLock::new(HashSet::new()),
@@ -439,6 +444,29 @@ pub struct CatchUp {
 }
 
 impl Drop for CatchUp {
+    fn drop(&mut self) {
+        self.connection.release_channel(&self.channel);
+    }
+}
+
+/// A hold on one channel's live events for one stream (see
+/// [`Connection::hold_new_channel`]), released when dropped.
+pub(crate) struct ChannelHold {
+    connection: Arc<Connection>,
+    channel: Arc<str>,
+}
+
+impl ChannelHold {
+    pub(crate) fn new(connection: &Arc<Connection>, channel: Arc<str>) -> Self {
+        connection.hold_new_channel(&channel);
+        Self {
+            connection: connection.clone(),
+            channel,
+        }
+    }
+}
+
+impl Drop for ChannelHold {
     fn drop(&mut self) {
         self.connection.release_channel(&self.channel);
     }

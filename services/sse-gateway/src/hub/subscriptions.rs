@@ -15,45 +15,169 @@ use std::sync::Arc;
 use fred::prelude::PubsubInterface;
 use progress_contract::Channel;
 use progress_contract::channel::{BROADCAST_CHANNEL, CONNECTION_EVENTS_CHANNEL};
-use progress_contract::events::{StreamEvent, SubscriptionChange};
+use progress_contract::events::{Resync, StreamEvent, SubscriptionChange};
+use progress_contract::history::StreamId;
+use progress_contract::time::now_millis;
 use uuid::Uuid;
 
-use super::{Connection, Hub, HubError, read, write};
+use super::{ChannelHold, Connection, Hub, HubError, Push, read, write};
+use crate::first_delivery::Plan;
 use crate::metrics as m;
 
 /// Channels every pod always listens to (plus its own control channel).
 pub const SYSTEM_CHANNELS: [&str; 2] = [BROADCAST_CHANNEL, CONNECTION_EVENTS_CHANNEL];
 
 impl Hub {
-    /// Subscribes stream `id` to `channel`; the stream gets `subscribed`.
-    /// Returns false when it was already subscribed (the event is still sent).
+    /// Subscribes stream `id` to `channel` (see [`Hub::subscribe_channels`]); the stream
+    /// gets `subscribed`. Returns false when it was already subscribed (the event is still
+    /// sent).
     pub async fn subscribe(
         self: &Arc<Self>,
         id: &Uuid,
         channel: &Channel,
+        replay: bool,
     ) -> Result<bool, HubError> {
         let connection = self.connection(id).ok_or(HubError::UnknownConnection)?;
+        let added = self
+            .subscribe_channels(&connection, std::slice::from_ref(channel), replay, true)
+            .await?;
+        Ok(added > 0)
+    }
+
+    /// Subscribes a local stream to `channels`. Each channel it did not have gets its first
+    /// delivery (see [`crate::first_delivery`]; nothing with `replay` false), then its live
+    /// events, without a gap or a duplicate at the seam: the channel's live events are held
+    /// from before its Redis subscription until the first delivery is queued, and those the
+    /// history already had are skipped. With `announce` the stream gets `subscribed` for
+    /// every channel, ahead of the first deliveries. Returns how many channels were new; on
+    /// failure the new ones are undone, so the request can simply be sent again.
+    pub async fn subscribe_channels(
+        self: &Arc<Self>,
+        connection: &Arc<Connection>,
+        channels: &[Channel],
+        replay: bool,
+        announce: bool,
+    ) -> Result<usize, HubError> {
         if connection.is_closed() {
             return Err(HubError::Closing);
         }
-        let name = channel.redis_name();
-        let added = self.subscribe_quietly(&connection, &name).await?;
-        if added {
-            // Persist it so a reconnect to any pod keeps it; remember where history stands
-            // now so a reconnect replays what comes after.
-            // With no history yet, every event the channel gets is after this point, so a
-            // resume or catch-up replays all of it.
-            let start = self
-                .sessions
-                .add_channel(id, &name, connection.is_multi())
-                .await?;
-            connection.start_cursor(&name, start);
+        let present = connection.channels();
+        let mut fresh: Vec<&Channel> = Vec::new();
+        for channel in channels {
+            if !present.contains(&channel.redis_name()) && !fresh.contains(&channel) {
+                fresh.push(channel);
+            }
         }
-        self.send(
-            &connection,
-            &StreamEvent::Subscribed(SubscriptionChange::for_channel(channel)),
+        // Dropped on every way out of this function: a dropped hold queues what it held.
+        let mut holds = Vec::with_capacity(fresh.len());
+        let mut added = Vec::with_capacity(fresh.len());
+        for channel in fresh {
+            let name: Arc<str> = Arc::from(channel.redis_name());
+            holds.push(ChannelHold::new(connection, name.clone()));
+            match self.subscribe_quietly(connection, &name).await {
+                Ok(true) => added.push(channel.clone()),
+                // A concurrent request added it and delivers its start.
+                Ok(false) => {}
+                Err(error) => {
+                    self.undo_subscriptions(connection, &added).await;
+                    return Err(error);
+                }
+            }
+        }
+        let plans = match self
+            .prepare_first_deliveries(connection, &added, replay)
+            .await
+        {
+            Ok(plans) => plans,
+            Err(error) => {
+                self.undo_subscriptions(connection, &added).await;
+                return Err(error.into());
+            }
+        };
+        if announce {
+            for channel in channels {
+                self.send(
+                    connection,
+                    &StreamEvent::Subscribed(SubscriptionChange::for_channel(channel)),
+                );
+            }
+        }
+        for plan in plans {
+            self.deliver_first(connection, plan);
+        }
+        drop(holds);
+        Ok(added.len())
+    }
+
+    /// Reads the first deliveries of `channels` and records them in the stream's session
+    /// (where each resumes until a position is flushed), in two round trips in all.
+    async fn prepare_first_deliveries(
+        &self,
+        connection: &Connection,
+        channels: &[Channel],
+        replay: bool,
+    ) -> Result<Vec<Plan>, fred::error::Error> {
+        if channels.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut plans = self.first.read(channels, replay).await?;
+        let since: Vec<(String, StreamId)> = plans.iter().map(|p| (p.name(), p.since)).collect();
+        let id = connection.id();
+        let (written, completed) = tokio::join!(
+            self.sessions
+                .add_channels(&id, &since, connection.is_multi()),
+            self.first.complete(&mut plans),
         );
-        Ok(added)
+        written?;
+        completed?;
+        Ok(plans)
+    }
+
+    /// Queues one channel's first delivery ahead of its held live events.
+    fn deliver_first(&self, connection: &Connection, plan: Plan) {
+        let name = self.channel_name(&plan.name());
+        connection.start_cursor(&name, plan.since);
+        let mut replayed = 0u64;
+        for (id, payload) in &plan.events {
+            let Some(tagged) = progress_contract::history::tag(payload, *id) else {
+                continue;
+            };
+            if let Ok(item) = self.progress_item(&name, tagged.as_bytes())
+                && connection.push_replay(item) == Push::Queued
+            {
+                replayed += 1;
+            }
+        }
+        if let Some(state) = &plan.state
+            && let Ok(item) = self.progress_item(&name, state.as_bytes())
+        {
+            connection.push_replay(item);
+        }
+        if plan.resync {
+            metrics::counter!(m::RESYNCS).increment(1);
+            self.send(
+                connection,
+                &StreamEvent::Resync(Resync {
+                    channels: vec![name.to_string()],
+                    timestamp: now_millis(),
+                }),
+            );
+        }
+        metrics::counter!(m::EVENTS_REPLAYED).increment(replayed);
+        metrics::counter!(m::FIRST_DELIVERIES, "kind" => plan.channel.kind().as_str(),
+            "source" => plan.source.as_str())
+        .increment(1);
+    }
+
+    /// Takes back subscriptions made by a [`Hub::subscribe_channels`] that failed.
+    async fn undo_subscriptions(&self, connection: &Connection, channels: &[Channel]) {
+        for channel in channels {
+            let name = channel.redis_name();
+            connection.remove_channel(&name);
+            if self.remove_route(&name, &connection.id()) {
+                self.reconcile(&name).await;
+            }
+        }
     }
 
     /// Subscribes a local stream without telling it (resume, and the first step of

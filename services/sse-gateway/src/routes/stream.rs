@@ -42,6 +42,7 @@ pub struct ConnectQuery {
     queues: Option<String>,
     workers: Option<String>,
     last_event_id: Option<String>,
+    replay: Option<String>,
 }
 
 impl ConnectQuery {
@@ -85,6 +86,7 @@ impl ConnectQuery {
         ("queues" = Option<String>, Query, description = "Comma-separated queue names (monitor role)"),
         ("workers" = Option<String>, Query, description = "Comma-separated worker ids (monitor role)"),
         ("lastEventId" = Option<String>, Query, description = "Resume point, for clients that cannot set Last-Event-ID"),
+        ("replay" = Option<bool>, Query, description = "`false`: the channels named here get live events only. By default each first gets what already happened: a job's events so far (or a snapshot of its record), a queue's counts, a worker's status"),
         ("Last-Event-ID" = Option<String>, Header, description = "Resume point, sent by EventSource when it reconnects"),
     ),
     responses((status = 200, description = "An endless `text/event-stream`: `connected`, then events", content_type = "text/event-stream", body = String))
@@ -98,6 +100,7 @@ pub async fn connect(
 ) -> Result<Response, ApiError> {
     let Query(query) = query?;
     let channels = query.channels(state.limits.max_subscriptions_per_stream)?;
+    let replay = super::subscriptions::replay_wanted(query.replay.as_deref())?;
     if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
         return Err(ApiError::unavailable(
             "draining",
@@ -139,8 +142,17 @@ pub async fn connect(
         "new"
     };
     let (stream, connection) = match resumable {
-        Some((point, session)) => resume(&state, socket, point, session, &channels).await?,
-        None => fresh(&state, socket, &channels, principal.subject.as_deref()).await?,
+        Some((point, session)) => resume(&state, socket, point, session, &channels, replay).await?,
+        None => {
+            fresh(
+                &state,
+                socket,
+                &channels,
+                principal.subject.as_deref(),
+                replay,
+            )
+            .await?
+        }
     };
     if result != "new" {
         metrics::counter!(crate::metrics::RESUMES, "result" => result).increment(1);
@@ -186,6 +198,7 @@ async fn fresh(
     socket: CancellationToken,
     channels: &[Channel],
     subject: Option<&str>,
+    replay: bool,
 ) -> Result<(crate::hub::ConnectionStream, Arc<Connection>), ApiError> {
     let hub = &state.hub;
     let id = Uuid::new_v4();
@@ -203,9 +216,8 @@ async fn fresh(
         crate::hub::Item::plain(connected_frame(state, id, names, false)),
         hub.settings().capacity,
     );
-    for channel in channels {
-        hub.subscribe(&id, channel).await?;
-    }
+    hub.subscribe_channels(&connection, channels, replay, true)
+        .await?;
     Ok((stream, connection))
 }
 
@@ -243,6 +255,7 @@ async fn resume(
     point: LastEventId,
     session: Session,
     extra: &[Channel],
+    replay: bool,
 ) -> Result<(crate::hub::ConnectionStream, Arc<Connection>), ApiError> {
     let hub: &Arc<Hub> = &state.hub;
     let (id, seen) = (point.connection, point.seen);
@@ -296,23 +309,18 @@ async fn resume(
     ));
     connection.hold();
     let stream = hub.open(connection.clone());
-    let mut names: Vec<String> = points.iter().map(|(c, _)| c.clone()).collect();
-    for channel in extra {
-        let name = channel.redis_name();
-        if !names.contains(&name) {
-            let multi = !names.is_empty();
-            hub.sessions()
-                .add_channel(&id, &name, multi)
-                .await
-                .map_err(|e| ApiError::redis("the session store is", e))?;
-            names.push(name);
-        }
-    }
+    let names: Vec<String> = points.iter().map(|(c, _)| c.clone()).collect();
+    // Channels named at connect that the session does not have are new subscriptions: they
+    // get their first delivery after the session's own channels have caught up.
+    let extra: Vec<Channel> = extra
+        .iter()
+        .filter(|channel| !names.contains(&channel.redis_name()))
+        .cloned()
+        .collect();
+    let mut listed = names.clone();
+    listed.extend(extra.iter().map(Channel::redis_name));
     connection.push_replay(crate::hub::Item::plain(connected_frame(
-        state,
-        id,
-        names.clone(),
-        true,
+        state, id, listed, true,
     )));
     // Subscribe first, then replay, then release live events that the replay did not cover.
     for name in &names {
@@ -352,6 +360,8 @@ async fn resume(
             }),
         );
     }
+    hub.subscribe_channels(&connection, &extra, replay, false)
+        .await?;
     tracing::debug!(connection.id = %id, replayed, duplicates, "stream resumed");
     Ok((stream, connection))
 }

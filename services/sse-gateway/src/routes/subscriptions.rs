@@ -5,9 +5,11 @@
 //! applies it and sends the stream its `subscribed` event.
 
 use axum::Json;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use progress_contract::history::StreamId;
 use progress_contract::{Channel, ChannelKind};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -19,6 +21,31 @@ use crate::hub::ControlOp;
 use crate::metrics as m;
 
 type SubscriptionPath = Result<Path<(String, String, String)>, PathRejection>;
+
+/// `?replay=false`: live events only (see [`replay_wanted`]).
+#[derive(Debug, Default, Deserialize)]
+pub struct ReplayQuery {
+    replay: Option<String>,
+}
+
+impl ReplayQuery {
+    pub fn wanted(&self) -> Result<bool, ApiError> {
+        replay_wanted(self.replay.as_deref())
+    }
+}
+
+/// Whether a new subscription first gets what already happened (a job's events so far, a
+/// queue's counts, a worker's status): yes unless `replay` says `false` (or `0`).
+pub fn replay_wanted(value: Option<&str>) -> Result<bool, ApiError> {
+    match value {
+        None | Some("true" | "1") => Ok(true),
+        Some("false" | "0") => Ok(false),
+        Some(_) => Err(ApiError::bad_request(
+            "invalid_replay",
+            "replay must be true or false",
+        )),
+    }
+}
 
 /// Validates the path in the order a client would fix it; no state changes on error.
 fn parse(path: SubscriptionPath) -> Result<(Uuid, Channel), ApiError> {
@@ -104,12 +131,13 @@ async fn change(
     id: Uuid,
     channel: Channel,
     subscribe: bool,
+    replay: bool,
 ) -> Result<Value, ApiError> {
     let hub = &state.hub;
     let name = channel.redis_name();
     if hub.connection(&id).is_some() {
         let changed = if subscribe {
-            hub.subscribe(&id, &channel).await?
+            hub.subscribe(&id, &channel, replay).await?
         } else {
             hub.unsubscribe(&id, &channel).await?
         };
@@ -127,10 +155,19 @@ async fn change(
     let changed = session.channels.contains(&name) != subscribe;
     if subscribe {
         let multi = session.multi || session.channels.iter().any(|c| *c != name);
-        hub.sessions()
-            .add_channel(&id, &name, multi)
-            .await
-            .map_err(|e| ApiError::redis("the session store is", e))?;
+        // The owner pod records the channel's true start when it applies the request; until
+        // then a resume elsewhere replays a job from its start, or anything else from now.
+        let added = if replay && channel.kind() == ChannelKind::Job {
+            hub.sessions()
+                .add_channels(&id, &[(name.clone(), StreamId::ZERO)], multi)
+                .await
+        } else {
+            hub.sessions()
+                .add_channel(&id, &name, multi)
+                .await
+                .map(drop)
+        };
+        added.map_err(|e| ApiError::redis("the session store is", e))?;
     } else {
         hub.sessions()
             .remove_channel(&id, &name)
@@ -141,6 +178,7 @@ async fn change(
         ControlOp::Subscribe {
             connection_id: id,
             channel: name.clone(),
+            live_only: !replay,
         }
     } else {
         ControlOp::Unsubscribe {
@@ -170,6 +208,7 @@ async fn change(
         ("connectionId" = uuid::Uuid, Path, description = "From the `connected` event"),
         ("kind" = super::schema::ChannelType, Path, description = "`job`, `queue` or `worker`"),
         ("id" = String, Path, pattern = "^[A-Za-z0-9._:-]{1,256}$", description = "1–256 of `A-Z a-z 0-9 . _ : -`"),
+        ("replay" = Option<bool>, Query, description = "`false`: live events only. By default a new subscription first gets what already happened: a job's events so far (or a snapshot of its record), a queue's counts, a worker's status"),
     ),
     responses((status = 200, description = "Done, or forwarded to the pod holding the stream", body = super::schema::SubscriptionResult))
 )]
@@ -177,12 +216,17 @@ pub async fn subscribe(
     State(state): State<AppState>,
     principal: Principal,
     path: SubscriptionPath,
+    query: Result<Query<ReplayQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let (connection_id, channel) = parse(path).inspect_err(|_| record("subscribe", "invalid"))?;
+    let replay = query
+        .map_err(ApiError::from)
+        .and_then(|Query(query)| query.wanted())
+        .inspect_err(|_| record("subscribe", "invalid"))?;
     authorise(&state, &principal, connection_id, &channel, true)
         .await
         .inspect_err(|_| record("subscribe", "forbidden"))?;
-    let body = change(&state, connection_id, channel, true)
+    let body = change(&state, connection_id, channel, true, replay)
         .await
         .inspect_err(|_| record("subscribe", "error"))?;
     record("subscribe", "ok");
@@ -210,7 +254,7 @@ pub async fn unsubscribe(
     authorise(&state, &principal, connection_id, &channel, false)
         .await
         .inspect_err(|_| record("unsubscribe", "forbidden"))?;
-    let body = change(&state, connection_id, channel, false)
+    let body = change(&state, connection_id, channel, false, false)
         .await
         .inspect_err(|_| record("unsubscribe", "error"))?;
     record("unsubscribe", "ok");

@@ -56,6 +56,16 @@ async fn the_original_add_request_creates_a_waiting_job() {
 async fn a_subscriber_at_connect_sees_the_queued_event_and_a_queue_update() {
     let app = spawn_app().await;
     let (mut client, _) = app.connect("?jobs=fixed-1&queues=resume-analysis").await;
+    // A queue's subscriber gets its counts at once, before anything changes.
+    let now = client
+        .next_named("queue_update", WAIT)
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(
+        (now["queueName"].as_str(), now["waiting"].as_u64()),
+        (Some("resume-analysis"), Some(0))
+    );
     let mut body = original_body();
     body["opts"] = json!({"jobId": "fixed-1"});
     let (status, _) = app.post_json("/api/v1/queue/add", &body, None).await;

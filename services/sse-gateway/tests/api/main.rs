@@ -8,6 +8,7 @@ mod custom_events;
 mod faults;
 mod helpers;
 mod jobs;
+mod late_subscribers;
 mod openapi;
 mod resume;
 mod secrets;

@@ -549,7 +549,8 @@ async fn a_reader_too_far_behind_on_updates_that_cannot_coalesce_is_closed_and_r
     );
     assert_eq!(
         job_seqs,
-        [1, 2],
-        "the job's progress and its terminal update, once"
+        [0, 1, 2],
+        "the job's `waiting` (from its history, at subscribe), its progress and its terminal \
+         update, once each"
     );
 }
