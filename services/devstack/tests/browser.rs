@@ -25,8 +25,9 @@ use std::time::{Duration, Instant};
 
 use common::gated_file::GatedFile;
 use common::gateway::Gateway;
-use common::{service_binary, target_dir, wait_ready};
-use test_support::{RedisServer, free_port};
+use common::target_dir;
+use common::worker::Worker;
+use test_support::RedisServer;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -65,38 +66,6 @@ fn prerequisites() {
         "the browser test cannot run:\n  {}",
         missing.join("\n  ")
     );
-}
-
-/// A real resume-worker process (fetches from loopback allowed, for the held file).
-struct Worker(Child);
-
-impl Worker {
-    async fn start(redis: &str) -> Self {
-        let admin = free_port();
-        let child = Command::new(service_binary("resume-worker"))
-            .env("REDIS_URL", redis)
-            .env("ADMIN_ADDR", format!("127.0.0.1:{admin}"))
-            .env("WORKER_ID", "browser-test-worker")
-            .env("WORKER_HEARTBEAT", "1s")
-            .env("QUEUE_UPDATE_INTERVAL", "200ms")
-            .env("FETCH_ALLOW_HOSTS", "127.0.0.1")
-            .env("FETCH_TIMEOUT", "30s")
-            .env("LOG_FORMAT", "json")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting resume-worker");
-        wait_ready(admin, Duration::from_secs(20)).await;
-        Self(child)
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// The job's state as stored in Redis (read directly: no gateway may be running).
@@ -193,7 +162,7 @@ async fn demo_page_shows_an_uploaded_resume_analysed_live() {
     prerequisites();
     let redis = RedisServer::start();
     let gateway = Gateway::start(&redis.url(), &[]).await;
-    let _worker = Worker::start(&redis.url()).await;
+    let _worker = Worker::start(&redis.url(), "browser-test-worker").await;
 
     let lines = resume_analysis::fixtures::sample_resume_lines();
     let fixture = artifacts().join("jane-doe.pdf");
@@ -231,7 +200,7 @@ async fn demo_page_resumes_after_the_gateway_restarts_mid_job() {
     prerequisites();
     let redis = RedisServer::start();
     let mut gateway = Gateway::start(&redis.url(), &[]).await;
-    let _worker = Worker::start(&redis.url()).await;
+    let _worker = Worker::start(&redis.url(), "browser-test-worker").await;
     let resume = resume_analysis::fixtures::sample_resume_lines().join("\n");
     let file = GatedFile::start(resume.into_bytes()).await;
 

@@ -190,8 +190,8 @@ impl HistoryReader {
         Ok(Replay { events, gap })
     }
 
-    /// Whether entries were ever removed from `key` (`max-deleted-entry-id`, Redis 7);
-    /// unknown counts as yes, so a client refetches rather than misses something.
+    /// Whether entries were ever removed from `key` (`entries-added` above `length`, Redis
+    /// 7); unknown counts as yes, so a client refetches rather than misses something.
     async fn ever_trimmed(&self, key: &str) -> Result<bool, fred::error::Error> {
         let info: Value = self
             .client
@@ -209,11 +209,18 @@ impl HistoryReader {
                 .collect(),
             _ => return Ok(true),
         };
-        let deleted = fields
-            .chunks(2)
-            .find(|pair| pair[0].as_string().as_deref() == Some("max-deleted-entry-id"))
-            .and_then(|pair| StreamId::parse(&pair.get(1)?.as_string()?));
-        Ok(deleted.is_none_or(|id| id != StreamId::ZERO))
+        // Trimming does not move `max-deleted-entry-id` (only XDEL does): entries ever added
+        // beyond those still there were trimmed or deleted.
+        let number = |name: &str| {
+            fields
+                .chunks(2)
+                .find(|pair| pair[0].as_string().as_deref() == Some(name))
+                .and_then(|pair| pair.get(1)?.as_i64())
+        };
+        Ok(match (number("entries-added"), number("length")) {
+            (Some(added), Some(length)) => added > length,
+            _ => true,
+        })
     }
 }
 

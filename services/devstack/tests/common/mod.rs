@@ -6,6 +6,7 @@
 pub mod gated_file;
 pub mod gateway;
 pub mod processes;
+pub mod worker;
 
 use std::net::TcpStream;
 use std::path::PathBuf;

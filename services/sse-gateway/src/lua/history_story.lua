@@ -8,13 +8,15 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   return {0, 1, {}}
 end
 local complete = 1
-if redis.call('XLEN', KEYS[1]) > tonumber(ARGV[1]) then
+local length = redis.call('XLEN', KEYS[1])
+if length > tonumber(ARGV[1]) then
   complete = 0
 else
+  -- Entries ever added beyond those still there were trimmed or deleted (Redis 7).
   local info = redis.call('XINFO', 'STREAM', KEYS[1])
   for i = 1, #info - 1, 2 do
-    if info[i] == 'max-deleted-entry-id' then
-      if info[i + 1] ~= '0-0' then
+    if info[i] == 'entries-added' then
+      if tonumber(info[i + 1]) > length then
         complete = 0
       end
       break
