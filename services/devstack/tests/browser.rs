@@ -13,6 +13,10 @@
 //!   EventSource gives up and the page's own backoff reopens the stream with
 //!   `?lastEventId=`, which resumes it all the same.
 //!
+//! - seed client: the original design's Vanilla JavaScript example
+//!   (`tests/browser/seed-vanilla.js`, its code unchanged apart from the base URL), opened
+//!   after its job finished, shows the job completed with its whole story.
+//!
 //! Screenshots land in `target/browser-artifacts/`. Needs `chromium` and the npm packages of
 //! `tests/browser` (`bash scripts/test.sh` installs the latter; see [`prerequisites`]).
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
@@ -20,7 +24,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::gated_file::GatedFile;
@@ -114,11 +118,21 @@ impl Restart<'_> {
 async fn run_page_script(
     scenario: &str,
     env: &[(&str, String)],
+    restart: Option<&mut Restart<'_>>,
+) {
+    run_script("demo.mjs", scenario, env, restart).await;
+}
+
+/// Runs `node <script> <scenario>` in `tests/browser` (see [`run_page_script`]).
+async fn run_script(
+    script: &str,
+    scenario: &str,
+    env: &[(&str, String)],
     mut restart: Option<&mut Restart<'_>>,
 ) {
     let mut command = tokio::process::Command::new("node");
     command
-        .arg("demo.mjs")
+        .arg(script)
         .arg(scenario)
         .current_dir(browser_dir())
         .env("ARTIFACTS", artifacts())
@@ -228,4 +242,60 @@ async fn demo_page_resumes_after_the_gateway_restarts_mid_job() {
     ] {
         assert!(artifacts().join(name).exists(), "{name} saved");
     }
+}
+
+/// The original design's Vanilla JavaScript client, as its README tells a frontend developer
+/// to write it: connect, then subscribe to `job-123` once `connected` arrives. The job
+/// finished before the page opened; the page still shows it completed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_original_vanilla_client_shows_a_job_that_finished_before_it_subscribed() {
+    prerequisites();
+    seed_client_is_the_original();
+    let redis = RedisServer::start();
+    let gateway = Gateway::start(&redis.url(), &[]).await;
+    let _worker = Worker::start(&redis.url(), "seed-client-worker").await;
+    let resume = resume_analysis::fixtures::sample_resume_lines().join("\n");
+    let file = GatedFile::start(resume.into_bytes()).await;
+    file.open();
+    let body = serde_json::json!({
+        "queueName": "resume-analysis",
+        "jobName": "analyze-resume",
+        "data": {
+            "resumeId": "test-123", "candidateId": "candidate-456", "organisationId": "org-789",
+            "fileUrl": file.url("resume.txt"), "fileName": "resume.txt", "mimeType": "text/plain",
+        },
+        "opts": {"jobId": "job-123"},
+    });
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/queue/add", gateway.base()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stored_state(&redis, "job-123") != "completed" {
+        assert!(Instant::now() < deadline, "job-123 did not complete");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    run_script("seed.mjs", "vanilla", &[("BASE_URL", gateway.base())], None).await;
+    assert!(artifacts().join("seed-vanilla-completed.png").exists());
+}
+
+/// `tests/browser/seed-vanilla.js` is the design document's example, byte for byte, when the
+/// document is at hand (`../shared/seed/` beside the repository).
+fn seed_client_is_the_original() {
+    let document =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seed/REDIS_PUBSUB_SSE.md");
+    let Ok(document) = std::fs::read_to_string(&document) else {
+        return;
+    };
+    let example = document
+        .split("### Vanilla JavaScript Example")
+        .nth(1)
+        .and_then(|rest| rest.split("```javascript\n").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("the document has the Vanilla JavaScript example");
+    let ours = std::fs::read_to_string(browser_dir().join("seed-vanilla.js")).unwrap();
+    assert_eq!(ours, example, "seed-vanilla.js is the original example");
 }

@@ -101,6 +101,12 @@ impl Queue {
         })
     }
 
+    /// Whether a job with this id exists (in any state, until it expires).
+    pub async fn exists(&self, job_id: &str) -> Result<bool, QueueError> {
+        let found: i64 = self.client.exists(self.keys.job(job_id)).await?;
+        Ok(found > 0)
+    }
+
     /// The job, or `None` when unknown or expired.
     pub async fn get(&self, job_id: &str) -> Result<Option<JobRecord>, QueueError> {
         let hash: HashMap<String, String> = self.client.hgetall(self.keys.job(job_id)).await?;

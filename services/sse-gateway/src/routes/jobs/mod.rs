@@ -69,13 +69,15 @@ async fn enqueue(
         // continues it.
         traceparent: service_runtime::telemetry::current_traceparent(),
     };
-    let outcome = queue
+    // The `waiting` update goes out before the job is enqueued: a worker may start the job at
+    // once, and the job's story (its history, what a late subscriber is sent) must begin with
+    // it. An existing job gets none (adding it again changes nothing).
+    let exists = queue
         .0
-        .add(job_id, &job, options)
+        .exists(job_id)
         .await
         .map_err(|e| ApiError::redis("the job store is", e))?;
-    if outcome.created {
-        queue.1.changed();
+    if !exists {
         let mut update =
             JobUpdate::new(job_id, JobStatus::Waiting, 0).message("Queued for analysis");
         update.resume_id = Some(data.resume_id.clone());
@@ -84,6 +86,14 @@ async fn enqueue(
         if let Err(error) = state.publisher.publish_job_update(&update).await {
             tracing::warn!(%error, job.id = job_id, "publishing the queued event failed");
         }
+    }
+    let outcome = queue
+        .0
+        .add(job_id, &job, options)
+        .await
+        .map_err(|e| ApiError::redis("the job store is", e))?;
+    if outcome.created {
+        queue.1.changed();
     }
     Ok(outcome)
 }
