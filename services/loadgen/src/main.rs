@@ -116,6 +116,29 @@ enum Mode {
         #[arg(long, default_value_t = 60.0)]
         timeout: f64,
     },
+    /// N subscribe requests at R per second, each to a job with E events in its history
+    /// (gateway only): time until the stream has them, CPU per subscribe.
+    Subscribe {
+        /// Streams the subscriptions are spread over (at most 128 each).
+        #[arg(long, default_value_t = 100)]
+        streams: usize,
+        #[arg(long, default_value_t = 10_000)]
+        subscribes: usize,
+        #[arg(long, default_value_t = 8)]
+        events_per_job: u64,
+        #[arg(long, default_value_t = 1000.0)]
+        rate: f64,
+        /// Keep-alive connections the subscribe requests are sent over.
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        /// Subscribe with `?replay=false` (done at `subscribed`).
+        #[arg(long)]
+        live_only: bool,
+        #[arg(long, default_value_t = 300)]
+        size: usize,
+        #[arg(long, default_value_t = 60.0)]
+        timeout: f64,
+    },
 }
 
 impl Mode {
@@ -124,6 +147,7 @@ impl Mode {
             Mode::Idle { .. } => "idle",
             Mode::Fanout { .. } => "fanout",
             Mode::Connect { .. } => "connect",
+            Mode::Subscribe { .. } => "subscribe",
         }
     }
 
@@ -154,6 +178,21 @@ impl Mode {
             } => {
                 anyhow::ensure!((1.0..=600.0).contains(timeout), "--timeout: 1 to 600 s");
                 *clients
+            }
+            Mode::Subscribe {
+                streams,
+                subscribes,
+                rate,
+                timeout,
+                ..
+            } => {
+                anyhow::ensure!((1.0..=600.0).contains(timeout), "--timeout: 1 to 600 s");
+                anyhow::ensure!(*subscribes <= 1_000_000, "--subscribes: at most 1,000,000");
+                anyhow::ensure!(
+                    *rate >= 1.0 && (*subscribes as f64 / *rate) <= 600.0,
+                    "--subscribes / --rate: a run subscribes for at most 600 s"
+                );
+                *streams
             }
         };
         anyhow::ensure!(
@@ -280,6 +319,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 timeout_secs: timeout,
             };
             let report = modes::connect::run(&harness, params).await?;
+            report::emit(&info, &report.human(), &report)
+        }
+        Mode::Subscribe {
+            streams,
+            subscribes,
+            events_per_job,
+            rate,
+            connections,
+            live_only,
+            size,
+            timeout,
+        } => {
+            let params = modes::subscribe::Params {
+                streams,
+                subscribes,
+                events_per_job,
+                rate,
+                connections,
+                live_only,
+                size,
+                timeout_secs: timeout,
+            };
+            let report = modes::subscribe::run(&harness, params).await?;
             report::emit(&info, &report.human(), &report)
         }
     }

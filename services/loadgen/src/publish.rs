@@ -107,8 +107,8 @@ impl Publisher {
 }
 
 /// One POST on a keep-alive connection (opened when `connection` is empty); the response
-/// body is read and dropped.
-async fn post(
+/// body is read and dropped. Fails on a status other than 2xx.
+pub async fn post(
     connection: &mut Option<TcpStream>,
     server: &Endpoint,
     path: &str,
@@ -166,7 +166,7 @@ async fn post(
         }
     }
     if !(200..300).contains(&head.status) {
-        bail!("publish answered {}", head.status);
+        bail!("POST {path} answered {}", head.status);
     }
     Ok(())
 }

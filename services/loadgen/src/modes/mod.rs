@@ -4,10 +4,12 @@
 //! - [`idle`]: memory per idle stream.
 //! - [`fanout`]: publish-to-client latency, deliveries per second and per CPU-second.
 //! - [`connect`]: connection rate and a reconnect storm with `Last-Event-ID`.
+//! - [`subscribe`]: the cost of new subscriptions, with and without their first delivery.
 
 pub mod connect;
 pub mod fanout;
 pub mod idle;
+pub mod subscribe;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
