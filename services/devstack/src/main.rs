@@ -4,6 +4,7 @@
 
 mod banner;
 mod defaults;
+mod install;
 mod redis;
 
 use std::sync::Arc;

@@ -1,5 +1,5 @@
 //! Finds a Redis to use: `REDIS_URL` when it answers, otherwise a `redis-server` started on a
-//! free port for the lifetime of this process.
+//! free port for the lifetime of this process (installed first if the machine lacks it).
 //!
 //! The server it starts runs in a process group of its own, so a Ctrl-C in the terminal
 //! (which signals the whole foreground group) reaches only devstack: Redis stays up while
@@ -52,20 +52,9 @@ fn answers(url: &str) -> bool {
     addrs.any(|addr| TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok())
 }
 
-/// Uses `url` if something listens there; otherwise starts `redis-server`.
-pub fn find_or_start(url: &str) -> anyhow::Result<LocalRedis> {
-    if answers(url) {
-        tracing::info!(redis = %service_runtime::redis::redact(url), "using the Redis at REDIS_URL");
-        return Ok(LocalRedis {
-            url: url.to_owned(),
-            child: Mutex::new(None),
-        });
-    }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .context("finding a free port")?
-        .port();
-    let child = Command::new("redis-server")
+/// `redis-server` on `port`, in a process group of its own.
+fn spawn(port: u16) -> std::io::Result<Child> {
+    Command::new("redis-server")
         .args([
             "--port",
             &port.to_string(),
@@ -80,16 +69,31 @@ pub fn find_or_start(url: &str) -> anyhow::Result<LocalRedis> {
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .process_group(0)
-        .spawn();
-    let child = match child {
-        Ok(child) => child,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => bail!(
-            "no Redis answers at {url} and redis-server is not installed.\n\
-             Install it (Debian/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis)\n\
-             or point REDIS_URL at a running Redis."
-        ),
-        Err(error) => return Err(error).context("starting redis-server"),
+        .spawn()
+}
+
+/// Uses `url` if something listens there; otherwise starts `redis-server`, installing it
+/// first when it is missing (see [`crate::install`]).
+pub fn find_or_start(url: &str) -> anyhow::Result<LocalRedis> {
+    if answers(url) {
+        tracing::info!(redis = %service_runtime::redis::redact(url), "using the Redis at REDIS_URL");
+        return Ok(LocalRedis {
+            url: url.to_owned(),
+            child: Mutex::new(None),
+        });
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .context("finding a free port")?
+        .port();
+    let child = match spawn(port) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            crate::install::redis_server(&service_runtime::redis::redact(url))?;
+            spawn(port)
+        }
+        spawned => spawned,
     };
+    let child = child.context("starting redis-server")?;
     let redis = LocalRedis {
         url: format!("redis://127.0.0.1:{port}"),
         child: Mutex::new(Some(child)),

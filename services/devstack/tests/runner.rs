@@ -346,3 +346,38 @@ fn a_taken_port_fails_at_once_with_a_hint_and_leaves_nothing_running() {
         "its redis-server on {started} is stopped"
     );
 }
+
+/// With neither `redis-server` nor `apt-get` on its PATH, devstack has nothing to start and
+/// nothing to install with: it fails at once, says why and what to do, and shows no password.
+#[test]
+fn without_redis_server_or_apt_get_it_fails_with_how_to_install_it() {
+    let nobody = free_port();
+    let output = Command::new(env!("CARGO_BIN_EXE_devstack"))
+        .env("PATH", concat!(env!("CARGO_MANIFEST_DIR"), "/src"))
+        .env("REDIS_URL", format!("redis://:hunter2@127.0.0.1:{nobody}"))
+        .env("HTTP_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env("ADMIN_ADDR", format!("127.0.0.1:{}", free_port_run(3)))
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "nothing to run Redis with is an error"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "no Redis answers at redis://:***@127.0.0.1:{nobody}"
+        )) && stderr.contains("redis-server is not installed")
+            && stderr.contains("(there is no apt-get here)")
+            && stderr.contains("REDIS_URL"),
+        "the error says what is missing and the ways out: {stderr}"
+    );
+    assert!(
+        !stderr.contains("hunter2"),
+        "the password stays hidden: {stderr}"
+    );
+    assert!(!stdout.contains("ready: open"), "no banner: {stdout}");
+}
