@@ -95,10 +95,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The value of string field `name` in a JSON object, without parsing it all.
 fn field<'a>(data: &'a [u8], name: &str) -> Option<&'a str> {
     let key = format!("\"{name}\":\"");
-    let start = data
-        .windows(key.len())
-        .position(|w| w == key.as_bytes())?
-        + key.len();
+    let start = data.windows(key.len()).position(|w| w == key.as_bytes())? + key.len();
     let end = data[start..].iter().position(|b| *b == b'"')? + start;
     std::str::from_utf8(&data[start..end]).ok()
 }
@@ -173,7 +170,11 @@ pub async fn run(harness: &Harness, params: Params) -> anyhow::Result<Report> {
         let receive = receive.clone();
         let (pending, failed, post_times) = (pending.clone(), failed.clone(), post_times.clone());
         let server = harness.routes.server.clone();
-        let query = if params.live_only { "?replay=false" } else { "" };
+        let query = if params.live_only {
+            "?replay=false"
+        } else {
+            ""
+        };
         posters.spawn(async move {
             let mut connection: Option<TcpStream> = None;
             loop {

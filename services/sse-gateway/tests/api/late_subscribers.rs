@@ -421,3 +421,40 @@ async fn another_organisations_stream_gets_nothing_of_a_job() {
         "nothing of job secret"
     );
 }
+
+#[tokio::test]
+async fn a_resume_from_the_start_of_a_trimmed_history_says_resync() {
+    let app = spawn_app().await;
+    // Subscribed before the job had any event: the stream stands at the history's start.
+    let (client, id) = app.connect("?jobs=gap").await;
+    drop(client);
+    crate::helpers::eventually("the final position is written", || async {
+        app.redis
+            .cli(&["HEXISTS", &format!("sse:sess:{{{id}}}"), "closedAt"])
+            .trim()
+            == "1"
+    })
+    .await;
+    publish_range(&app, "gap", 1, 3).await;
+    app.redis
+        .cli(&["XTRIM", "sse:hist:{job:gap}", "MAXLEN", "1"]);
+    let url = app.url("/api/v1/sse/connect");
+    let mut resumed = SseClient::connect_with(&url, &[("last-event-id", &format!("{id}:0"))])
+        .await
+        .unwrap();
+    assert_eq!(
+        resumed.next_event(WAIT).await.unwrap().json()["resumed"],
+        true
+    );
+    assert_eq!(
+        job_seqs(&mut resumed, 1).await,
+        [3],
+        "what history still has"
+    );
+    let resync = resumed.next_named("resync", WAIT).await.unwrap();
+    assert_eq!(
+        resync.json()["channels"],
+        json!(["job:gap"]),
+        "and that 1 and 2 are gone"
+    );
+}
