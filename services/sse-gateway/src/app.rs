@@ -237,9 +237,14 @@ impl Application {
 
         let stop_accepting = CancellationToken::new();
         let cut_all = CancellationToken::new();
+        let admission = server::Admission::new(server::SocketLimits {
+            header_read_timeout: config.limits.header_read_timeout,
+            max_pending: config.limits.max_pending_connections,
+        });
         let http = tokio::spawn(server::serve(
             listener,
             routes::router(state.clone()),
+            admission,
             stop_accepting.clone(),
             cut_all.clone(),
         ));

@@ -20,6 +20,7 @@ pub const RESYNCS: &str = "sse_resyncs_total";
 pub const RESUMES: &str = "sse_resumes_total";
 pub const DRAINING: &str = "sse_draining";
 pub const HTTP_REQUESTS: &str = "http_requests_total";
+pub const SOCKETS_CLOSED: &str = "http_sockets_closed_total";
 pub const HTTP_DURATION: &str = "http_request_duration_seconds";
 
 /// Why events are dropped (`EVENTS_DROPPED`'s `reason`).
@@ -86,6 +87,10 @@ pub fn describe() {
     describe_counter!(RESUMES, "Streams resumed with Last-Event-ID, by result.");
     describe_gauge!(DRAINING, "1 while this pod drains for shutdown.");
     describe_counter!(HTTP_REQUESTS, "HTTP requests, by route, method and status.");
+    describe_counter!(
+        SOCKETS_CLOSED,
+        "Sockets closed before they carried a request: the request head did not arrive in time (or a keep-alive connection idled that long), or too many sockets were waiting for theirs."
+    );
     describe_histogram!(
         HTTP_DURATION,
         Unit::Seconds,
@@ -113,6 +118,9 @@ pub fn describe() {
     // Progress events relayed from the workers (`EVENTS_DELIVERED`'s `event`).
     for kind in ChannelKind::ALL {
         metrics::counter!(EVENTS_DELIVERED, "event" => kind.event_name()).increment(0);
+    }
+    for cut in crate::server::Cut::ALL {
+        metrics::counter!(SOCKETS_CLOSED, "reason" => cut.as_str()).increment(0);
     }
     for kind in ChannelKind::ALL {
         for source in ["history", "snapshot", "state", "none"] {

@@ -5,20 +5,24 @@
 //! per-connection buffers ([`stream_http1`]); and the accept queue is deep enough for a
 //! reconnect storm.
 
+mod admission;
 mod stream_http1;
 
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
+
+pub use admission::{Admission, Cut, Pending, SocketLimits};
 
 use crate::routes::SocketHandle;
 
@@ -29,10 +33,12 @@ use crate::routes::SocketHandle;
 pub const ACCEPT_BACKLOG: i32 = 8192;
 
 /// Accepts connections until `stop_accepting`; then waits for open connections to finish,
-/// cutting those still open when `cut_all` is cancelled.
+/// cutting those still open when `cut_all` is cancelled. Sockets that are not streams yet are
+/// bounded by `admission` (see [`admission`]).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    admission: Admission,
     stop_accepting: CancellationToken,
     cut_all: CancellationToken,
 ) {
@@ -55,26 +61,42 @@ pub async fn serve(
                 continue;
             }
         };
+        // Over the limit of sockets waiting for a request: closed at once.
+        let Some(pending) = admission.admit() else {
+            continue;
+        };
         let _ = socket.set_nodelay(true);
         let router = router.clone();
         let socket_token = cut_all.child_token();
         let graceful = stop_accepting.clone();
-        tracker.spawn(connection(socket, router, socket_token, graceful));
+        let header_timeout = admission.header_read_timeout();
+        tracker.spawn(connection(
+            socket,
+            router,
+            socket_token,
+            graceful,
+            pending,
+            header_timeout,
+        ));
     }
     tracker.close();
     tracker.wait().await;
 }
 
 /// Serves one connection: a first request that opens a stream by the lean path, anything
-/// else by hyper (HTTP/1.1 keep-alive, HTTP/2, upgrades).
+/// else by hyper (HTTP/1.1 keep-alive, HTTP/2, upgrades). The first request head must be
+/// complete by `pending.deadline`.
 async fn connection(
     socket: TcpStream,
     router: Router,
     socket_token: CancellationToken,
     graceful: CancellationToken,
+    pending: Pending,
+    header_timeout: Duration,
 ) {
     let is_stream = tokio::select! {
         first = stream_http1::starts_with_stream_request(&socket) => first,
+        () = tokio::time::sleep_until(pending.deadline) => return Cut::HeaderTimeout.count(),
         () = socket_token.cancelled() => return,
         () = graceful.cancelled() => return,
     };
@@ -82,12 +104,15 @@ async fn connection(
         Ok(true) => {
             let handle = SocketHandle(socket_token.clone());
             tokio::select! {
-                () = stream_http1::serve(socket, router, handle) => {}
+                () = stream_http1::serve(socket, router, handle, pending) => {}
                 () = socket_token.cancelled() => {}
             }
         }
         // Boxed, so a stream's task is not as large as hyper's connection state.
-        Ok(false) => Box::pin(with_hyper(socket, router, socket_token, graceful)).await,
+        Ok(false) => {
+            let limits = (pending, header_timeout);
+            Box::pin(with_hyper(socket, router, socket_token, graceful, limits)).await;
+        }
         Err(_) => {}
     }
 }
@@ -97,9 +122,18 @@ async fn with_hyper(
     router: Router,
     socket_token: CancellationToken,
     graceful: CancellationToken,
+    (pending, header_timeout): (Pending, Duration),
 ) {
     let handle = SocketHandle(socket_token.clone());
+    let deadline = pending.deadline;
+    // Given back when the first request head has arrived.
+    let pending = Arc::new(Mutex::new(Some(pending)));
+    let waiting = pending.clone();
     let service = tower::service_fn(move |mut request: Request<hyper::body::Incoming>| {
+        waiting
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
         request.extensions_mut().insert(handle.clone());
         let router = router.clone();
         async move {
@@ -107,17 +141,43 @@ async fn with_hyper(
             Ok::<_, Infallible>(response.unwrap_or_else(|never| match never {}))
         }
     });
-    let builder = Builder::new(TokioExecutor::new());
+    let first_head_late = async {
+        tokio::time::sleep_until(deadline).await;
+        let still_waiting = pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .is_some();
+        if !still_waiting {
+            std::future::pending::<()>().await;
+        }
+    };
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
     let connection = builder
         .serve_connection_with_upgrades(TokioIo::new(socket), TowerToHyperService::new(service));
     tokio::pin!(connection);
     tokio::select! {
-        _ = connection.as_mut() => return,
+        ended = connection.as_mut() => return count_timeout(ended),
+        () = first_head_late => return Cut::HeaderTimeout.count(),
         () = socket_token.cancelled() => return,
         () = graceful.cancelled() => connection.as_mut().graceful_shutdown(),
     }
     tokio::select! {
         _ = connection.as_mut() => {},
         () = socket_token.cancelled() => {},
+    }
+}
+
+/// Counts a keep-alive connection hyper closed for a late request head.
+fn count_timeout(ended: Result<(), Box<dyn std::error::Error + Send + Sync>>) {
+    if let Err(error) = ended
+        && error
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_timeout)
+    {
+        Cut::HeaderTimeout.count();
     }
 }

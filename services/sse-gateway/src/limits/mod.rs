@@ -41,6 +41,17 @@ pub struct LimitArgs {
     #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 60)]
     pub rate_limit_burst: u32,
 
+    /// Time a client has to send a complete request head, from the moment its connection is
+    /// accepted (and, on a keep-alive connection, from the end of its previous response);
+    /// then the socket is closed.
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "10s", value_parser = service_runtime::config::parse_duration)]
+    pub header_read_timeout: std::time::Duration,
+
+    /// Connections one pod holds that have not sent their first request head yet; further
+    /// ones are closed at once (streams count against `MAX_CONNECTIONS` instead).
+    #[arg(long, env = "MAX_PENDING_CONNECTIONS", default_value_t = 16_384)]
+    pub max_pending_connections: usize,
+
     /// Largest total size of a request's headers (name and value bytes), then 431.
     #[arg(long, env = "MAX_HEADER_BYTES", default_value_t = 16 * 1024)]
     pub max_header_bytes: usize,
@@ -63,6 +74,14 @@ impl LimitArgs {
         anyhow::ensure!(
             self.max_header_bytes >= 1024,
             "MAX_HEADER_BYTES must be at least 1024"
+        );
+        anyhow::ensure!(
+            !self.header_read_timeout.is_zero(),
+            "HEADER_READ_TIMEOUT must be more than 0"
+        );
+        anyhow::ensure!(
+            self.max_pending_connections >= 1,
+            "MAX_PENDING_CONNECTIONS must be at least 1"
         );
         Ok(())
     }

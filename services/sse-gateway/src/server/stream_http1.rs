@@ -26,6 +26,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tower::ServiceExt;
 
+use super::{Cut, Pending};
 use crate::error::ApiError;
 use crate::hub::Connection;
 use crate::hub::wire;
@@ -51,9 +52,16 @@ fn is_stream_request(first: &[u8]) -> bool {
         && matches!(first[STREAM_REQUEST.len()], b' ' | b'?')
 }
 
-/// Serves the one request of `socket` through `router`.
-pub async fn serve(mut socket: TcpStream, router: Router, handle: SocketHandle) {
-    let (response, version) = match read_request(&mut socket, handle).await {
+/// Serves the one request of `socket` through `router`; its head must be complete by
+/// `pending.deadline`.
+pub async fn serve(mut socket: TcpStream, router: Router, handle: SocketHandle, pending: Pending) {
+    let read = tokio::time::timeout_at(pending.deadline, read_request(&mut socket, handle));
+    let Ok(read) = read.await else {
+        return Cut::HeaderTimeout.count();
+    };
+    // No longer waiting for a request: the place is given back.
+    drop(pending);
+    let (response, version) = match read {
         Ok(Some(request)) => {
             let version = request.version();
             // Boxed: the handler's state is large and only needed until the response starts;
@@ -461,6 +469,7 @@ mod tests {
         let server = tokio::spawn(super::super::serve(
             listener,
             router,
+            admission(),
             stop.clone(),
             cut.clone(),
         ));
@@ -521,6 +530,13 @@ mod tests {
         server.await.unwrap();
     }
 
+    fn admission() -> super::super::Admission {
+        super::super::Admission::new(super::super::SocketLimits {
+            header_read_timeout: std::time::Duration::from_secs(10),
+            max_pending: 100,
+        })
+    }
+
     #[tokio::test]
     async fn a_streams_task_stays_small() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -529,7 +545,15 @@ mod tests {
             .unwrap();
         let (socket, _) = listener.accept().await.unwrap();
         let token = tokio_util::sync::CancellationToken::new();
-        let task = super::super::connection(socket, Router::new(), token.clone(), token);
+        let pending = admission().admit().unwrap();
+        let task = super::super::connection(
+            socket,
+            Router::new(),
+            token.clone(),
+            token,
+            pending,
+            std::time::Duration::from_secs(10),
+        );
         let size = std::mem::size_of_val(&task);
         // Every idle stream holds one: its size is memory per stream.
         assert!(size <= 1024, "a stream's task is {size} bytes");

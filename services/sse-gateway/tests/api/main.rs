@@ -7,6 +7,7 @@ mod battery;
 mod custom_events;
 mod faults;
 mod helpers;
+mod idle_sockets;
 mod jobs;
 mod late_subscribers;
 mod openapi;
