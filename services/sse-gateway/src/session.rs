@@ -249,7 +249,7 @@ impl SessionStore {
     }
 
     /// Writes a position; `closed` starts the resume window. Returns false when another pod
-    /// owns the session now (nothing written).
+    /// owns the session now, or it has expired (nothing written).
     pub async fn flush(
         &self,
         id: &Uuid,

@@ -94,3 +94,45 @@ async fn a_stream_on_several_channels_has_its_position_written_while_it_is_open(
     assert_eq!(app.redis.cli(&["HGET", &single_key, "cursors"]).trim(), "");
     drop((multi, single));
 }
+
+#[tokio::test]
+async fn a_position_flush_never_brings_back_an_expired_session() {
+    let app = spawn_app_with(|config| {
+        crate::tokens::jwt(config);
+        config.cursor_flush_interval = Duration::from_millis(100);
+    })
+    .await;
+    let alice = crate::tokens::token("alice", Some("org-1"), &[]);
+    let (mut stream, id) = app.connect_as("?jobs=gone-a,gone-b", &alice).await;
+    for _ in 0..2 {
+        stream.next_named("subscribed", WAIT).await.unwrap();
+    }
+    let key = format!("sse:sess:{{{id}}}");
+    // The session expires while its stream is still open (e.g. Redis lost it).
+    app.redis.cli(&["DEL", &key, &format!("{key}:ch")]);
+    publish_seq(&app, "job:gone-a", 1).await;
+    let last = stream.next_named("job_update", WAIT).await.unwrap().id;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        app.redis.cli(&["EXISTS", &key]).trim(),
+        "0",
+        "not written back"
+    );
+    drop(stream);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        app.redis.cli(&["EXISTS", &key]).trim(),
+        "0",
+        "nor by the final position"
+    );
+    // Its owner reconnecting gets a new stream, not a refusal.
+    let bearer = format!("Bearer {alice}");
+    let mut again = test_support::SseClient::connect_with(
+        &app.url("/api/v1/sse/connect"),
+        &[("authorization", &bearer), ("last-event-id", &last)],
+    )
+    .await
+    .unwrap();
+    let connected = again.next_event(WAIT).await.unwrap().json();
+    assert_eq!(connected["resumed"], false);
+}
