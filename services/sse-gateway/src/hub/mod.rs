@@ -70,6 +70,9 @@ pub enum HubError {
 type Routes = HashMap<Arc<str>, HashMap<Uuid, Arc<Connection>>>;
 
 /// Shared by every request handler and the Redis listener.
+///
+/// Lock order: `connections` before `routes` and before `multi_channel`, never the reverse;
+/// a stream is routed only while `connections` holds it (see `Hub::subscribe_quietly`).
 pub struct Hub {
     settings: HubSettings,
     connections: RwLock<HashMap<Uuid, Arc<Connection>>>,

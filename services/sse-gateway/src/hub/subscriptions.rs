@@ -190,10 +190,25 @@ impl Hub {
         let id = connection.id();
         let added = connection.add_channel(name);
         self.note_multi_channel(connection);
-        write(&self.routes)
-            .entry(Arc::from(name))
-            .or_default()
-            .insert(id, connection.clone());
+        {
+            // Routed only while registered, under the registry's lock (then the routes' lock):
+            // a stream detached before this point took its routes away already, and one
+            // detached after it takes this route too, having seen the channel added above.
+            let connections = read(&self.connections);
+            let registered = connections
+                .get(&id)
+                .is_some_and(|current| Arc::ptr_eq(current, connection));
+            if !registered {
+                if added {
+                    connection.remove_channel(name);
+                }
+                return Err(HubError::Closing);
+            }
+            write(&self.routes)
+                .entry(Arc::from(name))
+                .or_default()
+                .insert(id, connection.clone());
+        }
         if let Err(error) = self.ensure_subscribed(name).await {
             if added {
                 connection.remove_channel(name);
@@ -284,7 +299,11 @@ impl Hub {
 
     async fn ensure_subscribed(&self, channel: &str) -> Result<(), HubError> {
         let mut redis = self.redis_channels.lock().await;
-        if !redis.contains(channel) {
+        // Checked under the lock: if the route went away while this waited (its stream
+        // closed, and the reconcile that followed found nothing to undo), subscribing now
+        // would leave a Redis subscription that nothing ever releases.
+        let wanted = read(&self.routes).contains_key(channel);
+        if wanted && !redis.contains(channel) {
             self.redis_subscribe(&[channel.to_owned()]).await?;
             redis.insert(channel.to_owned());
             metrics::gauge!(m::REDIS_SUBSCRIPTIONS).set(redis.len() as f64);

@@ -152,3 +152,32 @@ async fn stats_and_channels_report_the_original_fields() {
         .collect();
     assert!(redis.contains(&"job:j2") && redis.contains(&"sse:broadcast"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribes_racing_a_closing_stream_leave_no_route_or_redis_subscription_behind() {
+    let app = spawn_app().await;
+    let mut racing = Vec::new();
+    for i in 0..200 {
+        let (client, id) = app.connect("").await;
+        let url = app.url(&format!("/api/v1/sse/{id}/subscribe/job/race-{i}"));
+        let http = app.http.clone();
+        let post = tokio::spawn(async move { http.post(url).send().await.map(|r| r.status()) });
+        // The stream goes away while its subscribe is under way (after a varying head start).
+        if i % 2 == 0 {
+            tokio::task::yield_now().await;
+        }
+        drop(client);
+        racing.push(post);
+    }
+    for post in racing {
+        let _ = post.await;
+    }
+    crate::helpers::eventually("no channel is routed to a closed stream", || async {
+        let (_, body) = app.get_json("/api/v1/sse/channels").await;
+        body["totalChannels"] == 0
+    })
+    .await;
+    for i in 0..200 {
+        app.wait_numsub(&format!("job:race-{i}"), 0).await;
+    }
+}
