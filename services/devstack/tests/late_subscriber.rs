@@ -158,17 +158,14 @@ fn assert_whole_story(stack: &Stack, job_id: &str, updates: &[SseEvent]) {
         .iter()
         .filter_map(|e| e.json()["stage"].as_str().map(str::to_owned))
         .collect();
-    let order = [
-        "initializing",
-        "fetching",
-        "parsing",
-        "extracting",
-        "analyzing",
-        "storing",
-    ];
     let ranks: Vec<usize> = stages
         .iter()
-        .map(|stage| order.iter().position(|s| s == stage).unwrap())
+        .map(|stage| {
+            progress_contract::Stage::ALL
+                .iter()
+                .position(|s| s.as_str() == stage)
+                .unwrap()
+        })
         .collect();
     assert!(
         ranks.windows(2).all(|pair| pair[0] <= pair[1]),

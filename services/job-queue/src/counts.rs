@@ -26,6 +26,21 @@ pub struct QueueCounts {
     pub delayed: u64,
 }
 
+impl QueueCounts {
+    /// The counts of queue `queue_name` as of now, as a `queue_update`.
+    pub fn update(&self, queue_name: &str) -> QueueUpdate {
+        QueueUpdate {
+            queue_name: queue_name.to_owned(),
+            timestamp: now_millis(),
+            waiting: self.waiting,
+            active: self.active,
+            completed: self.completed,
+            failed: self.failed,
+            delayed: self.delayed,
+        }
+    }
+}
+
 impl Queue {
     pub async fn counts(&self) -> Result<QueueCounts, QueueError> {
         let hash: HashMap<String, i64> = self.client().hgetall(self.keys().counts()).await?;
@@ -92,15 +107,7 @@ async fn publish(queue: &Queue, publisher: &Publisher) {
             return;
         }
     };
-    let update = QueueUpdate {
-        queue_name: queue.name().to_owned(),
-        timestamp: now_millis(),
-        waiting: counts.waiting,
-        active: counts.active,
-        completed: counts.completed,
-        failed: counts.failed,
-        delayed: counts.delayed,
-    };
+    let update = counts.update(queue.name());
     if let Err(error) = publisher.publish_queue_update(&update).await {
         tracing::warn!(%error, queue = queue.name(), "publishing queue_update failed");
     }

@@ -15,9 +15,8 @@
 
 use futures::future::try_join_all;
 use job_queue::{Queue, QueueError, WorkerRegistry};
-use progress_contract::events::{ProgressEvent, QueueUpdate};
+use progress_contract::events::ProgressEvent;
 use progress_contract::history::StreamId;
-use progress_contract::time::now_millis;
 use progress_contract::{Channel, ChannelKind};
 
 use crate::history::HistoryReader;
@@ -170,15 +169,7 @@ impl FirstDelivery {
                 let (since, counts) = tokio::try_join!(self.latest(&name), counts)?;
                 let mut plan = Plan::new(channel, since);
                 if let Some(counts) = counts {
-                    let update = QueueUpdate {
-                        queue_name: channel.id().to_owned(),
-                        timestamp: now_millis(),
-                        waiting: counts.waiting,
-                        active: counts.active,
-                        completed: counts.completed,
-                        failed: counts.failed,
-                        delayed: counts.delayed,
-                    };
+                    let update = counts.update(channel.id());
                     plan.state = Some(event_json(ProgressEvent::QueueUpdate(update)));
                     plan.source = Source::State;
                 }
@@ -276,7 +267,7 @@ mod tests {
 
     #[test]
     fn events_are_written_with_their_type_first() {
-        let update = QueueUpdate {
+        let update = progress_contract::QueueUpdate {
             queue_name: "q".into(),
             waiting: 2,
             ..Default::default()
