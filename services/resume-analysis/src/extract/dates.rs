@@ -6,6 +6,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use super::months;
+
 /// A month of a year.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -39,75 +41,166 @@ pub struct DateRange {
     pub text: String,
 }
 
-const DATE: &str = r"(?:(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?,?\s+\d{4}|\d{1,2}/\d{4}|\d{4}-\d{1,2}(?:\b|$)|\d{4})";
+/// One date: a month name and year ("Sep. 2023", "März 2019"), a season and year
+/// ("Summer 2012"), day.month.year ("01.04.2016"), month/year ("09/2023", "09.2023"),
+/// year-month ("2023-09", "2019/04") or a year alone.
+fn date_pattern() -> String {
+    let months = months::month_alternation();
+    let seasons = months::season_alternation();
+    format!(
+        r"(?:\b(?:{months})\.?,?\s*\d{{4}}\b|\b(?:{seasons})\s+\d{{4}}\b|\b\d{{1,2}}\.\d{{1,2}}\.\d{{4}}\b|\b\d{{1,2}}[/.]\d{{4}}\b|\b\d{{4}}[-/.](?:0?[1-9]|1[0-2])\b|\b\d{{4}}\b)"
+    )
+}
 
 static RANGE: LazyLock<Regex> = LazyLock::new(|| {
+    let date = date_pattern();
+    let words = months::alternation(months::RANGE_WORDS);
+    let open = months::alternation(months::OPEN_ENDS);
     let pattern = format!(
-        r"(?i)\b(?P<start>{DATE})\s*(?:-|–|—|to|until|till|through)\s*(?P<end>{DATE}|present|current|now|today|ongoing|date)"
+        r"(?i)(?P<start>{date})\s*(?:[-–—~]+|\b(?:{words})\b)\s*(?:(?P<end>{date})|(?P<open>\b(?:{open}))(?:\b|$))"
     );
     Regex::new(&pattern).expect("valid date range pattern")
 });
 
-static MONTH_YEAR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^(?P<m>[a-z]+)\.?,?\s+(?P<y>\d{4})$").expect("valid month pattern")
+/// "Jun – Aug 2019": two months of one year.
+static MONTHS_OF_A_YEAR: LazyLock<Regex> = LazyLock::new(|| {
+    let months = months::month_alternation();
+    let pattern =
+        format!(r"(?i)\b(?P<m1>{months})\.?\s*[-–—]+\s*(?P<m2>{months})\.?,?\s+(?P<y>\d{{4}})\b");
+    Regex::new(&pattern).expect("valid month pair pattern")
 });
 
-fn month_number(name: &str) -> Option<u32> {
-    let name = name.to_ascii_lowercase();
-    let months = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ];
-    months
-        .iter()
-        .position(|m| name.starts_with(m))
-        .map(|i| i as u32 + 1)
+/// "since 2019", "seit 03/2021": a range without an end.
+static SINCE: LazyLock<Regex> = LazyLock::new(|| {
+    let date = date_pattern();
+    let since = months::alternation(months::SINCE);
+    Regex::new(&format!(r"(?i)\b(?:{since})\s+(?P<start>{date})")).expect("valid since pattern")
+});
+
+/// "Summer 2012" alone: the season is the range.
+static SEASON: LazyLock<Regex> = LazyLock::new(|| {
+    let seasons = months::season_alternation();
+    Regex::new(&format!(r"(?i)\b(?P<s>{seasons})\s+(?P<y>\d{{4}})\b"))
+        .expect("valid season pattern")
+});
+
+static NAMED_MONTH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?P<m>[\p{L}]+)\.?,?\s*(?P<y>\d{4})$").expect("valid month pattern")
+});
+
+fn plausible(year: i32) -> bool {
+    (1950..=2100).contains(&year)
 }
 
-fn parse_date(text: &str) -> Option<YearMonth> {
+/// The first and last month a written date stands for (they differ for seasons only;
+/// a year alone is its January).
+fn parse_date(text: &str) -> Option<(YearMonth, YearMonth)> {
     let text = text.trim();
-    let plausible = |year: i32| (1950..=2100).contains(&year);
-    if let Some(caps) = MONTH_YEAR.captures(text) {
+    let month_of = |year: i32, month: u32| {
+        (plausible(year) && (1..=12).contains(&month)).then(|| YearMonth::new(year, month))
+    };
+    if let Some(caps) = NAMED_MONTH.captures(text) {
         let year: i32 = caps["y"].parse().ok()?;
-        return plausible(year)
-            .then(|| YearMonth::new(year, month_number(&caps["m"]).unwrap_or(1)));
+        if let Some((first, last)) = months::season_months(&caps["m"]) {
+            let start = month_of(year, first)?;
+            return Some((start, YearMonth::new(year, last)));
+        }
+        let month = month_of(year, months::month_number(&caps["m"])?)?;
+        return Some((month, month));
     }
-    if let Some((month, year)) = text.split_once('/') {
-        let (month, year): (u32, i32) = (month.parse().ok()?, year.parse().ok()?);
-        return (plausible(year) && (1..=12).contains(&month)).then(|| YearMonth::new(year, month));
+    let parts: Vec<&str> = text.split(['/', '.', '-']).collect();
+    let number = |s: &str| s.parse::<i32>().ok();
+    let month = match parts.as_slice() {
+        [year] => month_of(number(year)?, 1),
+        [_day, month, year] => month_of(number(year)?, u32::try_from(number(month)?).ok()?),
+        [a, b] if a.len() == 4 => month_of(number(a)?, u32::try_from(number(b)?).ok()?),
+        [a, b] => month_of(number(b)?, u32::try_from(number(a)?).ok()?),
+        _ => None,
+    }?;
+    Some((month, month))
+}
+
+/// Lines with a range broken after its dash ("Sep. 2023 –" / "Mar. 2024") joined again.
+fn joined_lines(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut pending: Option<String> = None;
+    for line in text.lines() {
+        let line = months::normalise_line(line);
+        let line = match pending.take() {
+            Some(head) => format!("{head} {}", line.trim_start()),
+            None => line,
+        };
+        if line.trim_end().ends_with(['-', '–', '—']) {
+            pending = Some(line);
+        } else {
+            lines.push(line);
+        }
     }
-    if let Some((year, month)) = text.split_once('-') {
-        let (year, month): (i32, u32) = (year.parse().ok()?, month.parse().ok()?);
-        return (plausible(year) && (1..=12).contains(&month)).then(|| YearMonth::new(year, month));
-    }
-    let year: i32 = text.parse().ok()?;
-    plausible(year).then(|| YearMonth::new(year, 1))
+    lines.extend(pending);
+    lines
 }
 
 /// Every date range in `text`, with the line it was found on.
 pub fn find_ranges(text: &str) -> Vec<DateRange> {
     let mut ranges = Vec::new();
-    for line in text.lines() {
-        for caps in RANGE.captures_iter(line) {
-            let Some(start) = parse_date(&caps["start"]) else {
+    for line in joined_lines(text) {
+        let text = line.trim().to_owned();
+        let mut found = Vec::new();
+        for caps in MONTHS_OF_A_YEAR.captures_iter(&line) {
+            let year: i32 = caps["y"].parse().unwrap_or_default();
+            let (Some(m1), Some(m2)) = (
+                months::month_number(&caps["m1"]),
+                months::month_number(&caps["m2"]),
+            ) else {
                 continue;
             };
-            let end_text = caps["end"].to_ascii_lowercase();
-            let end = if ["present", "current", "now", "today", "ongoing", "date"]
-                .contains(&end_text.as_str())
-            {
-                None
-            } else {
-                match parse_date(&caps["end"]) {
-                    Some(end) if end >= start => Some(end),
-                    _ => continue,
-                }
-            };
-            ranges.push(DateRange {
-                start,
-                end,
-                text: line.trim().to_owned(),
-            });
+            if plausible(year) && m2 >= m1 {
+                let whole = caps.get(0).map_or(0..0, |m| m.range());
+                found.push((
+                    whole,
+                    YearMonth::new(year, m1),
+                    Some(YearMonth::new(year, m2)),
+                ));
+            }
         }
+        for caps in RANGE.captures_iter(&line) {
+            let whole = caps.get(0).map_or(0..0, |m| m.range());
+            if found
+                .iter()
+                .any(|(r, _, _)| r.start < whole.end && whole.start < r.end)
+            {
+                continue;
+            }
+            let Some((start, _)) = parse_date(&caps["start"]) else {
+                continue;
+            };
+            let end = match caps.name("end") {
+                None => None,
+                Some(end) => match parse_date(end.as_str()) {
+                    Some((_, end)) if end >= start => Some(end),
+                    _ => continue,
+                },
+            };
+            found.push((whole, start, end));
+        }
+        if found.is_empty()
+            && let Some(caps) = SINCE.captures(&line)
+            && let Some((start, _)) = parse_date(&caps["start"])
+        {
+            found.push((0..0, start, None));
+        }
+        if found.is_empty()
+            && let Some(caps) = SEASON.captures(&line)
+            && let Some((start, end)) = parse_date(&format!("{} {}", &caps["s"], &caps["y"]))
+        {
+            found.push((0..0, start, Some(end)));
+        }
+        found.sort_by_key(|(r, _, _)| r.start);
+        ranges.extend(found.into_iter().map(|(_, start, end)| DateRange {
+            start,
+            end,
+            text: text.clone(),
+        }));
     }
     ranges
 }
@@ -168,10 +261,81 @@ mod tests {
         );
     }
 
+    fn spans(text: &str) -> Vec<(YearMonth, Option<YearMonth>)> {
+        find_ranges(text).iter().map(|r| (r.start, r.end)).collect()
+    }
+
+    #[test]
+    fn forms_from_the_issue() {
+        for (text, start, end) in [
+            ("Sep. 2023 – Mar. 2024", ym(2023, 9), Some(ym(2024, 3))),
+            ("Sep. 2023 \u{ad} Mar. 2024", ym(2023, 9), Some(ym(2024, 3))),
+            ("Sep. 2023\u{ad}Mar. 2024", ym(2023, 9), Some(ym(2024, 3))),
+            ("09/2023 - 03/2024", ym(2023, 9), Some(ym(2024, 3))),
+            ("2021–present", ym(2021, 1), None),
+            ("Sept 2023 to date", ym(2023, 9), None),
+            ("June 2018 – Till Date", ym(2018, 6), None),
+            ("Summer 2012", ym(2012, 6), Some(ym(2012, 8))),
+            ("Summer 2012 – Fall 2013", ym(2012, 6), Some(ym(2013, 11))),
+            ("2015—2019", ym(2015, 1), Some(ym(2019, 1))),
+            ("Jan 2020 -- Ongoing", ym(2020, 1), None),
+            ("March 2019 \u{2013} Current", ym(2019, 3), None),
+            ("Jun \u{2013} Aug 2019", ym(2019, 6), Some(ym(2019, 8))),
+            ("2019/04 \u{2013} 2022/03", ym(2019, 4), Some(ym(2022, 3))),
+            (
+                "01.04.2016 \u{2013} 30.09.2019",
+                ym(2016, 4),
+                Some(ym(2019, 9)),
+            ),
+            ("10.2017 - 02.2020", ym(2017, 10), Some(ym(2020, 2))),
+        ] {
+            assert_eq!(spans(text), vec![(start, end)], "{text}");
+        }
+    }
+
+    #[test]
+    fn other_languages() {
+        for (text, start, end) in [
+            ("Okt. 2019 – März 2022", ym(2019, 10), Some(ym(2022, 3))),
+            ("seit 03/2021", ym(2021, 3), None),
+            ("01/2018 bis heute", ym(2018, 1), None),
+            ("janv. 2018 – déc. 2020", ym(2018, 1), Some(ym(2020, 12))),
+            ("depuis sept. 2021", ym(2021, 9), None),
+            ("févr. 2016 – aujourd'hui", ym(2016, 2), None),
+            ("ene. 2017 - actualidad", ym(2017, 1), None),
+            ("mar 2016 – atual", ym(2016, 3), None),
+            ("gen 2015 - oggi", ym(2015, 1), None),
+            ("mei 2019 – heden", ym(2019, 5), None),
+        ] {
+            assert_eq!(spans(text), vec![(start, end)], "{text}");
+        }
+    }
+
+    #[test]
+    fn a_range_broken_after_its_dash_is_joined() {
+        assert_eq!(
+            spans("Sep. 2023 –\nMar. 2024 Engineer"),
+            vec![(ym(2023, 9), Some(ym(2024, 3)))]
+        );
+    }
+
+    #[test]
+    fn several_ranges_on_a_line_in_order() {
+        assert_eq!(
+            spans("Acme 2015 - 2017, then Beta Jun – Aug 2019"),
+            vec![
+                (ym(2015, 1), Some(ym(2017, 1))),
+                (ym(2019, 6), Some(ym(2019, 8)))
+            ]
+        );
+    }
+
     #[test]
     fn ignores_non_dates() {
         assert!(find_ranges("Call 555-1234 or 2019 was great").is_empty());
         assert!(find_ranges("2020 - 2015").is_empty(), "end before start");
+        assert!(find_ranges("Marketing 2019 - Grows").is_empty());
+        assert!(find_ranges("Summer school").is_empty());
     }
 
     #[test]

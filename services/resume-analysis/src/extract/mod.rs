@@ -3,6 +3,7 @@
 
 pub mod contact;
 pub mod dates;
+mod months;
 pub mod sections;
 pub mod skills;
 
@@ -71,5 +72,41 @@ pub fn extract(text: &str, today: YearMonth) -> Profile {
         headline,
         name,
         sections,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TODAY: YearMonth = YearMonth {
+        year: 2026,
+        month: 11,
+    };
+
+    #[test]
+    fn education_is_not_experience() {
+        let with_heading = extract(
+            "Ana Lima\nExperience\nAcme, Jan 2018 – Jan 2020\nEducation\nBSc, 2010 – 2014",
+            TODAY,
+        );
+        assert_eq!(with_heading.positions.len(), 1);
+        assert_eq!(with_heading.years_of_experience, 2.0);
+        let without_experience_heading = extract(
+            "Ana Lima\nAcme, Jan 2018 – Jan 2020\nEducation\nBSc, 2010 – 2014",
+            TODAY,
+        );
+        assert_eq!(without_experience_heading.years_of_experience, 2.0);
+    }
+
+    #[test]
+    fn concurrent_positions_count_once() {
+        let profile = extract(
+            "Experience\nLead, Acme, Sep. 2020 \u{ad} Present\nMentor (part time), Beta, 2021 – 2023\nConsultant, Gamma, 06/2018 – 12/2020",
+            TODAY,
+        );
+        assert_eq!(profile.positions.len(), 3);
+        // June 2018 to November 2026, once.
+        assert_eq!(profile.years_of_experience, 8.4);
     }
 }
