@@ -62,6 +62,11 @@ fn title_level(title: &str) -> Option<Seniority> {
     } else if has("staff")
         || has("lead")
         || title.contains("head of")
+        || title.contains("engineering manager")
+        || has("teamleiter")
+        || has("teamleiterin")
+        || has("leiter")
+        || has("leiterin")
         || has("director")
         || has("architect")
     {
@@ -87,20 +92,26 @@ fn years_level(years: f32) -> Seniority {
     }
 }
 
+/// Seniority from the titles (the headline and the most recent position, the higher of
+/// the two) and the years found. A title lifts the years' level by one step at most, so
+/// the level stays consistent with the experience found; a junior title caps it.
 fn seniority(profile: &Profile) -> Seniority {
-    // The headline, else the most recent position's line.
-    let title = profile.headline.clone().or_else(|| {
-        profile
-            .positions
-            .iter()
-            .max_by_key(|p| p.start)
-            .map(|p| p.text.clone())
-    });
+    let latest = profile
+        .positions
+        .iter()
+        .max_by_key(|p| p.start)
+        .and_then(|p| title_level(&p.text));
+    let headline = profile.headline.as_deref().and_then(title_level);
     let by_years = years_level(profile.years_of_experience);
-    match title.as_deref().and_then(title_level) {
-        // A junior title beats many years of unrelated work; a senior one lifts few years.
+    let ceiling = match by_years {
+        Seniority::Intern => Seniority::Junior,
+        Seniority::Junior => Seniority::Mid,
+        Seniority::Mid => Seniority::Senior,
+        Seniority::Senior | Seniority::Lead | Seniority::Principal => Seniority::Principal,
+    };
+    match headline.max(latest) {
         Some(level) if level <= Seniority::Junior => level.max(by_years.min(Seniority::Junior)),
-        Some(level) => level.max(by_years),
+        Some(level) => level.max(by_years).min(ceiling),
         None => by_years,
     }
 }
@@ -173,10 +184,24 @@ mod tests {
         );
         assert_eq!(analyze(&senior, None).seniority, Seniority::Senior);
         let lead = extract(
-            "Ana Lima\nStaff Engineer\nExperience\nAcme 2023 - Present",
+            "Ana Lima\nStaff Engineer\nExperience\nAcme 2020 - Present",
             TODAY,
         );
         assert_eq!(analyze(&lead, None).seniority, Seniority::Lead);
+        // A lead title on four years found: one step above what the years support.
+        let early_lead = extract(
+            "Ana Lima\nStaff Engineer\nExperience\nAcme 2023 - Present",
+            TODAY,
+        );
+        assert_eq!(analyze(&early_lead, None).seniority, Seniority::Senior);
+        // No dates found: the title alone does not make a lead.
+        let no_dates = extract("Ana Lima\nStaff Engineer\nExperience\nAcme", TODAY);
+        assert_eq!(analyze(&no_dates, None).seniority, Seniority::Junior);
+        let by_position = extract(
+            "Ana Lima\nSenior Engineer\nExperience\nStaff Engineer, Acme, 2016 - Present",
+            TODAY,
+        );
+        assert_eq!(analyze(&by_position, None).seniority, Seniority::Lead);
         let mid = extract(
             "Ana Lima\nSoftware Engineer\nExperience\nAcme 2023 - Present",
             TODAY,

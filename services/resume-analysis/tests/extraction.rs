@@ -173,8 +173,13 @@ fn seniority_follows_titles_and_years() {
         Seniority::Junior
     );
     assert_eq!(
-        level("Sam Lee\nPrincipal Engineer\nExperience\nAcme, 2022 - Present"),
+        level("Sam Lee\nPrincipal Engineer\nExperience\nAcme, 2016 - Present"),
         Seniority::Principal
+    );
+    // A title lifts the level the years found support by one step at most.
+    assert_eq!(
+        level("Sam Lee\nPrincipal Engineer\nExperience\nAcme, 2022 - Present"),
+        Seniority::Senior
     );
     assert_eq!(
         level("Sam Lee\nHead of Platform\nExperience\nAcme, 2020 - Present"),

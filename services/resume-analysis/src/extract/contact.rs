@@ -190,6 +190,11 @@ fn is_name_word(word: &str, first_or_last: bool) -> bool {
     plausible && (capitalised || (!first_or_last && PARTICLES.contains(&word)))
 }
 
+/// Titles written before a name, dropped from it.
+const HONORIFICS: &[&str] = &[
+    "dr.", "dr", "prof.", "prof", "mr.", "mrs.", "ms.", "mx.", "ing.",
+];
+
 /// The candidate's name: the first of the top lines that reads like 2–4 capitalised words
 /// (lower-case particles allowed inside), without digits, `@`, headings or title words.
 pub fn name(text: &str) -> Option<String> {
@@ -210,7 +215,12 @@ pub fn name(text: &str) -> Option<String> {
                     .iter()
                     .any(|w| NOT_NAME_WORDS.contains(&w.to_lowercase().as_str()))
         })
-        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .map(|line| {
+            line.split_whitespace()
+                .skip_while(|w| HONORIFICS.contains(&w.to_lowercase().as_str()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
 }
 
 #[cfg(test)]
@@ -280,6 +290,14 @@ mod tests {
             Some("Ana de la Cruz".into())
         );
         assert_eq!(name("JANE DOE\nRust"), Some("JANE DOE".into()));
+        assert_eq!(
+            name("Dr. Ingrid Solberg\nCV"),
+            Some("Ingrid Solberg".into())
+        );
+        assert_eq!(
+            name("Top Skills\nRust\nAaron Goldberg"),
+            Some("Aaron Goldberg".into())
+        );
         assert_eq!(name("jane doe\nAcme 2019\nJane2 Doe"), None);
         assert_eq!(
             name("Mary Ann Smith Jones Brown\nMary@Example.com Now"),

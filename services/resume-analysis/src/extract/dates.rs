@@ -37,7 +37,8 @@ impl YearMonth {
 pub struct DateRange {
     pub start: YearMonth,
     pub end: Option<YearMonth>,
-    /// The line the range was found on.
+    /// The line the range was found on; when the range stands alone on its line, the
+    /// line before it (the title or company it dates) and then the range's line.
     pub text: String,
 }
 
@@ -140,11 +141,29 @@ fn joined_lines(text: &str) -> Vec<String> {
     lines
 }
 
+/// True when a line says little besides its dates ("Jan 2021 – Present (5 years)").
+fn stands_alone(line: &str) -> bool {
+    let without_dates = RANGE.replace_all(line, "");
+    let without_dates = MONTHS_OF_A_YEAR.replace_all(&without_dates, "");
+    let without_dates = SEASON.replace_all(&without_dates, "");
+    let mut depth = 0usize;
+    let mut letters = 0;
+    for c in without_dates.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            c if depth == 0 && c.is_alphabetic() => letters += 1,
+            _ => {}
+        }
+    }
+    letters < 3
+}
+
 /// Every date range in `text`, with the line it was found on.
 pub fn find_ranges(text: &str) -> Vec<DateRange> {
     let mut ranges = Vec::new();
+    let mut previous = String::new();
     for line in joined_lines(text) {
-        let text = line.trim().to_owned();
         let mut found = Vec::new();
         for caps in MONTHS_OF_A_YEAR.captures_iter(&line) {
             let year: i32 = caps["y"].parse().unwrap_or_default();
@@ -196,6 +215,14 @@ pub fn find_ranges(text: &str) -> Vec<DateRange> {
             found.push((0..0, start, Some(end)));
         }
         found.sort_by_key(|(r, _, _)| r.start);
+        let text = if !found.is_empty() && stands_alone(&line) && !previous.is_empty() {
+            format!("{previous} | {}", line.trim())
+        } else {
+            line.trim().to_owned()
+        };
+        if !line.trim().is_empty() {
+            previous = line.trim().to_owned();
+        }
         ranges.extend(found.into_iter().map(|(_, start, end)| DateRange {
             start,
             end,
@@ -317,6 +344,17 @@ mod tests {
             spans("Sep. 2023 –\nMar. 2024 Engineer"),
             vec![(ym(2023, 9), Some(ym(2024, 3)))]
         );
+    }
+
+    #[test]
+    fn a_range_alone_on_its_line_keeps_the_line_before() {
+        let ranges =
+            find_ranges("Principal Engineer, Quasar\nJan 2021 – Present (5 yrs)\nAcme 2010 – 2012");
+        assert_eq!(
+            ranges[0].text,
+            "Principal Engineer, Quasar | Jan 2021 – Present (5 yrs)"
+        );
+        assert_eq!(ranges[1].text, "Acme 2010 – 2012");
     }
 
     #[test]

@@ -46,7 +46,12 @@ fn tokens(line: &str) -> Vec<String> {
         if token.is_empty() {
             continue;
         }
-        if token.contains('/') && !forms.contains_key(&token) {
+        // "a/b" stays whole when a form starts with it ("A/B Testing").
+        let starts_a_form = || {
+            let prefix = format!("{token} ");
+            forms.keys().any(|form| form.starts_with(&prefix))
+        };
+        if token.contains('/') && !forms.contains_key(&token) && !starts_a_form() {
             out.extend(
                 token
                     .split('/')
@@ -60,11 +65,18 @@ fn tokens(line: &str) -> Vec<String> {
     out
 }
 
-/// A line that enumerates things: several commas or separators, or a "Label: a, b" form.
+/// A line that enumerates things: several commas or separators, short items between
+/// commas ("English, Swedish"), or a "Label: a, b" form.
 fn is_list_line(line: &str) -> bool {
     let separators = line.matches([',', '|', '•', ';']).count();
     let lower = line.trim_start().to_lowercase();
+    let short_items = separators == 1
+        && !line.trim_end().ends_with('.')
+        && line
+            .split([',', '|', '•', ';'])
+            .all(|item| (1..=3).contains(&item.split_whitespace().count()));
     separators >= 2
+        || short_items
         || [
             "skills",
             "technologies",
@@ -196,6 +208,14 @@ mod tests {
     fn multi_word_skills_win_over_their_parts() {
         let found = names("Spring Boot, React Native, Google Cloud", None);
         assert_eq!(found, ["Spring Boot", "React Native", "Google Cloud"]);
+    }
+
+    #[test]
+    fn short_pairs_and_slashed_names_are_lists() {
+        assert_eq!(names("English, Swedish", None), ["English"]);
+        assert!(names("I speak English, and more.", None).is_empty());
+        assert_eq!(names("", Some("A/B Testing, SQL")), ["A/B Testing", "SQL"]);
+        assert_eq!(names("Rust/Go", None), ["Rust"]);
     }
 
     #[test]
