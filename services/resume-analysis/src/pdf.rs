@@ -5,13 +5,15 @@
 //! a user password is [`ParseError::Encrypted`]; one protected only by an owner password
 //! (it opens without a password, as in any viewer) was already decrypted by lopdf while
 //! loading and is read normally. The parser can panic on hostile input: every call into
-//! it runs under `catch_unwind` and a panic becomes [`ParseError::Corrupt`].
+//! it runs under `catch_unwind` and a panic becomes [`ParseError::Corrupt`]. Before
+//! extraction, text operators the extractor does not draw are spelled out (`pdf_ops`).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use pdf_extract::{Document as PdfDocument, PlainTextOutput, output_doc};
 
 use crate::error::ParseError;
+use crate::pdf_ops;
 
 /// Text and page count of a PDF.
 pub fn read(bytes: &[u8]) -> Result<(String, u32), ParseError> {
@@ -36,8 +38,10 @@ pub fn read(bytes: &[u8]) -> Result<(String, u32), ParseError> {
             "the PDF page tree loops back on itself".into(),
         ));
     }
+    let mut document = document;
     let mut text = String::new();
     let extracted = catch_unwind(AssertUnwindSafe(|| {
+        pdf_ops::spell_out_quote_operators(&mut document);
         let mut output = PlainTextOutput::new(&mut text);
         output_doc(&document, &mut output)
     }));
