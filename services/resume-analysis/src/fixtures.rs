@@ -187,7 +187,7 @@ pub fn corrupt_pdf() -> Vec<u8> {
     bytes
 }
 
-fn xml_escape(text: &str) -> String {
+pub fn xml_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -195,6 +195,11 @@ fn xml_escape(text: &str) -> String {
 
 /// A minimal, valid DOCX with one paragraph per entry (tabs become `w:tab`).
 pub fn docx_from_paragraphs(paragraphs: &[String]) -> Vec<u8> {
+    docx_from_body(&paragraphs_xml(paragraphs))
+}
+
+/// WordprocessingML paragraphs, one per entry (tabs become `w:tab`).
+pub fn paragraphs_xml(paragraphs: &[String]) -> String {
     let mut body = String::new();
     for paragraph in paragraphs {
         body.push_str("<w:p><w:r>");
@@ -209,6 +214,11 @@ pub fn docx_from_paragraphs(paragraphs: &[String]) -> Vec<u8> {
         }
         body.push_str("</w:r></w:p>");
     }
+    body
+}
+
+/// A minimal, valid DOCX whose `w:body` holds `body` (WordprocessingML).
+pub fn docx_from_body(body: &str) -> Vec<u8> {
     let document = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\
          <w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\"><w:body>{body}</w:body></w:document>"

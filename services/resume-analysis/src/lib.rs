@@ -24,6 +24,8 @@
 //!   against requirements.
 //! - `fixtures` (feature `fixtures`): real PDF and DOCX files and a sample résumé, for
 //!   tests and benchmarks.
+//! - `evaluation` (feature `fixtures`): the evaluation set (`eval/cases`), its labels and
+//!   the scoring behind `cargo run -p resume-analysis --features fixtures --example evaluate`.
 //!
 //! # Example
 //!
@@ -57,9 +59,12 @@ mod docx;
 pub mod error;
 pub mod extract;
 mod pdf;
+mod pdf_ops;
 pub mod taxonomy;
 mod text;
 
+#[cfg(any(test, feature = "fixtures"))]
+pub mod evaluation;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 

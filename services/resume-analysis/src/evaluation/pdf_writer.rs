@@ -1,0 +1,357 @@
+//! PDF files of laid-out pages, in three font set-ups real producers use:
+//!
+//! - [`Fonts::Standard`]: Helvetica with WinAnsi encoding, a line per `Tj` (word processors'
+//!   "save as PDF"). With `dash_as_soft_hyphen`, the en dash between dates is drawn with
+//!   code 0xAD, whose Unicode meaning is the soft hyphen: what extractors read from a
+//!   popular LaTeX CV class.
+//! - [`Fonts::TexSubset`]: a subset font (tagged name, codes numbered from 1 in order of
+//!   first use) whose encoding is a `/Differences` array of glyph names and which has no
+//!   `ToUnicode` map; words are placed with `TJ` offsets and no space glyphs, as pdfTeX
+//!   does.
+//! - [`Fonts::CidToUnicode`]: a `Type0` font with two-byte glyph ids (`Identity-H`) and a
+//!   `ToUnicode` map, spaces drawn as glyphs, as browsers print HTML.
+
+use std::collections::BTreeMap;
+
+use pdf_extract::{Dictionary, Document, Object, Stream, StringFormat};
+
+use super::layout::Placed;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fonts {
+    Standard { dash_as_soft_hyphen: bool },
+    TexSubset,
+    CidToUnicode,
+}
+
+fn win_ansi(c: char, dash_as_soft_hyphen: bool) -> u8 {
+    match c {
+        '\u{2013}' if dash_as_soft_hyphen => 0xAD,
+        '\u{2013}' => 0x96,
+        '\u{2014}' => 0x97,
+        '\u{2022}' => 0x95,
+        '\u{2019}' => 0x92,
+        '\u{201c}' => 0x93,
+        '\u{201d}' => 0x94,
+        c if (c as u32) < 0x80 => c as u8,
+        c if (0xA0..=0xFF).contains(&(c as u32)) => c as u32 as u8,
+        _ => b'?',
+    }
+}
+
+/// The glyph name of a character, as in the Adobe Glyph List.
+fn glyph_name(c: char) -> String {
+    let named = match c {
+        'a'..='z' | 'A'..='Z' => return c.to_string(),
+        '0'..='9' => [
+            "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+        ][c as usize - '0' as usize],
+        ' ' => "space",
+        '.' => "period",
+        ',' => "comma",
+        ':' => "colon",
+        ';' => "semicolon",
+        '-' => "hyphen",
+        '@' => "at",
+        '+' => "plus",
+        '(' => "parenleft",
+        ')' => "parenright",
+        '/' => "slash",
+        '&' => "ampersand",
+        '#' => "numbersign",
+        '\'' => "quotesingle",
+        '|' => "bar",
+        '_' => "underscore",
+        '%' => "percent",
+        '!' => "exclam",
+        '?' => "question",
+        '*' => "asterisk",
+        '=' => "equal",
+        '~' => "asciitilde",
+        '\u{2013}' => "endash",
+        '\u{2014}' => "emdash",
+        '\u{2022}' => "bullet",
+        '\u{2019}' => "quoteright",
+        'é' => "eacute",
+        'è' => "egrave",
+        'ä' => "adieresis",
+        'ö' => "odieresis",
+        'ü' => "udieresis",
+        'ß' => "germandbls",
+        'ç' => "ccedilla",
+        'á' => "aacute",
+        'ó' => "oacute",
+        'í' => "iacute",
+        'ñ' => "ntilde",
+        'ã' => "atilde",
+        'û' => "ucircumflex",
+        _ => return format!("uni{:04X}", c as u32),
+    };
+    named.to_owned()
+}
+
+/// Codes given to characters in order of first use, as font subsetting does.
+struct Subset {
+    codes: BTreeMap<char, u16>,
+    first: u16,
+}
+
+impl Subset {
+    fn new(first: u16) -> Self {
+        Self {
+            codes: BTreeMap::new(),
+            first,
+        }
+    }
+
+    fn code(&mut self, c: char) -> u16 {
+        let next = self.first + self.codes.len() as u16;
+        *self.codes.entry(c).or_insert(next)
+    }
+
+    fn by_code(&self) -> Vec<(u16, char)> {
+        let mut pairs: Vec<(u16, char)> = self.codes.iter().map(|(c, code)| (*code, *c)).collect();
+        pairs.sort_unstable();
+        pairs
+    }
+}
+
+fn hex(bytes: Vec<u8>) -> Object {
+    Object::String(bytes, StringFormat::Hexadecimal)
+}
+
+fn literal(bytes: Vec<u8>) -> Object {
+    Object::String(bytes, StringFormat::Literal)
+}
+
+/// The content stream of one page and the characters it used.
+fn content(page: &[Placed], fonts: Fonts, subset: &mut Subset) -> Vec<u8> {
+    let mut objects: Vec<(String, Object, String)> = Vec::new();
+    for piece in page {
+        let shown = match fonts {
+            Fonts::Standard {
+                dash_as_soft_hyphen,
+            } => {
+                let bytes = piece.text.chars().map(|c| win_ansi(c, dash_as_soft_hyphen));
+                (literal(bytes.collect()), "Tj")
+            }
+            Fonts::TexSubset => {
+                let mut parts = Vec::new();
+                for (i, word) in piece.text.split(' ').filter(|w| !w.is_empty()).enumerate() {
+                    if i > 0 {
+                        parts.push(Object::Integer(-333));
+                    }
+                    let codes = word.chars().map(|c| subset.code(c) as u8).collect();
+                    parts.push(hex(codes));
+                }
+                (Object::Array(parts), "TJ")
+            }
+            Fonts::CidToUnicode => {
+                let codes = piece
+                    .text
+                    .chars()
+                    .flat_map(|c| subset.code(c).to_be_bytes())
+                    .collect();
+                (hex(codes), "Tj")
+            }
+        };
+        objects.push((
+            format!(
+                "BT\n/F1 {} Tf\n1 0 0 1 {:.1} {:.1} Tm\n",
+                piece.size, piece.x, piece.y
+            ),
+            shown.0,
+            format!(" {}\nET\n", shown.1),
+        ));
+    }
+    let mut out = Vec::new();
+    for (head, object, tail) in objects {
+        out.extend(head.as_bytes());
+        out.extend(serialise(&object));
+        out.extend(tail.as_bytes());
+    }
+    out
+}
+
+/// A string or array operand as it is written in a content stream.
+fn serialise(object: &Object) -> Vec<u8> {
+    match object {
+        Object::String(bytes, StringFormat::Hexadecimal) => {
+            let mut out = b"<".to_vec();
+            for byte in bytes {
+                out.extend(format!("{byte:02X}").as_bytes());
+            }
+            out.push(b'>');
+            out
+        }
+        Object::String(bytes, _) => {
+            let mut out = b"(".to_vec();
+            for &byte in bytes {
+                if matches!(byte, b'(' | b')' | b'\\') {
+                    out.push(b'\\');
+                }
+                out.push(byte);
+            }
+            out.push(b')');
+            out
+        }
+        Object::Array(items) => {
+            let mut out = b"[".to_vec();
+            for item in items {
+                out.extend(serialise(item));
+                out.push(b' ');
+            }
+            out.push(b']');
+            out
+        }
+        Object::Integer(n) => n.to_string().into_bytes(),
+        _ => Vec::new(),
+    }
+}
+
+fn name(text: &str) -> Object {
+    Object::Name(text.as_bytes().to_vec())
+}
+
+fn descriptor(doc: &mut Document, font_name: &str) -> Object {
+    let mut d = Dictionary::new();
+    d.set("Type", name("FontDescriptor"));
+    d.set("FontName", name(font_name));
+    d.set("Flags", Object::Integer(32));
+    d.set(
+        "FontBBox",
+        Object::Array(vec![0.into(), (-250).into(), 1000.into(), 900.into()]),
+    );
+    d.set("ItalicAngle", Object::Integer(0));
+    d.set("Ascent", Object::Integer(900));
+    d.set("Descent", Object::Integer(-250));
+    d.set("CapHeight", Object::Integer(700));
+    d.set("StemV", Object::Integer(80));
+    Object::Reference(doc.add_object(d))
+}
+
+/// The font dictionary for the characters `subset` collected.
+fn font(doc: &mut Document, fonts: Fonts, subset: &Subset) -> Dictionary {
+    let mut font = Dictionary::new();
+    font.set("Type", name("Font"));
+    match fonts {
+        Fonts::Standard { .. } => {
+            font.set("Subtype", name("Type1"));
+            font.set("BaseFont", name("Helvetica"));
+            font.set("Encoding", name("WinAnsiEncoding"));
+        }
+        Fonts::TexSubset => {
+            let font_name = "QKXWTZ+LMRoman10-Regular";
+            let mut differences = vec![Object::Integer(i64::from(subset.first))];
+            differences.extend(
+                subset
+                    .by_code()
+                    .into_iter()
+                    .map(|(_, c)| name(&glyph_name(c))),
+            );
+            let mut encoding = Dictionary::new();
+            encoding.set("Type", name("Encoding"));
+            encoding.set("Differences", Object::Array(differences));
+            font.set("Subtype", name("Type1"));
+            font.set("BaseFont", name(font_name));
+            font.set("FirstChar", Object::Integer(0));
+            font.set("LastChar", Object::Integer(255));
+            font.set("Widths", Object::Array(vec![Object::Integer(500); 256]));
+            font.set("Encoding", Object::Dictionary(encoding));
+            font.set("FontDescriptor", descriptor(doc, font_name));
+        }
+        Fonts::CidToUnicode => {
+            let font_name = "BCDEEE+NotoSans-Regular";
+            let mut cmap = String::from(
+                "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n\
+                 /CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n\
+                 /CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n\
+                 1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n",
+            );
+            for chunk in subset.by_code().chunks(100) {
+                cmap.push_str(&format!("{} beginbfchar\n", chunk.len()));
+                for (code, c) in chunk {
+                    let mut units = [0u16; 2];
+                    let utf16: String = c
+                        .encode_utf16(&mut units)
+                        .iter()
+                        .map(|u| format!("{u:04X}"))
+                        .collect();
+                    cmap.push_str(&format!("<{code:04X}> <{utf16}>\n"));
+                }
+                cmap.push_str("endbfchar\n");
+            }
+            cmap.push_str("endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
+            let to_unicode = doc.add_object(Stream::new(Dictionary::new(), cmap.into_bytes()));
+            let mut system = Dictionary::new();
+            system.set("Registry", literal(b"Adobe".to_vec()));
+            system.set("Ordering", literal(b"Identity".to_vec()));
+            system.set("Supplement", Object::Integer(0));
+            let mut cid = Dictionary::new();
+            cid.set("Type", name("Font"));
+            cid.set("Subtype", name("CIDFontType2"));
+            cid.set("BaseFont", name(font_name));
+            cid.set("CIDSystemInfo", Object::Dictionary(system));
+            cid.set("FontDescriptor", descriptor(doc, font_name));
+            cid.set("DW", Object::Integer(500));
+            cid.set("CIDToGIDMap", name("Identity"));
+            let cid = doc.add_object(cid);
+            font.set("Subtype", name("Type0"));
+            font.set("BaseFont", name(font_name));
+            font.set("Encoding", name("Identity-H"));
+            font.set(
+                "DescendantFonts",
+                Object::Array(vec![Object::Reference(cid)]),
+            );
+            font.set("ToUnicode", Object::Reference(to_unicode));
+        }
+    }
+    font
+}
+
+/// A PDF of `pages` set in `fonts`.
+pub fn write(pages: &[Vec<Placed>], fonts: Fonts) -> Vec<u8> {
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let mut subset = Subset::new(if fonts == Fonts::TexSubset { 1 } else { 3 });
+    let contents: Vec<Vec<u8>> = pages
+        .iter()
+        .map(|p| content(p, fonts, &mut subset))
+        .collect();
+    let font = font(&mut doc, fonts, &subset);
+    let font_id = doc.add_object(font);
+    let mut font_names = Dictionary::new();
+    font_names.set("F1", Object::Reference(font_id));
+    let mut resources = Dictionary::new();
+    resources.set("Font", Object::Dictionary(font_names));
+    let resources_id = doc.add_object(resources);
+    let mut kids = Vec::new();
+    for content in contents {
+        let mut stream = Stream::new(Dictionary::new(), content);
+        let _ = stream.compress();
+        let content_id = doc.add_object(stream);
+        let mut page = Dictionary::new();
+        page.set("Type", name("Page"));
+        page.set("Parent", Object::Reference(pages_id));
+        page.set("Contents", Object::Reference(content_id));
+        kids.push(Object::Reference(doc.add_object(page)));
+    }
+    let mut tree = Dictionary::new();
+    tree.set("Type", name("Pages"));
+    tree.set("Count", Object::Integer(kids.len() as i64));
+    tree.set("Kids", Object::Array(kids));
+    tree.set("Resources", Object::Reference(resources_id));
+    tree.set(
+        "MediaBox",
+        Object::Array(vec![0.into(), 0.into(), 595.into(), 842.into()]),
+    );
+    doc.objects.insert(pages_id, Object::Dictionary(tree));
+    let mut catalog = Dictionary::new();
+    catalog.set("Type", name("Catalog"));
+    catalog.set("Pages", Object::Reference(pages_id));
+    let catalog_id = doc.add_object(catalog);
+    doc.trailer.set("Root", Object::Reference(catalog_id));
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("writing a PDF to memory");
+    out
+}
