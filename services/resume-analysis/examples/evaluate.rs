@@ -9,6 +9,8 @@
 //! Exits with status 1 when a target is missed. Needs `groff` and Ghostscript for the
 //! cases they typeset (`scripts/install-deps.sh`).
 
+use std::io::Write;
+
 use resume_analysis::evaluation::{cases, report, score};
 
 fn main() {
@@ -27,16 +29,18 @@ fn main() {
         return;
     }
     let results: Vec<score::CaseResult> = set.iter().map(score::evaluate).collect();
-    print!("{}", report::render(&results));
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "{}", report::render(&results));
     let missed = report::Summary::of(&results).missed_targets();
     if !missed.is_empty() {
-        println!("\nTargets missed:");
+        let _ = writeln!(out, "\nTargets missed:");
         for line in &missed {
-            println!("- {line}");
+            let _ = writeln!(out, "- {line}");
         }
+        let _ = out.flush();
         std::process::exit(1);
     }
-    println!("\nAll targets met.");
+    let _ = writeln!(out, "\nAll targets met.");
 }
 
 fn show(case: Option<&cases::Case>) {
@@ -44,15 +48,22 @@ fn show(case: Option<&cases::Case>) {
         eprintln!("no such case");
         std::process::exit(2);
     };
-    let rendered = cases::render(case).unwrap_or_else(|e| panic!("{e}"));
-    match resume_analysis::parse(&rendered.bytes, None, Some(&rendered.file_name)) {
-        Ok(document) => println!("--- extracted\n{}", document.text),
-        Err(error) => println!("--- unreadable: {error}"),
-    }
-    if case.render.is_pdf() {
-        match resume_analysis::evaluation::words::pdftotext(&rendered.bytes) {
-            Ok(text) => println!("--- pdftotext\n{text}"),
-            Err(error) => println!("--- pdftotext failed: {error}"),
+    let rendered = match cases::render(case) {
+        Ok(rendered) => rendered,
+        Err(error) => {
+            eprintln!("cannot render {}: {error}", case.id);
+            std::process::exit(2);
         }
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = match resume_analysis::parse(&rendered.bytes, None, Some(&rendered.file_name)) {
+        Ok(document) => writeln!(out, "--- extracted\n{}", document.text),
+        Err(error) => writeln!(out, "--- unreadable: {error}"),
+    };
+    if case.render.is_pdf() {
+        let _ = match resume_analysis::evaluation::words::pdftotext(&rendered.bytes) {
+            Ok(text) => writeln!(out, "--- pdftotext\n{text}"),
+            Err(error) => writeln!(out, "--- pdftotext failed: {error}"),
+        };
     }
 }

@@ -30,7 +30,8 @@ pub enum Render {
     DocxTable,
     /// A one-column PDF in Helvetica (a word processor's export).
     Pdf,
-    /// A PDF with a date column whose dashes read as soft hyphens (a LaTeX CV class).
+    /// A PDF with a date column whose dashes read as soft hyphens (a LaTeX CV class), in a
+    /// `Type0` font whose `ToUnicode` map says so.
     PdfDateColumn,
     /// A one-column PDF in a subset font without `ToUnicode`, words placed by `TJ`.
     PdfTex,
@@ -233,22 +234,27 @@ pub fn render(case: &Case) -> Result<Rendered, String> {
                 cell(&case.lines[split..])
             ))
         }
-        Render::Pdf => pdf(
-            Layout::OneColumn,
-            Fonts::Standard {
-                dash_as_soft_hyphen: false,
-            },
-        ),
+        Render::Pdf => pdf(Layout::Single, Fonts::Standard),
         Render::PdfDateColumn => pdf(
-            Layout::DateColumn,
-            Fonts::Standard {
+            Layout::Dates,
+            Fonts::CidToUnicode {
                 dash_as_soft_hyphen: true,
             },
         ),
-        Render::PdfTex => pdf(Layout::OneColumn, Fonts::TexSubset),
-        Render::PdfTexDateColumn => pdf(Layout::DateColumn, Fonts::TexSubset),
-        Render::PdfTwoColumn => pdf(Layout::TwoColumn, Fonts::CidToUnicode),
-        Render::PdfCid => pdf(Layout::OneColumn, Fonts::CidToUnicode),
+        Render::PdfTex => pdf(Layout::Single, Fonts::TexSubset),
+        Render::PdfTexDateColumn => pdf(Layout::Dates, Fonts::TexSubset),
+        Render::PdfTwoColumn => pdf(
+            Layout::Sidebar,
+            Fonts::CidToUnicode {
+                dash_as_soft_hyphen: false,
+            },
+        ),
+        Render::PdfCid => pdf(
+            Layout::Single,
+            Fonts::CidToUnicode {
+                dash_as_soft_hyphen: false,
+            },
+        ),
         Render::Groff => pipe(
             "groff",
             &["-Kutf8", "-Tpdf", "-P-pa4"],

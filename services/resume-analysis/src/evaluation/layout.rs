@@ -17,12 +17,12 @@ pub struct Placed {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Layout {
     /// One column; the part after a tab is right-aligned on the same line.
-    OneColumn,
+    Single,
     /// Dates in a margin column on the left, the entry beside them.
-    DateColumn,
+    Dates,
     /// A narrow sidebar (the lines before the column break) and a main column, the
     /// sidebar drawn first.
-    TwoColumn,
+    Sidebar,
 }
 
 const TOP: f32 = 800.0;
@@ -112,18 +112,18 @@ fn fill(
 /// The pieces of each page; `break_at` splits the sidebar from the main column.
 pub fn lay_out(lines: &[String], layout: Layout, break_at: Option<usize>) -> Vec<Vec<Placed>> {
     match layout {
-        Layout::OneColumn | Layout::DateColumn => {
+        Layout::Single | Layout::Dates => {
             let mut column = Column::new();
             fill(
                 &mut column,
                 lines,
                 (50.0, 545.0),
-                layout == Layout::DateColumn,
+                layout == Layout::Dates,
                 true,
             );
             column.pages
         }
-        Layout::TwoColumn => {
+        Layout::Sidebar => {
             let split = break_at.unwrap_or(0).min(lines.len());
             let mut sidebar = Column::new();
             fill(&mut sidebar, &lines[..split], (30.0, 200.0), false, true);

@@ -1,15 +1,15 @@
 //! PDF files of laid-out pages, in three font set-ups real producers use:
 //!
 //! - [`Fonts::Standard`]: Helvetica with WinAnsi encoding, a line per `Tj` (word processors'
-//!   "save as PDF"). With `dash_as_soft_hyphen`, the en dash between dates is drawn with
-//!   code 0xAD, whose Unicode meaning is the soft hyphen: what extractors read from a
-//!   popular LaTeX CV class.
+//!   "save as PDF").
 //! - [`Fonts::TexSubset`]: a subset font (tagged name, codes numbered from 1 in order of
 //!   first use) whose encoding is a `/Differences` array of glyph names and which has no
 //!   `ToUnicode` map; words are placed with `TJ` offsets and no space glyphs, as pdfTeX
 //!   does.
 //! - [`Fonts::CidToUnicode`]: a `Type0` font with two-byte glyph ids (`Identity-H`) and a
-//!   `ToUnicode` map, spaces drawn as glyphs, as browsers print HTML.
+//!   `ToUnicode` map, spaces drawn as glyphs, as browsers print HTML. With
+//!   `dash_as_soft_hyphen`, the map says U+00AD (soft hyphen) for the dash glyph: what
+//!   extractors read between the dates of a popular LaTeX CV class.
 
 use std::collections::BTreeMap;
 
@@ -19,14 +19,13 @@ use super::layout::Placed;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fonts {
-    Standard { dash_as_soft_hyphen: bool },
+    Standard,
     TexSubset,
-    CidToUnicode,
+    CidToUnicode { dash_as_soft_hyphen: bool },
 }
 
-fn win_ansi(c: char, dash_as_soft_hyphen: bool) -> u8 {
+fn win_ansi(c: char) -> u8 {
     match c {
-        '\u{2013}' if dash_as_soft_hyphen => 0xAD,
         '\u{2013}' => 0x96,
         '\u{2014}' => 0x97,
         '\u{2022}' => 0x95,
@@ -129,10 +128,8 @@ fn content(page: &[Placed], fonts: Fonts, subset: &mut Subset) -> Vec<u8> {
     let mut objects: Vec<(String, Object, String)> = Vec::new();
     for piece in page {
         let shown = match fonts {
-            Fonts::Standard {
-                dash_as_soft_hyphen,
-            } => {
-                let bytes = piece.text.chars().map(|c| win_ansi(c, dash_as_soft_hyphen));
+            Fonts::Standard => {
+                let bytes = piece.text.chars().map(win_ansi);
                 (literal(bytes.collect()), "Tj")
             }
             Fonts::TexSubset => {
@@ -146,7 +143,7 @@ fn content(page: &[Placed], fonts: Fonts, subset: &mut Subset) -> Vec<u8> {
                 }
                 (Object::Array(parts), "TJ")
             }
-            Fonts::CidToUnicode => {
+            Fonts::CidToUnicode { .. } => {
                 let codes = piece
                     .text
                     .chars()
@@ -235,7 +232,7 @@ fn font(doc: &mut Document, fonts: Fonts, subset: &Subset) -> Dictionary {
     let mut font = Dictionary::new();
     font.set("Type", name("Font"));
     match fonts {
-        Fonts::Standard { .. } => {
+        Fonts::Standard => {
             font.set("Subtype", name("Type1"));
             font.set("BaseFont", name("Helvetica"));
             font.set("Encoding", name("WinAnsiEncoding"));
@@ -260,7 +257,9 @@ fn font(doc: &mut Document, fonts: Fonts, subset: &Subset) -> Dictionary {
             font.set("Encoding", Object::Dictionary(encoding));
             font.set("FontDescriptor", descriptor(doc, font_name));
         }
-        Fonts::CidToUnicode => {
+        Fonts::CidToUnicode {
+            dash_as_soft_hyphen,
+        } => {
             let font_name = "BCDEEE+NotoSans-Regular";
             let mut cmap = String::from(
                 "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n\
@@ -270,7 +269,12 @@ fn font(doc: &mut Document, fonts: Fonts, subset: &Subset) -> Dictionary {
             );
             for chunk in subset.by_code().chunks(100) {
                 cmap.push_str(&format!("{} beginbfchar\n", chunk.len()));
-                for (code, c) in chunk {
+                for &(code, c) in chunk {
+                    let c = if dash_as_soft_hyphen && c == '\u{2013}' {
+                        '\u{ad}'
+                    } else {
+                        c
+                    };
                     let mut units = [0u16; 2];
                     let utf16: String = c
                         .encode_utf16(&mut units)

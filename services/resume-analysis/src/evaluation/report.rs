@@ -32,6 +32,7 @@ pub struct Summary {
     pub seniority_labelled: usize,
     pub seniority_consistent: usize,
     pub positions: Tally,
+    pub titled: usize,
     pub skills: Tally,
     pub links: Tally,
     pub education: Tally,
@@ -50,6 +51,7 @@ impl Summary {
             s.seniority_labelled += usize::from(r.seniority_labelled);
             s.seniority_consistent += usize::from(r.seniority_consistent);
             s.positions.add(r.positions);
+            s.titled += r.titled;
             s.skills.add(r.skills);
             s.links.add(r.links);
             s.education.add(r.education);
@@ -129,6 +131,11 @@ pub fn render(results: &[CaseResult]) -> String {
         "| positions (start and end month) | {} | {} | recall ≥ 90 % |",
         pct(all.positions.precision()),
         pct(all.positions.recall())
+    );
+    let _ = writeln!(
+        out,
+        "| positions whose text holds the title | | {} | |",
+        pct(all.titled as f64 / all.positions.expected.max(1) as f64)
     );
     let _ = writeln!(
         out,

@@ -57,6 +57,8 @@ pub struct CaseResult {
     pub email: bool,
     pub phone: bool,
     pub positions: Tally,
+    /// Positions found whose text holds the labelled title.
+    pub titled: usize,
     pub years_expected: f32,
     pub years_found: f32,
     pub skills: Tally,
@@ -92,7 +94,14 @@ fn show(date: Option<YearMonth>) -> String {
     )
 }
 
-fn compare_positions(labels: &Labels, profile: &Profile, misses: &mut Vec<String>) -> Tally {
+/// Positions found with the right start and end months; `titled` counts those whose
+/// text (their line, or the line before a range alone on its line) holds the title.
+fn compare_positions(
+    labels: &Labels,
+    profile: &Profile,
+    titled: &mut usize,
+    misses: &mut Vec<String>,
+) -> Tally {
     let mut unmatched: Vec<usize> = (0..profile.positions.len()).collect();
     let mut right = 0;
     for label in &labels.positions {
@@ -107,7 +116,19 @@ fn compare_positions(labels: &Labels, profile: &Profile, misses: &mut Vec<String
         });
         match hit {
             Some(at) => {
-                unmatched.remove(at);
+                let found = &profile.positions[unmatched.remove(at)];
+                if found
+                    .text
+                    .to_lowercase()
+                    .contains(&label.title.to_lowercase())
+                {
+                    *titled += 1;
+                } else {
+                    misses.push(format!(
+                        "position title not in its text: {} in {:?}",
+                        label.title, found.text
+                    ));
+                }
                 right += 1;
             }
             None => misses.push(format!(
@@ -224,7 +245,8 @@ pub fn evaluate(case: &Case) -> CaseResult {
         profile.phone.as_deref(),
         &mut misses,
     );
-    let positions = compare_positions(labels, &profile, &mut misses);
+    let mut titled = 0;
+    let positions = compare_positions(labels, &profile, &mut titled, &mut misses);
     let found_skills: Vec<String> = profile.skills.iter().map(|s| s.name.clone()).collect();
     let skills = compare_sets("skill", &labels.skills, &found_skills, &mut misses);
     let links = &profile.links;
@@ -285,6 +307,7 @@ pub fn evaluate(case: &Case) -> CaseResult {
         email,
         phone,
         positions,
+        titled,
         years_expected,
         years_found,
         skills,

@@ -147,15 +147,27 @@ fn stands_alone(line: &str) -> bool {
     let without_dates = MONTHS_OF_A_YEAR.replace_all(&without_dates, "");
     let without_dates = SEASON.replace_all(&without_dates, "");
     let mut depth = 0usize;
-    let mut letters = 0;
+    let mut outside = String::new();
     for c in without_dates.chars() {
         match c {
             '(' => depth += 1,
             ')' => depth = depth.saturating_sub(1),
-            c if depth == 0 && c.is_alphabetic() => letters += 1,
+            c if depth == 0 => outside.push(c),
             _ => {}
         }
     }
+    // A label ("Duration:") and a length ("5 yrs 6 mos") say nothing of the position.
+    const LENGTH_WORDS: &[&str] = &[
+        "yr", "yrs", "year", "years", "mo", "mos", "month", "months", "jahre", "monate", "ans",
+        "mois", "años", "meses",
+    ];
+    let letters: usize = outside
+        .split_whitespace()
+        .filter(|w| !w.ends_with(':'))
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+        .filter(|w| !LENGTH_WORDS.contains(&w.to_lowercase().as_str()))
+        .map(|w| w.chars().filter(|c| c.is_alphabetic()).count())
+        .sum();
     letters < 3
 }
 
@@ -164,6 +176,13 @@ pub fn find_ranges(text: &str) -> Vec<DateRange> {
     let mut ranges = Vec::new();
     let mut previous = String::new();
     for line in joined_lines(text) {
+        // Every date has a year: a line without digits has none.
+        if !line.bytes().any(|b| b.is_ascii_digit()) {
+            if !line.trim().is_empty() {
+                previous = line.trim().to_owned();
+            }
+            continue;
+        }
         let mut found = Vec::new();
         for caps in MONTHS_OF_A_YEAR.captures_iter(&line) {
             let year: i32 = caps["y"].parse().unwrap_or_default();
@@ -355,6 +374,12 @@ mod tests {
             "Principal Engineer, Quasar | Jan 2021 – Present (5 yrs)"
         );
         assert_eq!(ranges[1].text, "Acme 2010 – 2012");
+        let labelled =
+            find_ranges("Designation: Engineer\nDuration: Jun 2021 – Present · 5 yrs 6 mos");
+        assert_eq!(
+            labelled[0].text,
+            "Designation: Engineer | Duration: Jun 2021 – Present · 5 yrs 6 mos"
+        );
     }
 
     #[test]
