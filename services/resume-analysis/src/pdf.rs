@@ -1,4 +1,5 @@
-//! PDF text via pdf-extract (on lopdf, which it re-exports).
+//! PDF text via pdf-extract (on lopdf, which it re-exports), laid out in reading order by
+//! `pdf_layout`.
 //!
 //! Order matters: the file is loaded, its trailer is checked for an `/Encrypt` dictionary
 //! *before* any text is extracted, and only then is the text layer read. A PDF that needs
@@ -10,9 +11,10 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use pdf_extract::{Document as PdfDocument, PlainTextOutput, output_doc};
+use pdf_extract::{Document as PdfDocument, output_doc};
 
 use crate::error::ParseError;
+use crate::pdf_layout::LayoutOutput;
 use crate::pdf_ops;
 
 /// Text and page count of a PDF.
@@ -42,7 +44,7 @@ pub fn read(bytes: &[u8]) -> Result<(String, u32), ParseError> {
     let mut text = String::new();
     let extracted = catch_unwind(AssertUnwindSafe(|| {
         pdf_ops::spell_out_quote_operators(&mut document);
-        let mut output = PlainTextOutput::new(&mut text);
+        let mut output = LayoutOutput::new(&mut text);
         output_doc(&document, &mut output)
     }));
     match extracted {
