@@ -3,7 +3,10 @@
 # when everything is present. `bash scripts/test.sh` and CI (`bash .ci/run`) run it first.
 #   - Debian packages, with apt-get as root and through sudo otherwise: redis-server (the tests
 #     start their own on free ports), prometheus and promtool (the observability test),
-#     chromium, nodejs and npm (the demo page's browser test), procps (`kill`)
+#     chromium, nodejs and npm (the demo page's browser test), procps (`kill`), groff (its PDF
+#     driver `gropdf`; `groff-base` alone has the command without it),
+#     ghostscript and poppler-utils (the résumé-analysis tests typeset part of their
+#     evaluation set and check PDF text against pdftotext)
 #   - cargo-nextest, the test runner (cargo install, a few minutes)
 #   - the browser test's npm packages (playwright-core, pinned): services/devstack/tests/browser
 set -euo pipefail
@@ -15,6 +18,7 @@ NEEDED=(
   prometheus:prometheus promtool:prometheus
   /usr/bin/chromium:chromium node:nodejs npm:npm
   kill:procps
+  gropdf:groff ps2pdf:ghostscript pdftotext:poppler-utils
 )
 
 packages=()

@@ -41,6 +41,9 @@ pub enum Render {
     PdfTwoColumn,
     /// A one-column PDF in a `Type0` font with `ToUnicode` (a browser).
     PdfCid,
+    /// A two-column PDF drawn row by row across both columns, in Helvetica (a
+    /// table-based layout exported by a word processor).
+    PdfRows,
     /// A PDF typeset by groff's PDF driver (Debian `groff`).
     Groff,
     /// A PDF typeset by groff as PostScript and converted by Ghostscript's `ps2pdf`.
@@ -61,6 +64,7 @@ impl Render {
             "pdf-tex-datecol" => Self::PdfTexDateColumn,
             "pdf-2col" => Self::PdfTwoColumn,
             "pdf-cid" => Self::PdfCid,
+            "pdf-rows" => Self::PdfRows,
             "groff" => Self::Groff,
             "groff-ps2pdf" => Self::GroffPs2pdf,
             other => return Err(format!("unknown render {other:?}")),
@@ -81,6 +85,7 @@ impl Render {
             Self::PdfTexDateColumn => "pdf-tex-datecol",
             Self::PdfTwoColumn => "pdf-2col",
             Self::PdfCid => "pdf-cid",
+            Self::PdfRows => "pdf-rows",
             Self::Groff => "groff",
             Self::GroffPs2pdf => "groff-ps2pdf",
         }
@@ -255,6 +260,7 @@ pub fn render(case: &Case) -> Result<Rendered, String> {
                 dash_as_soft_hyphen: false,
             },
         ),
+        Render::PdfRows => pdf(Layout::SidebarRows, Fonts::Standard),
         Render::Groff => pipe(
             "groff",
             &["-Kutf8", "-Tpdf", "-P-pa4"],

@@ -23,6 +23,9 @@ pub enum Layout {
     /// A narrow sidebar (the lines before the column break) and a main column, the
     /// sidebar drawn first.
     Sidebar,
+    /// The same two columns drawn row by row, left then right on each baseline, as
+    /// table-based layouts are drawn.
+    SidebarRows,
 }
 
 const TOP: f32 = 800.0;
@@ -123,7 +126,7 @@ pub fn lay_out(lines: &[String], layout: Layout, break_at: Option<usize>) -> Vec
             );
             column.pages
         }
-        Layout::Sidebar => {
+        Layout::Sidebar | Layout::SidebarRows => {
             let split = break_at.unwrap_or(0).min(lines.len());
             let mut sidebar = Column::new();
             fill(&mut sidebar, &lines[..split], (30.0, 200.0), false, true);
@@ -136,6 +139,11 @@ pub fn lay_out(lines: &[String], layout: Layout, break_at: Option<usize>) -> Vec
             }
             for (i, page) in main.pages.into_iter().enumerate() {
                 out[i].extend(page);
+            }
+            if layout == Layout::SidebarRows {
+                for page in &mut out {
+                    page.sort_by(|a, b| b.y.total_cmp(&a.y).then(a.x.total_cmp(&b.x)));
+                }
             }
             out
         }
