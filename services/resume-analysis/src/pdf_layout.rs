@@ -15,6 +15,8 @@ use pdf_extract::{MediaBox, OutputDev, OutputError, Transform};
 
 /// Fragments each side of a gutter must have to be a column.
 const MIN_FRAGMENTS: usize = 3;
+/// Pages with more fragments are not searched for columns.
+const MAX_FRAGMENTS_FOR_COLUMNS: usize = 1500;
 /// The share of a column's fragments that start at its left edge.
 const ALIGNED: f64 = 0.6;
 
@@ -184,6 +186,11 @@ fn share_near(values: impl Iterator<Item = f64>, at: f64) -> f64 {
 /// them. Fragments that cross the gutter are allowed above both columns only (a name or
 /// header across the page).
 fn gutter(fragments: &[Fragment]) -> Option<f64> {
+    // The search is quadratic: a page of more fragments than any résumé page has is read
+    // as one column rather than searched.
+    if fragments.len() > MAX_FRAGMENTS_FOR_COLUMNS {
+        return None;
+    }
     let mut candidates: Vec<f64> = fragments.iter().map(|f| f.x0 - 0.5).collect();
     candidates.sort_by(f64::total_cmp);
     candidates.dedup_by(|a, b| (*a - *b).abs() < 1.0);
@@ -208,11 +215,11 @@ fn gutter(fragments: &[Fragment]) -> Option<f64> {
         let left_edge = left.iter().map(|f| f.x0).fold(f64::MAX, f64::min);
         let left_end = left.iter().map(|f| f.x1).fold(f64::MIN, f64::max);
         let right_end = right.iter().map(|f| f.x1).fold(f64::MIN, f64::max);
-        let right_ragged = share_near(right.iter().map(|f| f.x1), right_end) < ALIGNED;
-        let columns = (right_ragged || lines_alone(&right, &left) >= 2)
-            && share_near(right.iter().map(|f| f.x0), candidate + 0.5) >= ALIGNED
+        let columns = share_near(right.iter().map(|f| f.x0), candidate + 0.5) >= ALIGNED
             && share_near(left.iter().map(|f| f.x0), left_edge) >= ALIGNED
-            && share_near(left.iter().map(|f| f.x1), left_end) < ALIGNED;
+            && share_near(left.iter().map(|f| f.x1), left_end) < ALIGNED
+            && (share_near(right.iter().map(|f| f.x1), right_end) < ALIGNED
+                || lines_alone(&right, &left) >= 2);
         if columns {
             best = Some((smaller, candidate));
         }
@@ -326,6 +333,14 @@ mod tests {
             text.contains("\nExperience\nEngineer, Acme\n2019 - 2021\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn crowded_pages_are_one_column() {
+        let fragments: Vec<Fragment> = (0..MAX_FRAGMENTS_FOR_COLUMNS + 1)
+            .map(|i| fragment(if i % 2 == 0 { 30.0 } else { 240.0 }, i as f64, "x"))
+            .collect();
+        assert!(gutter(&fragments).is_none());
     }
 
     #[test]
