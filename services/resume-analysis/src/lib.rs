@@ -59,6 +59,7 @@ mod docx;
 pub mod error;
 pub mod extract;
 mod pdf;
+mod pdf_forms;
 mod pdf_layout;
 mod pdf_ops;
 pub mod taxonomy;

@@ -7,13 +7,15 @@
 //! (it opens without a password, as in any viewer) was already decrypted by lopdf while
 //! loading and is read normally. The parser can panic on hostile input: every call into
 //! it runs under `catch_unwind` and a panic becomes [`ParseError::Corrupt`]. Before
-//! extraction, text operators the extractor does not draw are spelled out (`pdf_ops`).
+//! extraction, form XObjects are inlined (`pdf_forms`) and text operators the extractor
+//! does not draw are spelled out (`pdf_ops`).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use pdf_extract::{Document as PdfDocument, output_doc};
 
 use crate::error::ParseError;
+use crate::pdf_forms;
 use crate::pdf_layout::LayoutOutput;
 use crate::pdf_ops;
 
@@ -43,6 +45,7 @@ pub fn read(bytes: &[u8]) -> Result<(String, u32), ParseError> {
     let mut document = document;
     let mut text = String::new();
     let extracted = catch_unwind(AssertUnwindSafe(|| {
+        pdf_forms::inline_forms(&mut document);
         pdf_ops::spell_out_quote_operators(&mut document);
         let mut output = LayoutOutput::new(&mut text);
         output_doc(&document, &mut output)
