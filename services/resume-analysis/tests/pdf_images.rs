@@ -71,14 +71,25 @@ fn text_beside_a_raw_image_is_read() {
     let pdf = with_photo(None, &[0, 128, 200, 255]);
     let document = parse(&pdf, Some("application/pdf"), None).unwrap();
     assert!(document.text.contains("Jane Doe"), "{:?}", document.text);
-    assert!(document.text.contains("jane@example.com"), "{:?}", document.text);
+    assert!(
+        document.text.contains("jane@example.com"),
+        "{:?}",
+        document.text
+    );
 }
 
 #[test]
 fn text_beside_a_jpeg_photo_is_read() {
     // Bytes that are not a content stream (a JPEG's start and garbage), as photos are.
-    let pdf = with_photo(Some("DCTDecode"), b"\xff\xd8\xff\xe0\x00\x10JFIF\x00 ( [ << Tj ET BT");
+    let pdf = with_photo(
+        Some("DCTDecode"),
+        b"\xff\xd8\xff\xe0\x00\x10JFIF\x00 ( [ << Tj ET BT",
+    );
     let document = parse(&pdf, Some("application/pdf"), None).unwrap();
     assert!(document.text.contains("Jane Doe"), "{:?}", document.text);
-    assert!(document.text.contains("jane@example.com"), "{:?}", document.text);
+    assert!(
+        document.text.contains("jane@example.com"),
+        "{:?}",
+        document.text
+    );
 }

@@ -44,6 +44,9 @@ pub enum Render {
     /// A two-column PDF drawn row by row across both columns, in Helvetica (a
     /// table-based layout exported by a word processor).
     PdfRows,
+    /// A one-column PDF whose text is drawn by form XObjects, placed by the page's `cm`
+    /// or the form's `/Matrix` (a design program's export).
+    PdfForms,
     /// A PDF typeset by groff's PDF driver (Debian `groff`).
     Groff,
     /// A PDF typeset by groff as PostScript and converted by Ghostscript's `ps2pdf`.
@@ -65,6 +68,7 @@ impl Render {
             "pdf-2col" => Self::PdfTwoColumn,
             "pdf-cid" => Self::PdfCid,
             "pdf-rows" => Self::PdfRows,
+            "pdf-forms" => Self::PdfForms,
             "groff" => Self::Groff,
             "groff-ps2pdf" => Self::GroffPs2pdf,
             other => return Err(format!("unknown render {other:?}")),
@@ -86,6 +90,7 @@ impl Render {
             Self::PdfTwoColumn => "pdf-2col",
             Self::PdfCid => "pdf-cid",
             Self::PdfRows => "pdf-rows",
+            Self::PdfForms => "pdf-forms",
             Self::Groff => "groff",
             Self::GroffPs2pdf => "groff-ps2pdf",
         }
@@ -224,7 +229,12 @@ fn groff_source(lines: &[String]) -> String {
 /// The document of `case`, as its source says it is made.
 pub fn render(case: &Case) -> Result<Rendered, String> {
     let pdf = |layout: Layout, fonts: Fonts| {
-        pdf_writer::write(&lay_out(&case.lines, layout, case.column_break), fonts)
+        let in_forms = case.render == Render::PdfForms;
+        pdf_writer::write(
+            &lay_out(&case.lines, layout, case.column_break),
+            fonts,
+            in_forms,
+        )
     };
     let bytes = match case.render {
         Render::Text | Render::Markdown => case.lines.join("\n").into_bytes(),
@@ -261,6 +271,7 @@ pub fn render(case: &Case) -> Result<Rendered, String> {
             },
         ),
         Render::PdfRows => pdf(Layout::SidebarRows, Fonts::Standard),
+        Render::PdfForms => pdf(Layout::Single, Fonts::Standard),
         Render::Groff => pipe(
             "groff",
             &["-Kutf8", "-Tpdf", "-P-pa4"],

@@ -4,10 +4,12 @@
 //!
 //! - [`cases`]: loading the sources and labels, rendering the documents;
 //! - [`labels`]: the label files;
-//! - `layout` and `pdf_writer`: pages of placed text and the PDF fonts they are set in;
+//! - `layout`, `pdf_writer` and `glyphs`: pages of placed text and the PDF fonts they are
+//!   set in;
 //! - [`score`]: one case's result; [`report`]: the figures over the whole set.
 
 pub mod cases;
+mod glyphs;
 pub mod labels;
 mod layout;
 mod pdf_writer;

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use pdf_extract::{Dictionary, Document, Object, Stream, StringFormat};
 
+use super::glyphs::{glyph_name, win_ansi};
 use super::layout::Placed;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,71 +23,6 @@ pub enum Fonts {
     Standard,
     TexSubset,
     CidToUnicode { dash_as_soft_hyphen: bool },
-}
-
-fn win_ansi(c: char) -> u8 {
-    match c {
-        '\u{2013}' => 0x96,
-        '\u{2014}' => 0x97,
-        '\u{2022}' => 0x95,
-        '\u{2019}' => 0x92,
-        '\u{201c}' => 0x93,
-        '\u{201d}' => 0x94,
-        c if (c as u32) < 0x80 => c as u8,
-        c if (0xA0..=0xFF).contains(&(c as u32)) => c as u32 as u8,
-        _ => b'?',
-    }
-}
-
-/// The glyph name of a character, as in the Adobe Glyph List.
-fn glyph_name(c: char) -> String {
-    let named = match c {
-        'a'..='z' | 'A'..='Z' => return c.to_string(),
-        '0'..='9' => [
-            "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-        ][c as usize - '0' as usize],
-        ' ' => "space",
-        '.' => "period",
-        ',' => "comma",
-        ':' => "colon",
-        ';' => "semicolon",
-        '-' => "hyphen",
-        '@' => "at",
-        '+' => "plus",
-        '(' => "parenleft",
-        ')' => "parenright",
-        '/' => "slash",
-        '&' => "ampersand",
-        '#' => "numbersign",
-        '\'' => "quotesingle",
-        '|' => "bar",
-        '_' => "underscore",
-        '%' => "percent",
-        '!' => "exclam",
-        '?' => "question",
-        '*' => "asterisk",
-        '=' => "equal",
-        '~' => "asciitilde",
-        '\u{2013}' => "endash",
-        '\u{2014}' => "emdash",
-        '\u{2022}' => "bullet",
-        '\u{2019}' => "quoteright",
-        'é' => "eacute",
-        'è' => "egrave",
-        'ä' => "adieresis",
-        'ö' => "odieresis",
-        'ü' => "udieresis",
-        'ß' => "germandbls",
-        'ç' => "ccedilla",
-        'á' => "aacute",
-        'ó' => "oacute",
-        'í' => "iacute",
-        'ñ' => "ntilde",
-        'ã' => "atilde",
-        'û' => "ucircumflex",
-        _ => return format!("uni{:04X}", c as u32),
-    };
-    named.to_owned()
 }
 
 /// Codes given to characters in order of first use, as font subsetting does.
@@ -314,27 +250,93 @@ fn font(doc: &mut Document, fonts: Fonts, subset: &Subset) -> Dictionary {
 }
 
 /// A PDF of `pages` set in `fonts`.
-pub fn write(pages: &[Vec<Placed>], fonts: Fonts) -> Vec<u8> {
+/// A form's content stream and the y it is moved to on the page.
+type FormContent = (Vec<u8>, f32);
+
+/// A PDF of `pages` set in `fonts`; with `in_forms`, every four pieces of text are drawn
+/// by a form XObject, placed by the page's `cm` or by the form's own `/Matrix` in turn
+/// (as design programs group text).
+pub fn write(pages: &[Vec<Placed>], fonts: Fonts, in_forms: bool) -> Vec<u8> {
     let mut doc = Document::with_version("1.5");
     let pages_id = doc.new_object_id();
     let mut subset = Subset::new(if fonts == Fonts::TexSubset { 1 } else { 3 });
-    let contents: Vec<Vec<u8>> = pages
-        .iter()
-        .map(|p| content(p, fonts, &mut subset))
-        .collect();
+    let mut drawn: Vec<(Vec<u8>, Vec<FormContent>)> = Vec::new();
+    for page in pages {
+        if !in_forms {
+            drawn.push((content(page, fonts, &mut subset), Vec::new()));
+            continue;
+        }
+        let mut forms = Vec::new();
+        for chunk in page.chunks(4) {
+            let base = chunk.iter().map(|p| p.y).fold(f32::MAX, f32::min).floor();
+            let moved: Vec<Placed> = chunk
+                .iter()
+                .map(|p| Placed {
+                    y: p.y - base,
+                    ..p.clone()
+                })
+                .collect();
+            forms.push((content(&moved, fonts, &mut subset), base));
+        }
+        drawn.push((Vec::new(), forms));
+    }
     let font = font(&mut doc, fonts, &subset);
     let font_id = doc.add_object(font);
     let mut font_names = Dictionary::new();
     font_names.set("F1", Object::Reference(font_id));
     let mut resources = Dictionary::new();
-    resources.set("Font", Object::Dictionary(font_names));
+    resources.set("Font", Object::Dictionary(font_names.clone()));
     let resources_id = doc.add_object(resources);
     let mut kids = Vec::new();
-    for content in contents {
+    for (mut content, forms) in drawn {
+        let mut page = Dictionary::new();
+        if !forms.is_empty() {
+            let mut xobjects = Dictionary::new();
+            for (i, (form_content, base)) in forms.into_iter().enumerate() {
+                let mut form = Dictionary::new();
+                form.set("Type", name("XObject"));
+                form.set("Subtype", name("Form"));
+                form.set(
+                    "BBox",
+                    Object::Array(vec![0.into(), (-60).into(), 595.into(), 120.into()]),
+                );
+                form.set("Resources", Object::Reference(resources_id));
+                let by_matrix = i % 2 == 1;
+                if by_matrix {
+                    form.set(
+                        "Matrix",
+                        Object::Array(vec![
+                            1.into(),
+                            0.into(),
+                            0.into(),
+                            1.into(),
+                            0.into(),
+                            Object::Real(base),
+                        ]),
+                    );
+                }
+                let mut stream = Stream::new(form, form_content);
+                let _ = stream.compress();
+                let form_name = format!("Fm{i}");
+                xobjects.set(
+                    form_name.as_bytes(),
+                    Object::Reference(doc.add_object(stream)),
+                );
+                let placement = if by_matrix {
+                    String::new()
+                } else {
+                    format!("1 0 0 1 0 {base} cm ")
+                };
+                content.extend(format!("q {placement}/{form_name} Do Q\n").as_bytes());
+            }
+            let mut own = Dictionary::new();
+            own.set("Font", Object::Dictionary(font_names.clone()));
+            own.set("XObject", Object::Dictionary(xobjects));
+            page.set("Resources", Object::Dictionary(own));
+        }
         let mut stream = Stream::new(Dictionary::new(), content);
         let _ = stream.compress();
         let content_id = doc.add_object(stream);
-        let mut page = Dictionary::new();
         page.set("Type", name("Page"));
         page.set("Parent", Object::Reference(pages_id));
         page.set("Contents", Object::Reference(content_id));
