@@ -16,6 +16,9 @@ use pdf_extract::{Dictionary, Document, Object, ObjectId};
 const MAX_ROUNDS: usize = 3;
 /// Operators a page may grow to by inlining; past that, forms stay as they are.
 const MAX_OPERATIONS: usize = 200_000;
+/// Forms inlined into one page; past that, forms stay as they are (each is decoded when
+/// inlined: a page drawing one large form many times must not cost that many decodings).
+const MAX_FORMS: usize = 500;
 /// Resource kinds a form's operators name.
 const KINDS: [&[u8]; 4] = [b"Font", b"XObject", b"ExtGState", b"ColorSpace"];
 
@@ -122,11 +125,12 @@ fn inline_once(
     doc: &Document,
     operations: Vec<Operation>,
     resources: &mut Dictionary,
+    inlined_so_far: &mut usize,
 ) -> (Vec<Operation>, bool) {
     let mut out = Vec::with_capacity(operations.len());
     let mut changed = false;
     for op in operations {
-        let name = (op.operator == "Do")
+        let name = (op.operator == "Do" && *inlined_so_far < MAX_FORMS)
             .then(|| op.operands.first().and_then(|n| n.as_name().ok()))
             .flatten()
             .map(<[u8]>::to_vec);
@@ -145,6 +149,7 @@ fn inline_once(
                 out.extend(form.operations);
                 out.push(Operation::new("Q", Vec::new()));
                 changed = true;
+                *inlined_so_far += 1;
             }
             None => out.push(op),
         }
@@ -167,8 +172,9 @@ pub fn inline_forms(document: &mut Document) {
         let mut resources = direct(document, &page_resources(document, page));
         let mut operations = content.operations;
         let mut any = false;
+        let mut inlined = 0;
         for _ in 0..MAX_ROUNDS {
-            let (next, changed) = inline_once(document, operations, &mut resources);
+            let (next, changed) = inline_once(document, operations, &mut resources, &mut inlined);
             operations = next;
             any |= changed;
             if !changed {
