@@ -15,6 +15,9 @@ use pdf_extract::{MediaBox, OutputDev, OutputError, Transform};
 
 /// Fragments each side of a gutter must have to be a column.
 const MIN_FRAGMENTS: usize = 3;
+/// Pages whose fragments start at more distinct places are not searched for columns
+/// (a résumé page has a few dozen left edges).
+const MAX_LEFT_EDGES: usize = 300;
 /// Pages with more fragments are not searched for columns.
 const MAX_FRAGMENTS_FOR_COLUMNS: usize = 1500;
 /// The share of a column's fragments that start at its left edge.
@@ -194,6 +197,9 @@ fn gutter(fragments: &[Fragment]) -> Option<f64> {
     let mut candidates: Vec<f64> = fragments.iter().map(|f| f.x0 - 0.5).collect();
     candidates.sort_by(f64::total_cmp);
     candidates.dedup_by(|a, b| (*a - *b).abs() < 1.0);
+    if candidates.len() > MAX_LEFT_EDGES {
+        return None;
+    }
     let mut best: Option<(usize, f64)> = None;
     for candidate in candidates {
         let (left, rest): (Vec<&Fragment>, Vec<&Fragment>) =
