@@ -163,6 +163,7 @@ impl Application {
                 cors_allowed_origins: config.cors_allowed_origins.clone(),
                 max_body_bytes: config.max_body_bytes,
                 request_timeout: config.request_timeout,
+                close_expired_streams: config.auth.jwt_close_expired_streams,
             }),
         };
         Ok(Self {

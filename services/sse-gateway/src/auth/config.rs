@@ -51,6 +51,12 @@ pub struct AuthArgs {
     #[arg(long, env = "JWT_LEEWAY", default_value = "30s", value_parser = parse_duration)]
     pub jwt_leeway: Duration,
 
+    /// Close a stream when the token it was opened with expires (`exp` plus `JWT_LEEWAY`),
+    /// with a `closing` event (reason `token_expired`): the client reconnects with a fresh
+    /// token and resumes. `false` lets streams outlive their tokens.
+    #[arg(long, env = "JWT_CLOSE_EXPIRED_STREAMS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub jwt_close_expired_streams: bool,
+
     /// Claim naming the subject (owner of streams); dotted paths reach nested claims.
     #[arg(long, env = "JWT_SUBJECT_CLAIM", default_value = "sub")]
     pub jwt_subject_claim: String,

@@ -17,6 +17,9 @@ pub struct Principal {
     pub monitor: bool,
     /// Holds the publish role (broadcasts, custom events, the publish API).
     pub publish: bool,
+    /// When the token stops being accepted (its `exp` plus `JWT_LEEWAY`), in milliseconds
+    /// since the epoch: a stream opened with it is closed then.
+    pub expires_at: Option<u64>,
     anonymous: bool,
 }
 
@@ -29,6 +32,7 @@ impl Principal {
             roles: Vec::new(),
             monitor: true,
             publish: true,
+            expires_at: None,
             anonymous: true,
         }
     }
@@ -47,8 +51,15 @@ impl Principal {
             subject: Some(subject),
             organisation,
             roles,
+            expires_at: None,
             anonymous: false,
         }
+    }
+
+    /// The same identity, valid until `expires_at` (ms since the epoch).
+    pub fn expiring_at(mut self, expires_at: Option<u64>) -> Self {
+        self.expires_at = expires_at;
+        self
     }
 
     /// True with `AUTH_MODE=none`: nothing is checked.

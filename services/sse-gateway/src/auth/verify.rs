@@ -129,13 +129,23 @@ impl Verifier {
                 .collect(),
             Some(_) => return Err(Rejection::Invalid("the roles claim is not a list")),
         };
+        let expires_at = claims
+            .get("exp")
+            .and_then(Value::as_f64)
+            .filter(|exp| exp.is_finite() && *exp >= 0.0)
+            .map(|exp| {
+                (exp as u64)
+                    .saturating_add(self.validation.leeway)
+                    .saturating_mul(1000)
+            });
         Ok(Principal::from_claims(
             subject,
             organisation,
             roles,
             &self.claims.monitor_role,
             &self.claims.publish_role,
-        ))
+        )
+        .expiring_at(expires_at))
     }
 }
 

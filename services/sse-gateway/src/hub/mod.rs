@@ -6,6 +6,7 @@
 //! - `subscriptions`: refcounted Redis SUBSCRIBE/UNSUBSCRIBE.
 //! - `dispatch`: a Redis message → one shared frame → every local subscriber's queue.
 //! - `control`: requests from other pods for streams held here.
+//! - `expiry`: streams that end when their token expires.
 //! - `stats`: the `/sse/stats` and `/sse/channels` views.
 //! - [`wire`]: a stream written straight to its socket by whoever queues a frame.
 
@@ -13,6 +14,7 @@ mod coalesce;
 pub mod connection;
 mod control;
 mod dispatch;
+mod expiry;
 pub mod heartbeat;
 mod id_line;
 mod stats;

@@ -47,6 +47,8 @@ pub struct ApiSettings {
     pub cors_allowed_origins: String,
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
+    /// Streams end when their token expires (`JWT_CLOSE_EXPIRED_STREAMS`).
+    pub close_expired_streams: bool,
 }
 
 /// Shared by every handler.

@@ -142,7 +142,10 @@ pub async fn connect(
         "new"
     };
     let (stream, connection) = match resumable {
-        Some((point, session)) => resume(&state, socket, point, session, &channels, replay).await?,
+        Some((point, session)) => {
+            let session = reauthorise(&state, &principal, &point, session).await?;
+            resume(&state, socket, point, session, &channels, replay).await?
+        }
         None => {
             fresh(
                 &state,
@@ -156,6 +159,9 @@ pub async fn connect(
     };
     if result != "new" {
         metrics::counter!(crate::metrics::RESUMES, "result" => result).increment(1);
+    }
+    if let (true, Some(expires_at)) = (state.settings.close_expired_streams, principal.expires_at) {
+        hub.end_at_expiry(&connection, expires_at);
     }
     tracing::debug!(connection.id = %connection.id(), "stream opened");
     // The permit lives as long as the body: the place is given back when the stream ends.
@@ -174,6 +180,42 @@ pub async fn connect(
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok(response)
+}
+
+/// A resumed session keeps only the channels the new token may still watch (a user moved
+/// out of an organisation stops receiving its jobs); the others leave the session.
+async fn reauthorise(
+    state: &AppState,
+    principal: &Principal,
+    point: &LastEventId,
+    mut session: Session,
+) -> Result<Session, ApiError> {
+    if principal.is_anonymous() {
+        return Ok(session);
+    }
+    let mut names: Vec<String> = session.channels.iter().cloned().collect();
+    names.sort();
+    for name in names {
+        let allowed = match Channel::parse(&name) {
+            Some(channel) => match access::authorise_channel(state, principal, &channel).await {
+                Ok(()) => true,
+                Err(error) if error.status == axum::http::StatusCode::FORBIDDEN => false,
+                Err(error) => return Err(error),
+            },
+            None => false,
+        };
+        if !allowed {
+            state
+                .hub
+                .sessions()
+                .remove_channel(&point.connection, &name)
+                .await
+                .map_err(|e| ApiError::redis("the session store is", e))?;
+            session.channels.remove(&name);
+            tracing::debug!(connection.id = %point.connection, channel = %name, "channel no longer allowed on resume");
+        }
+    }
+    Ok(session)
 }
 
 fn connected_frame(

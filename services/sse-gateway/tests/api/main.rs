@@ -17,4 +17,5 @@ mod sessions;
 mod slow_consumers;
 mod streams;
 mod subscriptions;
+mod token_lifetime;
 mod tokens;
