@@ -62,18 +62,24 @@ impl ConnectQuery {
                 let channel = Channel::new(kind, id)
                     .map_err(|e| ApiError::bad_request("invalid_name", e.to_string()))?;
                 if !channels.contains(&channel) {
+                    // Stops at the first channel past the limit: a query naming thousands is
+                    // not read (nor de-duplicated) to the end.
+                    if channels.len() == max {
+                        return Err(too_many_channels(max));
+                    }
                     channels.push(channel);
                 }
             }
         }
-        if channels.len() > max {
-            return Err(ApiError::bad_request(
-                "too_many_channels",
-                format!("at most {max} channels can be subscribed at connect"),
-            ));
-        }
         Ok(channels)
     }
+}
+
+fn too_many_channels(max: usize) -> ApiError {
+    ApiError::bad_request(
+        "too_many_channels",
+        format!("a stream can hold at most {max} channels (MAX_SUBSCRIPTIONS_PER_STREAM)"),
+    )
 }
 
 /// Opens a stream (or resumes one with `Last-Event-ID`).
@@ -301,6 +307,16 @@ async fn resume(
 ) -> Result<(crate::hub::ConnectionStream, Arc<Connection>), ApiError> {
     let hub: &Arc<Hub> = &state.hub;
     let (id, seen) = (point.connection, point.seen);
+    // What `?jobs=` & co add to a resumed session counts against the same limit (checked
+    // before anything of the old stream changes).
+    let max = state.limits.max_subscriptions_per_stream;
+    let added = extra
+        .iter()
+        .filter(|channel| !session.channels.contains(&channel.redis_name()))
+        .count();
+    if session.channels.len() + added > max {
+        return Err(too_many_channels(max));
+    }
     // A stale stream of the same session, here or on another pod, must stop writing it.
     let mut session = session;
     if let Some(old) = hub.connection(&id) {

@@ -373,3 +373,43 @@ async fn a_forged_event_id_in_last_event_id_is_no_error() {
     let live = resumed.next_event(WAIT).await.unwrap();
     assert_eq!(live.event, "job_update", "live events follow: {live:?}");
 }
+
+#[tokio::test]
+async fn a_resume_cannot_grow_a_stream_past_its_channel_limit() {
+    let app = crate::helpers::spawn_app_with(|c| c.limits.max_subscriptions_per_stream = 2).await;
+    // A query naming far more channels than allowed is refused (read only up to the limit).
+    let many: Vec<String> = (0..1_000).map(|n| format!("j{n}")).collect();
+    let response = app
+        .http
+        .get(app.url(&format!("/api/v1/sse/connect?jobs={}", many.join(","))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_channels");
+
+    let (mut stream, _) = app.connect("?jobs=a,b").await;
+    crate::helpers::publish_seq(&app, "job:a", 1).await;
+    let last = stream.next_named("job_update", WAIT).await.unwrap().id;
+    drop(stream);
+    let url = app.url("/api/v1/sse/connect?jobs=a,b,c");
+    let response = app
+        .http
+        .get(&url)
+        .header("last-event-id", &last)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400, "a third channel on resume");
+    // The session is untouched: the same stream resumes with what it had.
+    let mut resumed = SseClient::connect_with(
+        &app.url("/api/v1/sse/connect?jobs=a"),
+        &[("last-event-id", &last)],
+    )
+    .await
+    .unwrap();
+    let connected = resumed.next_event(WAIT).await.unwrap().json();
+    assert_eq!(connected["resumed"], true);
+    assert_eq!(connected["channels"].as_array().map(Vec::len), Some(2));
+}
