@@ -54,8 +54,11 @@ start_gateway() {
   shift 2
   port=$(free_port)
   admin=$(free_port)
+  # The load generator plays thousands of clients from a few loopback addresses: no limit on
+  # streams opened per address.
   env REDIS_URL="redis://127.0.0.1:$redis_port" HTTP_ADDR="127.0.0.1:$port" \
-    ADMIN_ADDR="127.0.0.1:$admin" RUST_LOG=warn DRAIN_DELAY=0s POD_NAME="bench-$port" "$@" \
+    ADMIN_ADDR="127.0.0.1:$admin" RUST_LOG=warn DRAIN_DELAY=0s POD_NAME="bench-$port" \
+    CONNECT_RATE_PER_ADDRESS=0 "$@" \
     "${GATEWAY_BIN:-target/release/sse-gateway}" >"$BENCH_DIR/gateway-$port.log" 2>&1 &
   BENCH_PIDS+=($!)
   printf -v "${var}_PORT" '%s' "$port"

@@ -24,6 +24,23 @@ use tower::ServiceExt;
 
 pub use admission::{Admission, Cut, Pending, SocketLimits};
 
+use crate::limits::client::PeerAddr;
+
+/// Where a request came from: its connection's cut handle and its TCP peer, put in every
+/// request's extensions.
+#[derive(Clone)]
+pub struct Origin {
+    pub handle: SocketHandle,
+    pub peer: PeerAddr,
+}
+
+impl Origin {
+    pub fn mark<B>(&self, request: &mut Request<B>) {
+        request.extensions_mut().insert(self.handle.clone());
+        request.extensions_mut().insert(self.peer);
+    }
+}
+
 use crate::routes::SocketHandle;
 
 /// Connections the kernel queues before they are accepted (it caps this at
@@ -52,7 +69,7 @@ pub async fn serve(
             () = stop_accepting.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
-        let (socket, _peer) = match accepted {
+        let (socket, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(error) => {
                 // EMFILE and friends: back off instead of spinning.
@@ -70,10 +87,14 @@ pub async fn serve(
         let socket_token = cut_all.child_token();
         let graceful = stop_accepting.clone();
         let header_timeout = admission.header_read_timeout();
+        let origin = Origin {
+            handle: SocketHandle(socket_token.clone()),
+            peer: PeerAddr(peer.ip()),
+        };
         tracker.spawn(connection(
             socket,
             router,
-            socket_token,
+            origin,
             graceful,
             pending,
             header_timeout,
@@ -89,11 +110,12 @@ pub async fn serve(
 async fn connection(
     socket: TcpStream,
     router: Router,
-    socket_token: CancellationToken,
+    origin: Origin,
     graceful: CancellationToken,
     pending: Pending,
     header_timeout: Duration,
 ) {
+    let socket_token = origin.handle.0.clone();
     let is_stream = tokio::select! {
         first = stream_http1::starts_with_stream_request(&socket) => first,
         () = tokio::time::sleep_until(pending.deadline) => return Cut::HeaderTimeout.count(),
@@ -102,16 +124,15 @@ async fn connection(
     };
     match is_stream {
         Ok(true) => {
-            let handle = SocketHandle(socket_token.clone());
             tokio::select! {
-                () = stream_http1::serve(socket, router, handle, pending) => {}
+                () = stream_http1::serve(socket, router, origin, pending) => {}
                 () = socket_token.cancelled() => {}
             }
         }
         // Boxed, so a stream's task is not as large as hyper's connection state.
         Ok(false) => {
             let limits = (pending, header_timeout);
-            Box::pin(with_hyper(socket, router, socket_token, graceful, limits)).await;
+            Box::pin(with_hyper(socket, router, origin, graceful, limits)).await;
         }
         Err(_) => {}
     }
@@ -120,11 +141,11 @@ async fn connection(
 async fn with_hyper(
     socket: TcpStream,
     router: Router,
-    socket_token: CancellationToken,
+    origin: Origin,
     graceful: CancellationToken,
     (pending, header_timeout): (Pending, Duration),
 ) {
-    let handle = SocketHandle(socket_token.clone());
+    let socket_token = origin.handle.0.clone();
     let deadline = pending.deadline;
     // Given back when the first request head has arrived.
     let pending = Arc::new(Mutex::new(Some(pending)));
@@ -134,7 +155,7 @@ async fn with_hyper(
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .take();
-        request.extensions_mut().insert(handle.clone());
+        origin.mark(&mut request);
         let router = router.clone();
         async move {
             let response = router.oneshot(request.map(axum::body::Body::new)).await;

@@ -103,6 +103,7 @@ pub async fn connect(
     headers: HeaderMap,
     query: Result<Query<ConnectQuery>, axum::extract::rejection::QueryRejection>,
     socket: Option<axum::Extension<SocketHandle>>,
+    peer: Option<axum::Extension<crate::limits::client::PeerAddr>>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query?;
     let channels = query.channels(state.limits.max_subscriptions_per_stream)?;
@@ -114,6 +115,11 @@ pub async fn connect(
             1,
         ));
     }
+    let client =
+        peer.map(|axum::Extension(peer)| state.limits.trusted_proxies.client(peer.0, &headers));
+    state
+        .limits
+        .check_connect(principal.subject.as_deref(), client)?;
     let permit = state.limits.streams.acquire(principal.subject.as_deref())?;
     let socket = socket.map_or_else(CancellationToken::new, |s| s.0.0.clone());
     let last_event_id = headers

@@ -26,11 +26,10 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tower::ServiceExt;
 
-use super::{Cut, Pending};
+use super::{Cut, Origin, Pending};
 use crate::error::ApiError;
 use crate::hub::Connection;
 use crate::hub::wire;
-use crate::routes::SocketHandle;
 
 /// The request line prefix served here.
 const STREAM_REQUEST: &[u8] = b"GET /api/v1/sse/connect";
@@ -54,8 +53,8 @@ fn is_stream_request(first: &[u8]) -> bool {
 
 /// Serves the one request of `socket` through `router`; its head must be complete by
 /// `pending.deadline`.
-pub async fn serve(mut socket: TcpStream, router: Router, handle: SocketHandle, pending: Pending) {
-    let read = tokio::time::timeout_at(pending.deadline, read_request(&mut socket, handle));
+pub async fn serve(mut socket: TcpStream, router: Router, origin: Origin, pending: Pending) {
+    let read = tokio::time::timeout_at(pending.deadline, read_request(&mut socket, origin));
     let Ok(read) = read.await else {
         return Cut::HeaderTimeout.count();
     };
@@ -76,10 +75,7 @@ pub async fn serve(mut socket: TcpStream, router: Router, handle: SocketHandle, 
 }
 
 /// Reads and parses the request head; `Ok(None)` if the client left before sending it all.
-async fn read_request(
-    socket: &mut TcpStream,
-    handle: SocketHandle,
-) -> Result<Option<Request>, ApiError> {
+async fn read_request(socket: &mut TcpStream, origin: Origin) -> Result<Option<Request>, ApiError> {
     let mut buf = BytesMut::with_capacity(1024);
     loop {
         if buf.len() == buf.capacity() {
@@ -90,7 +86,7 @@ async fn read_request(
             Ok(_) => {}
         }
         if let Some(mut request) = parse_head(&buf)? {
-            request.extensions_mut().insert(handle);
+            origin.mark(&mut request);
             return Ok(Some(request));
         }
         if buf.len() >= MAX_HEAD {
@@ -546,10 +542,14 @@ mod tests {
         let (socket, _) = listener.accept().await.unwrap();
         let token = tokio_util::sync::CancellationToken::new();
         let pending = admission().admit().unwrap();
+        let origin = super::super::Origin {
+            handle: crate::routes::SocketHandle(token.clone()),
+            peer: crate::limits::client::PeerAddr([127, 0, 0, 1].into()),
+        };
         let task = super::super::connection(
             socket,
             Router::new(),
-            token.clone(),
+            origin,
             token,
             pending,
             std::time::Duration::from_secs(10),

@@ -4,6 +4,7 @@
 mod auth;
 mod bad_input;
 mod battery;
+mod connect_limits;
 mod custom_events;
 mod faults;
 mod helpers;

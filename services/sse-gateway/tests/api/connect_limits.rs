@@ -1,0 +1,107 @@
+//! Stream opens are rate limited per client address (the TCP peer, or the client named by
+//! `X-Forwarded-For` when the peer is a trusted proxy) and per subject: past the burst, 429
+//! `connect_rate_limited` with `Retry-After`.
+
+use sse_gateway::auth::AuthMode;
+
+use crate::helpers::{TestApp, spawn_app_with};
+use crate::tokens::{jwt, token};
+
+/// Opens a stream with `headers`; returns the status and, for a refusal, the error code and
+/// `Retry-After`.
+async fn open(app: &TestApp, headers: &[(&str, &str)]) -> (u16, Option<String>, Option<u64>) {
+    let mut request = app.http.get(app.url("/api/v1/sse/connect"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    if status == 200 {
+        return (status, None, None);
+    }
+    let retry = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    let code = body["error"]["code"].as_str().map(str::to_owned);
+    (status, code, retry)
+}
+
+/// A refusal: 429 `connect_rate_limited`, retry within the two seconds a stream's allowance
+/// takes to come back at 0.5 per second.
+fn assert_refused((status, code, retry): (u16, Option<String>, Option<u64>)) {
+    assert_eq!(
+        (status, code.as_deref()),
+        (429, Some("connect_rate_limited"))
+    );
+    assert!(
+        retry.is_some_and(|r| (1..=2).contains(&r)),
+        "Retry-After {retry:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_address_opening_streams_too_fast_gets_429_and_only_trusted_proxies_name_clients() {
+    let app = spawn_app_with(|c| {
+        c.limits.connect_rate_per_address = 0.5;
+        c.limits.connect_burst_per_address = 3;
+        c.limits.trusted_proxies = "127.0.0.0/8".into();
+    })
+    .await;
+    let behind = |client: &'static str| [("x-forwarded-for", client)];
+    for _ in 0..3 {
+        assert_eq!(open(&app, &behind("203.0.113.1")).await.0, 200);
+    }
+    let (status, code, retry) = open(&app, &behind("203.0.113.1")).await;
+    assert_eq!(
+        (status, code.as_deref()),
+        (429, Some("connect_rate_limited"))
+    );
+    assert!(
+        retry.is_some_and(|r| (1..=2).contains(&r)),
+        "Retry-After {retry:?}"
+    );
+    // Another client behind the same proxy has its own allowance; what a client wrote in
+    // front of the proxy's entry is not believed.
+    assert_eq!(open(&app, &behind("203.0.113.2")).await.0, 200);
+    assert_eq!(
+        open(&app, &behind("198.51.100.7, 203.0.113.1")).await.0,
+        429
+    );
+    assert!(
+        app.metric(r#"sse_limit_rejections_total{reason="connect_rate_limited"}"#)
+            .await
+            >= 2.0
+    );
+
+    // Without trusted proxies the header means nothing: every stream is the peer's.
+    let direct = spawn_app_with(|c| {
+        c.limits.connect_rate_per_address = 0.5;
+        c.limits.connect_burst_per_address = 2;
+    })
+    .await;
+    assert_eq!(open(&direct, &behind("203.0.113.10")).await.0, 200);
+    assert_eq!(open(&direct, &behind("203.0.113.11")).await.0, 200);
+    assert_refused(open(&direct, &behind("203.0.113.12")).await);
+}
+
+#[tokio::test]
+async fn a_subject_opening_streams_too_fast_gets_429_on_its_own() {
+    let app = spawn_app_with(|c| {
+        jwt(c);
+        assert_eq!(c.auth.auth_mode, AuthMode::Jwt);
+        c.limits.connect_rate_per_address = 0.0;
+        c.limits.connect_rate_per_subject = 0.5;
+        c.limits.connect_burst_per_subject = 2;
+    })
+    .await;
+    let alice = format!("Bearer {}", token("alice", Some("org-1"), &[]));
+    let bob = format!("Bearer {}", token("bob", Some("org-1"), &[]));
+    let as_alice = [("authorization", alice.as_str())];
+    for _ in 0..2 {
+        assert_eq!(open(&app, &as_alice).await.0, 200);
+    }
+    assert_refused(open(&app, &as_alice).await);
+    assert_eq!(open(&app, &[("authorization", bob.as_str())]).await.0, 200);
+}
