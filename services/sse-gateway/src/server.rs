@@ -27,18 +27,24 @@ pub use admission::{Admission, Cut, Pending, SocketLimits};
 use crate::limits::client::PeerAddr;
 
 /// Where a request came from: its connection's cut handle and its TCP peer, put in every
-/// request's extensions.
+/// request's extensions. The peer is read from the socket when a request arrives, not kept
+/// in every stream's task.
 #[derive(Clone)]
 pub struct Origin {
     pub handle: SocketHandle,
-    pub peer: PeerAddr,
 }
 
 impl Origin {
-    pub fn mark<B>(&self, request: &mut Request<B>) {
+    pub fn mark<B>(&self, request: &mut Request<B>, peer: Option<PeerAddr>) {
         request.extensions_mut().insert(self.handle.clone());
-        request.extensions_mut().insert(self.peer);
+        if let Some(peer) = peer {
+            request.extensions_mut().insert(peer);
+        }
     }
+}
+
+fn peer_of(socket: &TcpStream) -> Option<PeerAddr> {
+    socket.peer_addr().ok().map(|addr| PeerAddr(addr.ip()))
 }
 
 use crate::routes::SocketHandle;
@@ -69,7 +75,7 @@ pub async fn serve(
             () = stop_accepting.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
-        let (socket, peer) = match accepted {
+        let (socket, _peer) = match accepted {
             Ok(accepted) => accepted,
             Err(error) => {
                 // EMFILE and friends: back off instead of spinning.
@@ -89,7 +95,6 @@ pub async fn serve(
         let header_timeout = admission.header_read_timeout();
         let origin = Origin {
             handle: SocketHandle(socket_token.clone()),
-            peer: PeerAddr(peer.ip()),
         };
         tracker.spawn(connection(
             socket,
@@ -146,6 +151,7 @@ async fn with_hyper(
     (pending, header_timeout): (Pending, Duration),
 ) {
     let socket_token = origin.handle.0.clone();
+    let peer = peer_of(&socket);
     let deadline = pending.deadline;
     // Given back when the first request head has arrived.
     let pending = Arc::new(Mutex::new(Some(pending)));
@@ -155,7 +161,7 @@ async fn with_hyper(
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .take();
-        origin.mark(&mut request);
+        origin.mark(&mut request, peer);
         let router = router.clone();
         async move {
             let response = router.oneshot(request.map(axum::body::Body::new)).await;

@@ -86,7 +86,7 @@ async fn read_request(socket: &mut TcpStream, origin: Origin) -> Result<Option<R
             Ok(_) => {}
         }
         if let Some(mut request) = parse_head(&buf)? {
-            origin.mark(&mut request);
+            origin.mark(&mut request, super::peer_of(socket));
             return Ok(Some(request));
         }
         if buf.len() >= MAX_HEAD {
@@ -544,7 +544,6 @@ mod tests {
         let pending = admission().admit().unwrap();
         let origin = super::super::Origin {
             handle: crate::routes::SocketHandle(token.clone()),
-            peer: crate::limits::client::PeerAddr([127, 0, 0, 1].into()),
         };
         let task = super::super::connection(
             socket,
