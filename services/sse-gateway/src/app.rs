@@ -64,7 +64,10 @@ impl Readiness for GatewayReadiness {
 impl Application {
     pub async fn build(config: GatewayConfig) -> anyhow::Result<Self> {
         config.validate()?;
-        let auth = Arc::new(crate::auth::Auth::from_args(&config.auth)?);
+        let auth = Arc::new(
+            crate::auth::Auth::from_args(&config.auth)?
+                .with_cookie_origins(&config.cors_allowed_origins),
+        );
         m::describe();
         crate::limits::describe();
         let mut redis = RedisOptions::new(&config.redis.redis_url);

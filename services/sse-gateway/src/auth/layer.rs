@@ -17,13 +17,14 @@ pub async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let principal = match state
-        .auth
-        .authenticate(request.headers(), request.uri().query())
-    {
-        Ok(principal) => principal,
-        Err(error) => return error.into_response(),
-    };
+    let principal =
+        match state
+            .auth
+            .authenticate(request.method(), request.headers(), request.uri().query())
+        {
+            Ok(principal) => principal,
+            Err(error) => return error.into_response(),
+        };
     if request.method() == Method::POST
         && let Some(subject) = principal.subject.as_deref()
         && let Err(wait) = state.limits.rate.check(subject, Instant::now())

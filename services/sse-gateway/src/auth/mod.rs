@@ -17,7 +17,7 @@ pub mod principal;
 pub mod token;
 pub mod verify;
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 
 pub use config::{AuthArgs, AuthMode};
 pub use principal::Principal;
@@ -30,6 +30,9 @@ use verify::{Rejection, Verifier};
 pub struct Auth {
     verifier: Option<Verifier>,
     cookie: String,
+    /// Origins whose requests may change something with a token from the cookie (the named
+    /// origins of `CORS_ALLOWED_ORIGINS`; `*` names none).
+    cookie_origins: Vec<String>,
 }
 
 impl Auth {
@@ -62,7 +65,20 @@ impl Auth {
         Ok(Self {
             verifier,
             cookie: args.auth_cookie.clone(),
+            cookie_origins: Vec::new(),
         })
+    }
+
+    /// Names the origins (comma-separated, as `CORS_ALLOWED_ORIGINS`) from which a request
+    /// other than GET may use a token from the cookie.
+    pub fn with_cookie_origins(mut self, origins: &str) -> Self {
+        self.cookie_origins = origins
+            .split(',')
+            .map(str::trim)
+            .filter(|origin| !origin.is_empty() && *origin != "*")
+            .map(str::to_owned)
+            .collect();
+        self
     }
 
     /// No authentication (tests, embedding).
@@ -70,6 +86,7 @@ impl Auth {
         Self {
             verifier: None,
             cookie: String::new(),
+            cookie_origins: Vec::new(),
         }
     }
 
@@ -80,12 +97,28 @@ impl Auth {
     /// The caller of a request.
     pub fn authenticate(
         &self,
+        method: &Method,
         headers: &HeaderMap,
         query: Option<&str>,
     ) -> Result<Principal, ApiError> {
         let Some(verifier) = &self.verifier else {
             return Ok(Principal::anonymous());
         };
+        // A cookie rides along on requests any page makes (a form POST needs no CORS
+        // preflight): it is enough to read (GET), but changing something with it needs a
+        // request from one of the frontend's own origins.
+        let reads = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if !reads && token::comes_from_cookie(headers, query, &self.cookie) {
+            let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+            if !origin.is_some_and(|origin| self.cookie_origins.iter().any(|o| o == origin)) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "origin_forbidden",
+                    "a token in a cookie is accepted on this request only from an origin of \
+                     CORS_ALLOWED_ORIGINS; send it in the Authorization header instead",
+                ));
+            }
+        }
         let token = token::find(headers, query, &self.cookie).map_err(|e| match e {
             token::TokenError::Missing => unauthorized(
                 "unauthorized",

@@ -52,6 +52,14 @@ pub fn find(
     Err(TokenError::Missing)
 }
 
+/// Whether the token [`find`] takes is the cookie's: a credential the browser adds by itself,
+/// even to requests a third-party page makes.
+pub fn comes_from_cookie(headers: &HeaderMap, query: Option<&str>, cookie_name: &str) -> bool {
+    headers.get(header::AUTHORIZATION).is_none()
+        && query.and_then(from_query).is_none()
+        && from_cookies(headers, cookie_name).is_some()
+}
+
 fn checked(token: &str) -> Result<String, TokenError> {
     if token.is_empty() {
         return Err(TokenError::Malformed("the token is empty"));
@@ -126,6 +134,20 @@ mod tests {
             find(&headers(&[("authorization", "bearer x")]), None, "t").unwrap(),
             "x"
         );
+    }
+
+    #[test]
+    fn a_cookie_token_is_told_apart() {
+        let cookie = headers(&[("cookie", "access_token=c.c.c")]);
+        assert!(comes_from_cookie(&cookie, None, "access_token"));
+        assert!(!comes_from_cookie(
+            &cookie,
+            Some("access_token=q"),
+            "access_token"
+        ));
+        let both = headers(&[("cookie", "access_token=c"), ("authorization", "Bearer h")]);
+        assert!(!comes_from_cookie(&both, None, "access_token"));
+        assert!(!comes_from_cookie(&HeaderMap::new(), None, "access_token"));
     }
 
     #[test]

@@ -355,3 +355,60 @@ async fn time_issuer_audience_and_signature_are_checked() {
     }
     assert_eq!((ISSUER, AUDIENCE), ("https://id.test", "resume-progress"));
 }
+
+#[tokio::test]
+async fn a_cookie_token_changes_something_only_from_a_named_origin() {
+    let app = spawn_app_with(|c| {
+        jwt(c);
+        c.cors_allowed_origins = "https://app.example".into();
+    })
+    .await;
+    let alice = token("alice", Some("org-1"), &[]);
+    let cookie = format!("access_token={alice}");
+    // The stream opens with the cookie from anywhere: reading needs no more.
+    let mut stream = SseClient::connect_with(
+        &app.url("/api/v1/sse/connect"),
+        &[("cookie", &cookie), ("origin", "https://evil.example")],
+    )
+    .await
+    .unwrap();
+    let id = stream.next_event(WAIT).await.unwrap().json()["connectionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let subscribe = |origin: Option<&'static str>, bearer: bool| {
+        let mut request = app
+            .http
+            .post(app.url(&format!("/api/v1/sse/{id}/subscribe/job/csrf")));
+        request = if bearer {
+            request.bearer_auth(&alice)
+        } else {
+            request.header("cookie", &cookie)
+        };
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or_default();
+            (status, body["error"]["code"].as_str().map(str::to_owned))
+        }
+    };
+    // A third-party page (or a page that sends no Origin) cannot act with the cookie.
+    for origin in [Some("https://evil.example"), None] {
+        assert_eq!(
+            subscribe(origin, false).await,
+            (403, Some("origin_forbidden".into())),
+            "origin {origin:?}"
+        );
+    }
+    let members = app
+        .redis
+        .cli(&["SMEMBERS", &format!("sse:sess:{{{id}}}:ch")]);
+    assert!(!members.contains("job:csrf"), "nothing changed: {members}");
+    // The frontend's own origin may; so may a header token from anywhere.
+    assert_eq!(subscribe(Some("https://app.example"), false).await.0, 200);
+    assert_eq!(subscribe(Some("https://evil.example"), true).await.0, 200);
+    stream.next_named("subscribed", WAIT).await.unwrap();
+}
