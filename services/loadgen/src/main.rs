@@ -245,7 +245,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let sources = Sources::new(common.source_first, common.sources)?;
     let server_pids = pids_or_listeners(&common.server_pid, server.addr.port(), "server")?;
     let redis_pids = pids_or_listeners(&common.redis_pid, redis.addr.port(), "Redis")?;
-    let run_id = format!("{:x}", loadgen::payload::now_micros());
+    // Unique even for generators started in the same microsecond (bench/scale.sh starts
+    // several at once): the start time, the process id and a random part.
+    let run_id = format!(
+        "{:x}-{:x}-{:08x}",
+        loadgen::payload::now_micros(),
+        std::process::id(),
+        rand::random::<u32>()
+    );
     let harness = Harness {
         routes: Routes {
             kind: common.target,
