@@ -9,7 +9,8 @@ Prints, for every kind of attacking socket, how long the gateway took to close t
 how many outlived their deadline + 2 s), the live streams' delivery latency (p50, p99) and
 losses, and the gateway's open descriptors before, during and after.
 
-    hostile_sockets.py --url http://127.0.0.1:PORT --pid PID [--idle 2000 --trickle 2000
+    hostile_sockets.py --url http://127.0.0.1:PORT --pid PID [--publish-url URL]
+        [--idle 2000 --trickle 2000
         --posts 500 --live 200 --rate 100 --seconds 20 --header-timeout 10 --request-timeout 10]
 
 Loopback only; bounded counts and duration.
@@ -139,6 +140,7 @@ def quantile(values: list, q: float) -> float:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
+    parser.add_argument("--publish-url", help="where events are published (default: --url)")
     parser.add_argument("--pid", type=int, required=True)
     parser.add_argument("--idle", type=int, default=2000)
     parser.add_argument("--trickle", type=int, default=2000)
@@ -169,7 +171,10 @@ async def main() -> None:
              ("post", args.posts, args.request_timeout)]
     attacks = {kind: [asyncio.create_task(attacker(host, port, kind, limit + 2 + 30))
                       for _ in range(count)] for kind, count, limit in kinds}
-    publishing = asyncio.create_task(publisher(host, port, jobs, args.rate, args.seconds, sent))
+    publish_to = urlparse(args.publish_url or args.url)
+    assert publish_to.hostname in ("127.0.0.1", "localhost"), "loopback only"
+    publishing = asyncio.create_task(
+        publisher(publish_to.hostname, publish_to.port, jobs, args.rate, args.seconds, sent))
     await asyncio.sleep(2)
     during = fds(args.pid)
     results = {kind: await asyncio.gather(*tasks) for kind, tasks in attacks.items()}
