@@ -21,8 +21,14 @@ const PORTS_HINT: &str = "starting the stack (if a port is taken, e.g. by anothe
      HTTP_ADDR=127.0.0.1:8080 ADMIN_ADDR=127.0.0.1:9100 cargo run -p devstack; workers take the two \
      ports after ADMIN_ADDR)";
 
+fn main() -> anyhow::Result<()> {
+    // The workers parse documents in children of this same binary.
+    resume_worker::sandbox::child::serve_if_requested();
+    run()
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn run() -> anyhow::Result<()> {
     let mut gateway = GatewayConfig::parse_from(["sse-gateway"]);
     service_runtime::telemetry::init_logging(gateway.log_format, "info");
     defaults::gateway(&mut gateway);

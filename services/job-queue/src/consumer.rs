@@ -24,6 +24,9 @@ pub struct ConsumerOptions {
     pub visibility_timeout: Duration,
     /// How long finished jobs are kept.
     pub job_ttl: Duration,
+    /// Takeovers from stopped workers a job survives; one more and it is dead-lettered
+    /// with the code `worker_lost`. Takeovers do not use up the job's attempts.
+    pub max_reclaims: u32,
 }
 
 /// A job this consumer now runs.
@@ -182,6 +185,7 @@ impl Consumer {
                     now_millis().to_string(),
                     job_id.clone(),
                     self.options.job_ttl.as_secs().max(1).to_string(),
+                    self.options.max_reclaims.to_string(),
                 ],
             )
             .await?;
@@ -248,11 +252,13 @@ impl Consumer {
         Ok(stored == 1)
     }
 
-    /// Records a failed attempt. `permanent` failures (bad input) are not retried.
+    /// Records a failed attempt, `code` being the error's machine-readable kind.
+    /// `permanent` failures (bad input) are not retried.
     pub async fn fail(
         &self,
         claimed: &Claimed,
         error: &str,
+        code: &str,
         permanent: bool,
     ) -> Result<FailOutcome, QueueError> {
         let keys = self.queue.keys();
@@ -278,6 +284,7 @@ impl Consumer {
                     if permanent { "1" } else { "0" }.to_owned(),
                     job_id.clone(),
                     (now + millis(delay)).to_string(),
+                    code.to_owned(),
                 ],
             )
             .await?;

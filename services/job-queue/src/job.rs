@@ -104,6 +104,12 @@ pub struct JobRecord {
     pub result: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Machine-readable kind of `error`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// Times the job was taken over from a worker that stopped while running it.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reclaims: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organisation_id: Option<String>,
     #[serde(skip)]
@@ -119,6 +125,10 @@ pub struct JobRecord {
     pub delay_until: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worker: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl JobRecord {
@@ -148,6 +158,8 @@ impl JobRecord {
             data: json(hash.remove("data")).unwrap_or(Value::Null),
             result: json(hash.remove("result")),
             error: hash.remove("error"),
+            error_code: hash.remove("errorCode"),
+            reclaims: number(&hash, "reclaims").unwrap_or(0) as u32,
             organisation_id: hash.remove("organisationId"),
             traceparent: hash.remove("traceparent"),
             worker: hash.remove("worker"),

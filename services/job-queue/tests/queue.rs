@@ -43,6 +43,7 @@ impl Setup {
                 consumer: name.into(),
                 visibility_timeout: visibility,
                 job_ttl: Duration::from_secs(3600),
+                max_reclaims: 1,
             },
         )
         .await
@@ -169,7 +170,10 @@ async fn failures_retry_with_exponential_backoff_then_dead_letter() {
     let consumer = s.consumer("w1", Duration::from_secs(30)).await;
 
     let first = next_job(&consumer).await;
-    let outcome = consumer.fail(&first, "timeout", false).await.unwrap();
+    let outcome = consumer
+        .fail(&first, "timeout", "fetch_timeout", false)
+        .await
+        .unwrap();
     assert_eq!(
         outcome,
         FailOutcome::Retry {
@@ -188,7 +192,10 @@ async fn failures_retry_with_exponential_backoff_then_dead_letter() {
     assert_eq!(consumer.promote_due(10).await.unwrap(), 1);
     let second = next_job(&consumer).await;
     assert_eq!(second.attempt, 2);
-    let outcome = consumer.fail(&second, "timeout", false).await.unwrap();
+    let outcome = consumer
+        .fail(&second, "timeout", "fetch_timeout", false)
+        .await
+        .unwrap();
     assert_eq!(
         outcome,
         FailOutcome::Retry {
@@ -207,7 +214,10 @@ async fn failures_retry_with_exponential_backoff_then_dead_letter() {
     assert_eq!(consumer.promote_due(10).await.unwrap(), 1);
     let third = next_job(&consumer).await;
     assert_eq!(third.attempt, 3);
-    let outcome = consumer.fail(&third, "still broken", false).await.unwrap();
+    let outcome = consumer
+        .fail(&third, "still broken", "fetch_timeout", false)
+        .await
+        .unwrap();
     assert_eq!(outcome, FailOutcome::Dead { attempts: 3 });
 
     let record = s.queue.get("flaky").await.unwrap().unwrap();
@@ -231,10 +241,14 @@ async fn permanent_failures_are_not_retried() {
     let consumer = s.consumer("w1", Duration::from_secs(30)).await;
     let claimed = next_job(&consumer).await;
     let outcome = consumer
-        .fail(&claimed, "the PDF is corrupt", true)
+        .fail(&claimed, "the PDF is corrupt", "corrupt", true)
         .await
         .unwrap();
     assert_eq!(outcome, FailOutcome::Dead { attempts: 1 });
+    let record = s.queue.get("corrupt").await.unwrap().unwrap();
+    assert_eq!(record.error_code.as_deref(), Some("corrupt"));
+    let dead = s.redis.cli(&["XRANGE", &s.queue.keys().dead(), "-", "+"]);
+    assert!(dead.contains("corrupt"), "dead letter: {dead}");
     assert_eq!(s.queue.counts().await.unwrap(), counts(0, 0, 0, 1, 0));
 }
 
@@ -321,7 +335,40 @@ async fn a_job_abandoned_on_every_attempt_is_dead_lettered() {
         panic!("abandoned: {third:?}")
     };
     assert_eq!(record.state, JobState::Failed);
+    assert_eq!(record.error_code.as_deref(), Some("worker_lost"));
+    assert_eq!(record.reclaims, 2);
     assert_eq!(s.queue.counts().await.unwrap(), counts(0, 0, 0, 1, 0));
+    let dead = s.redis.cli(&["XRANGE", &s.queue.keys().dead(), "-", "+"]);
+    assert!(
+        dead.contains("cursed") && dead.contains("worker_lost"),
+        "dead letter: {dead}"
+    );
+}
+
+#[tokio::test]
+async fn a_takeover_does_not_use_up_an_attempt() {
+    let s = setup().await;
+    s.queue
+        .add("shared", &job(), &options(2, 10))
+        .await
+        .unwrap();
+    // The job ran on a worker that stopped (with other jobs): it is taken over once...
+    let a = s.consumer("a", Duration::from_millis(50)).await;
+    let _lost = next_job(&a).await;
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    let taken = match a.reclaim(10).await.unwrap().pop() {
+        Some(Delivery::Run(taken)) => taken,
+        other => panic!("taken over: {other:?}"),
+    };
+    assert_eq!(taken.attempt, 2);
+    // ...and its first real failure still leaves it its second attempt.
+    let outcome = a
+        .fail(&taken, "the file server timed out", "fetch_timeout", false)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, FailOutcome::Retry { .. }), "{outcome:?}");
+    let record = s.queue.get("shared").await.unwrap().unwrap();
+    assert_eq!((record.attempts, record.reclaims), (2, 1));
 }
 
 #[tokio::test]

@@ -124,6 +124,14 @@ pub struct JobUpdate {
     /// Present when failed (or retrying).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Machine-readable kind of `error` (an addition), one of [`crate::failure_codes`] or a
+    /// document reader's code: `corrupt`, `encrypted`, `no_text`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// Where the full result is, when completed (an addition): `result` then carries a
+    /// bounded [`crate::summary::ResultSummary`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_url: Option<String>,
     /// 1-based attempt number (an addition).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u32>,
@@ -154,6 +162,8 @@ impl JobUpdate {
             candidate_id: None,
             result: None,
             error: None,
+            error_code: None,
+            result_url: None,
             attempt: None,
             traceparent: None,
             snapshot: false,

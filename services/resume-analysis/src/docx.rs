@@ -42,8 +42,11 @@ pub fn read(bytes: &[u8]) -> Result<String, ParseError> {
 }
 
 fn too_large() -> ParseError {
-    ParseError::Corrupt("the DOCX body is unreasonably large (over 20 MiB of XML)".into())
+    ParseError::TooLarge("the DOCX body expands to over 20 MiB of XML".into())
 }
+
+/// Deepest XML element nesting read (Word writes a few dozen levels at most).
+const MAX_DEPTH: usize = 1_000;
 
 /// Text runs (`w:t`) joined into lines per paragraph (`w:p`); `w:tab` and `w:br` kept.
 fn paragraphs(xml: &str) -> Result<String, ParseError> {
@@ -51,22 +54,34 @@ fn paragraphs(xml: &str) -> Result<String, ParseError> {
     let mut out = String::new();
     let mut in_text = false;
     let mut run_depth = 0usize;
+    let mut depth = 0usize;
     loop {
         let event = reader
             .read_event()
             .map_err(|e| ParseError::Corrupt(format!("the DOCX XML is malformed ({e})")))?;
         match event {
-            Event::Start(e) => match e.local_name().as_ref() {
-                "t" => in_text = true,
-                "r" => run_depth += 1,
-                _ => {}
-            },
-            Event::End(e) => match e.local_name().as_ref() {
-                "t" => in_text = false,
-                "r" => run_depth = run_depth.saturating_sub(1),
-                "p" => out.push('\n'),
-                _ => {}
-            },
+            Event::Start(e) => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(ParseError::TooComplex(format!(
+                        "the DOCX XML nests more than {MAX_DEPTH} levels deep"
+                    )));
+                }
+                match e.local_name().as_ref() {
+                    "t" => in_text = true,
+                    "r" => run_depth += 1,
+                    _ => {}
+                }
+            }
+            Event::End(e) => {
+                depth = depth.saturating_sub(1);
+                match e.local_name().as_ref() {
+                    "t" => in_text = false,
+                    "r" => run_depth = run_depth.saturating_sub(1),
+                    "p" => out.push('\n'),
+                    _ => {}
+                }
+            }
             Event::Empty(e) => match e.local_name().as_ref() {
                 "tab" if run_depth > 0 => out.push('\t'),
                 "br" | "cr" if run_depth > 0 => out.push('\n'),
@@ -121,6 +136,14 @@ mod tests {
             paragraphs(xml).unwrap(),
             "Acme\t2019\nLead\n\ne-mail <x> \"q\"\n"
         );
+    }
+
+    #[test]
+    fn deep_nesting_is_too_complex() {
+        let xml = format!("{}{}", "<w:x>".repeat(5_000), "</w:x>".repeat(5_000));
+        assert_eq!(paragraphs(&xml).unwrap_err().code(), "document_too_complex");
+        let xml = format!("{}<w:t>ok</w:t>{}", "<w:x>".repeat(50), "</w:x>".repeat(50));
+        assert_eq!(paragraphs(&xml).unwrap(), "ok");
     }
 
     #[test]

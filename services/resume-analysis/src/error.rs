@@ -16,6 +16,10 @@ pub enum ParseError {
     Corrupt(String),
     #[error("{0}")]
     Unsupported(String),
+    #[error("the document is too large to read: {0}; upload a shorter résumé")]
+    TooLarge(String),
+    #[error("the document is too complex to read: {0}; export it again and re-upload")]
+    TooComplex(String),
     #[error(
         "the document contains no selectable text (a scanned image?); upload a PDF with a text layer, a DOCX or a text file"
     )]
@@ -24,7 +28,8 @@ pub enum ParseError {
 
 impl ParseError {
     /// Short machine-readable kind (also a metric label): `empty`, `encrypted`, `corrupt`,
-    /// `unsupported` or `no_text`.
+    /// `unsupported`, `no_text`, `document_too_large` or `document_too_complex` (the last two
+    /// shared with the limits the worker enforces around the parser).
     pub fn code(&self) -> &'static str {
         match self {
             ParseError::Empty => "empty",
@@ -32,6 +37,8 @@ impl ParseError {
             ParseError::Corrupt(_) => "corrupt",
             ParseError::Unsupported(_) => "unsupported",
             ParseError::NoText => "no_text",
+            ParseError::TooLarge(_) => "document_too_large",
+            ParseError::TooComplex(_) => "document_too_complex",
         }
     }
 }
@@ -48,6 +55,8 @@ mod tests {
             (ParseError::Corrupt("x".into()), "corrupt"),
             (ParseError::Unsupported("x".into()), "unsupported"),
             (ParseError::NoText, "no_text"),
+            (ParseError::TooLarge("x".into()), "document_too_large"),
+            (ParseError::TooComplex("x".into()), "document_too_complex"),
         ];
         for (error, code) in all {
             assert_eq!(error.code(), code);

@@ -37,6 +37,11 @@ pub fn read(bytes: &[u8]) -> Result<(String, u32), ParseError> {
     if pages == 0 {
         return Err(ParseError::Corrupt("the PDF has no pages".into()));
     }
+    if pages > MAX_PAGES {
+        return Err(ParseError::TooLarge(format!(
+            "the PDF has {pages} pages, more than the {MAX_PAGES} read from one résumé"
+        )));
+    }
     if !page_tree_is_sound(&document) {
         return Err(ParseError::Corrupt(
             "the PDF page tree loops back on itself".into(),
@@ -65,6 +70,9 @@ pub fn read(bytes: &[u8]) -> Result<(String, u32), ParseError> {
     }
     Ok((text, pages))
 }
+
+/// Most pages read: a résumé has a few; thousands only cost time.
+const MAX_PAGES: u32 = 500;
 
 /// Deepest page tree accepted (real files nest a few levels).
 const MAX_PAGE_TREE_DEPTH: usize = 64;

@@ -15,8 +15,14 @@ use service_runtime::redis::RedisOptions;
 use test_support::RedisServer;
 use tokio_util::sync::CancellationToken;
 
+fn main() -> anyhow::Result<()> {
+    // Documents are parsed in children of this same program.
+    resume_worker::sandbox::child::serve_if_requested();
+    run()
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn run() -> anyhow::Result<()> {
     let per_type: usize = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())

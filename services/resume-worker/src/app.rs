@@ -18,6 +18,7 @@ use crate::metrics as m;
 use crate::pipeline::Pipeline;
 use crate::presence::Presence;
 use crate::runner::Runner;
+use crate::sandbox::{ParseLimits, Sandbox};
 
 /// A built worker, connected, not yet taking jobs.
 pub struct Application {
@@ -68,6 +69,7 @@ impl Application {
                 consumer: worker_id.clone(),
                 visibility_timeout: config.visibility_timeout,
                 job_ttl: config.job_ttl,
+                max_reclaims: config.max_reclaims,
             },
         )
         .await
@@ -104,7 +106,14 @@ impl Application {
                 queue,
                 publisher,
                 fetcher,
-                parse_timeout: config.parse_timeout,
+                sandbox: Sandbox::new(
+                    config.parse_program()?,
+                    ParseLimits {
+                        max_memory: config.parse_max_memory,
+                        timeout: config.parse_timeout,
+                        max_output: config.parse_max_output,
+                    },
+                ),
             },
             reporter,
             presence,

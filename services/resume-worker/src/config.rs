@@ -71,9 +71,29 @@ pub struct WorkerConfig {
     #[arg(long, env = "FETCH_ONLY_HOSTS", default_value = "")]
     pub fetch_only_hosts: String,
 
-    /// Time limit for parsing one document.
+    /// Time limit for parsing one document: wall time (the parse process is killed) and
+    /// CPU time (the same, rounded up to whole seconds).
     #[arg(long, env = "PARSE_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub parse_timeout: Duration,
+
+    /// Address space of the process that parses one document, in bytes (`RLIMIT_AS`).
+    #[arg(long, env = "PARSE_MAX_MEMORY", default_value_t = 512 * 1024 * 1024)]
+    pub parse_max_memory: u64,
+
+    /// Most text taken from one document, in bytes; a larger one fails as
+    /// `document_too_large`.
+    #[arg(long, env = "PARSE_MAX_OUTPUT", default_value_t = 2 * 1024 * 1024)]
+    pub parse_max_output: u64,
+
+    /// Program started to parse each document (it must be a resume-worker or another
+    /// binary that serves parse requests). Empty: this process's own binary.
+    #[arg(long, env = "PARSE_PROGRAM", default_value = "")]
+    pub parse_program: String,
+
+    /// Times a job may be taken over from a worker that stopped while running it; one more
+    /// and it fails as `worker_lost` (dead-lettered). Takeovers do not use up attempts.
+    #[arg(long, env = "MAX_RECLAIMS", default_value_t = 2)]
+    pub max_reclaims: u32,
 
     /// This pod's name (Kubernetes sets it from metadata.name).
     #[arg(long, env = "POD_NAME", default_value = "")]
@@ -127,6 +147,15 @@ impl WorkerConfig {
         list(&self.fetch_only_hosts)
     }
 
+    /// The program that parses documents.
+    pub fn parse_program(&self) -> anyhow::Result<std::path::PathBuf> {
+        if !self.parse_program.is_empty() {
+            return Ok(self.parse_program.clone().into());
+        }
+        std::env::current_exe()
+            .map_err(|e| anyhow::anyhow!("finding this program to parse documents with: {e}"))
+    }
+
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
             (1..=256).contains(&self.concurrency),
@@ -139,6 +168,18 @@ impl WorkerConfig {
         anyhow::ensure!(
             self.visibility_timeout >= std::time::Duration::from_millis(300),
             "VISIBILITY_TIMEOUT must be at least 300ms"
+        );
+        anyhow::ensure!(
+            self.parse_max_memory >= 64 * 1024 * 1024,
+            "PARSE_MAX_MEMORY must be at least 64 MiB (67108864)"
+        );
+        anyhow::ensure!(
+            self.parse_max_output >= 4096,
+            "PARSE_MAX_OUTPUT must be at least 4096"
+        );
+        anyhow::ensure!(
+            self.parse_timeout >= std::time::Duration::from_millis(100),
+            "PARSE_TIMEOUT must be at least 100ms"
         );
         anyhow::ensure!(
             !self.heartbeat.is_zero(),

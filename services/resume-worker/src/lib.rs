@@ -6,6 +6,8 @@
 //! - [`runner`]: the job loop, concurrency, keep-alive, outcomes.
 //! - [`pipeline`]: the stages of one analysis.
 //! - [`source`]: the résumé's bytes, from an upload or a URL.
+//! - [`sandbox`]: parsing in a child process under memory, CPU, time and output limits.
+//! - [`summary`]: the bounded summary a `completed` event carries.
 //! - [`progress`]: `job_update` events and recorded progress.
 //! - [`presence`]: `worker_status` and the live-worker registry.
 //! - [`failure`]: retryable versus permanent failures.
@@ -20,7 +22,9 @@ pub mod pipeline;
 pub mod presence;
 pub mod progress;
 pub mod runner;
+pub mod sandbox;
 pub mod source;
+pub mod summary;
 pub mod today;
 
 pub use app::Application;

@@ -18,6 +18,7 @@ pub const RETRIES: &str = "worker_retries_total";
 pub const RECLAIMS: &str = "worker_reclaims_total";
 pub const PARSE_FAILURES: &str = "worker_parse_failures_total";
 pub const QUEUE_DEPTH: &str = "worker_queue_depth";
+pub const PARSE_CHILD_DURATION: &str = "worker_parse_child_duration_seconds";
 
 /// `JOBS`' `outcome` values.
 const OUTCOMES: &[&str] = &["completed", "retrying", "failed", "duplicate", "ignored"];
@@ -43,6 +44,11 @@ pub fn describe() {
     describe_counter!(RETRIES, "Attempts that failed and were scheduled again.");
     describe_counter!(RECLAIMS, "Jobs taken over from a worker that stopped.");
     describe_counter!(PARSE_FAILURES, "Documents that could not be read, by kind.");
+    describe_histogram!(
+        PARSE_CHILD_DURATION,
+        Unit::Seconds,
+        "Life of one document-reading child process, from start to answer or kill."
+    );
     describe_gauge!(
         QUEUE_DEPTH,
         "Jobs of the queue per state, read from Redis at scrape time (every worker of a queue reports the same values)."

@@ -2,12 +2,13 @@
 //! extracting → analyzing → storing. Each stage is announced before it runs, so progress
 //! is monotonic and a failure names the stage it happened in.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use job_queue::{Claimed, Queue};
 use progress_contract::Publisher;
 use progress_contract::events::Stage;
 use progress_contract::jobs::ResumeJobData;
+use progress_contract::summary::ResultSummary;
 use resume_analysis::{Requirements, YearMonth};
 use safe_fetch::SafeFetcher;
 use serde_json::{Value, json};
@@ -16,14 +17,22 @@ use tracing::Instrument;
 use crate::failure::Failure;
 use crate::metrics as m;
 use crate::progress::JobProgress;
-use crate::{source, today};
+use crate::sandbox::Sandbox;
+use crate::{source, summary, today};
 
 /// Everything a job attempt needs. Shared by all jobs of the process.
 pub struct Pipeline {
     pub queue: Queue,
     pub publisher: Publisher,
     pub fetcher: SafeFetcher,
-    pub parse_timeout: Duration,
+    pub sandbox: Sandbox,
+}
+
+/// A finished analysis: the full result (stored, `GET /api/v1/jobs/{id}/result`) and its
+/// bounded summary (the `completed` event).
+pub struct Analysed {
+    pub result: Value,
+    pub summary: ResultSummary,
 }
 
 /// A failed attempt and the stage it failed in.
@@ -71,7 +80,7 @@ impl Timings {
 
 impl Pipeline {
     /// Runs every stage but the final store; returns the result to store.
-    pub async fn run(&self, claimed: &Claimed) -> Result<Value, StageFailure> {
+    pub async fn run(&self, claimed: &Claimed) -> Result<Analysed, StageFailure> {
         let data: ResumeJobData =
             serde_json::from_value(claimed.job.data.clone()).map_err(|e| StageFailure {
                 failure: Failure::permanent("invalid_job", format!("the job data is invalid: {e}")),
@@ -92,9 +101,9 @@ impl Pipeline {
         let stage = timings.stage();
         timings.finish();
         match result {
-            Ok(mut value) => {
-                value["stages"] = Value::Array(timings.done);
-                Ok(value)
+            Ok(mut analysed) => {
+                analysed.result["stages"] = Value::Array(timings.done);
+                Ok(analysed)
             }
             Err(failure) => Err(StageFailure { failure, stage }),
         }
@@ -106,7 +115,7 @@ impl Pipeline {
         data: &ResumeJobData,
         progress: &JobProgress<'_>,
         timings: &mut Timings,
-    ) -> Result<Value, Failure> {
+    ) -> Result<Analysed, Failure> {
         let job_id = &claimed.job.job_id;
         let span = timings.next(Stage::Initializing);
         progress
@@ -133,35 +142,15 @@ impl Pipeline {
             )
             .instrument(span.clone())
             .await;
-        let bytes = source.bytes;
-        let mime = source.mime_type.clone();
-        let name = source.file_name.clone();
-        let parsing = tokio::task::spawn_blocking(move || {
-            resume_analysis::parse(&bytes, mime.as_deref(), name.as_deref())
-        });
-        let document = match tokio::time::timeout(self.parse_timeout, parsing)
+        let document = self
+            .sandbox
+            .parse(
+                source.bytes,
+                source.mime_type.clone(),
+                source.file_name.clone(),
+            )
             .instrument(span)
-            .await
-        {
-            Err(_) => {
-                metrics::counter!(m::PARSE_FAILURES, "kind" => "timeout").increment(1);
-                return Err(Failure::permanent(
-                    "parse_timeout",
-                    "reading the document took too long",
-                ));
-            }
-            Ok(Err(join)) => {
-                return Err(Failure::retryable(
-                    "internal",
-                    format!("the parser stopped: {join}"),
-                ));
-            }
-            Ok(Ok(Err(error))) => {
-                metrics::counter!(m::PARSE_FAILURES, "kind" => error.code()).increment(1);
-                return Err(Failure::permanent(error.code(), error.to_string()));
-            }
-            Ok(Ok(Ok(document))) => document,
-        };
+            .await?;
 
         let span = timings.next(Stage::Extracting);
         progress
@@ -191,7 +180,8 @@ impl Pipeline {
             .stage(Stage::Storing, "Saving the results")
             .instrument(span)
             .await;
-        Ok(json!({
+        let summary = summary::of(job_id, &document, &profile, &analysis);
+        let result = json!({
             "resumeId": data.resume_id,
             "candidateId": data.candidate_id,
             "document": {
@@ -203,6 +193,7 @@ impl Pipeline {
             },
             "profile": profile,
             "analysis": analysis,
-        }))
+        });
+        Ok(Analysed { result, summary })
     }
 }

@@ -5,7 +5,7 @@ use job_queue::Queue;
 use progress_contract::Publisher;
 use progress_contract::events::{JobStatus, JobUpdate, Stage};
 use progress_contract::jobs::ResumeJobData;
-use serde_json::Value;
+use progress_contract::summary::ResultSummary;
 
 /// Progress reported when a stage starts; monotonic.
 pub fn stage_progress(stage: Stage) -> u8 {
@@ -65,30 +65,34 @@ impl JobProgress<'_> {
             .await;
     }
 
-    pub async fn completed(&self, result: Value) {
+    /// The final event: the bounded summary, and where the full result is.
+    pub async fn completed(&self, summary: &ResultSummary) {
         let mut update = self
             .update(JobStatus::Completed, 100)
             .stage(Stage::Storing)
             .message("Analysis complete");
-        update.result = Some(result);
+        update.result_url = Some(summary.result_url.clone());
+        update.result = serde_json::to_value(summary).ok();
         self.publish(update).await;
     }
 
-    pub async fn retrying(&self, error: &str, delay_ms: u64) {
+    pub async fn retrying(&self, error: &str, code: &str, delay_ms: u64) {
         let mut update = self.update(JobStatus::Retrying, 0).message(format!(
             "Attempt {} failed; retrying in {} ms",
             self.attempt, delay_ms
         ));
         update.error = Some(error.to_owned());
+        update.error_code = Some(code.to_owned());
         self.publish(update).await;
     }
 
-    pub async fn failed(&self, error: &str, stage: Option<Stage>) {
+    pub async fn failed(&self, error: &str, code: &str, stage: Option<Stage>) {
         let mut update = self
             .update(JobStatus::Failed, 100)
             .message("Analysis failed");
         update.stage = stage;
         update.error = Some(error.to_owned());
+        update.error_code = Some(code.to_owned());
         self.publish(update).await;
     }
 }

@@ -82,10 +82,15 @@ impl Runner {
                 let data: ResumeJobData =
                     serde_json::from_value(job.data.clone()).unwrap_or_default();
                 let error = job.error.clone().unwrap_or_else(|| "abandoned".into());
+                let code = job
+                    .error_code
+                    .as_deref()
+                    .unwrap_or(progress_contract::failure_codes::WORKER_LOST);
                 self.progress(&job.job_id, &data, job.attempts)
-                    .failed(&error, None)
+                    .failed(&error, code, None)
                     .instrument(job_span(&job))
                     .await;
+                self.discard_upload(&job.job_id, &data).await;
                 self.reporter.changed();
                 metrics::counter!(m::JOBS, "outcome" => "failed").increment(1);
                 return Outcome::Failed {
@@ -129,6 +134,15 @@ impl Runner {
         }
     }
 
+    /// Deletes the uploaded file of a job that will not run again.
+    async fn discard_upload(&self, job_id: &str, data: &ResumeJobData) {
+        if data.uploaded {
+            if let Err(error) = self.pipeline.queue.delete_file(job_id).await {
+                tracing::warn!(%error, job.id = job_id, "deleting the uploaded file failed");
+            }
+        }
+    }
+
     async fn run_claimed(&self, claimed: &Claimed) -> Outcome {
         let job_id = claimed.job.job_id.clone();
         let alive = CancellationToken::new();
@@ -144,12 +158,10 @@ impl Runner {
             serde_json::from_value(claimed.job.data.clone()).unwrap_or_default();
         let progress = self.progress(&job_id, &data, claimed.attempt);
         match result {
-            Ok(value) => match self.consumer.complete(claimed, &value).await {
+            Ok(analysed) => match self.consumer.complete(claimed, &analysed.result).await {
                 Ok(true) => {
-                    progress.completed(value).await;
-                    if data.uploaded {
-                        let _ = self.pipeline.queue.delete_file(&job_id).await;
-                    }
+                    progress.completed(&analysed.summary).await;
+                    self.discard_upload(&job_id, &data).await;
                     Outcome::Completed { job_id }
                 }
                 Ok(false) => Outcome::Duplicate { job_id },
@@ -164,13 +176,13 @@ impl Runner {
                 tracing::warn!(job.id = %job_id, kind = failure.kind, error = %failure.message, "job attempt failed");
                 match self
                     .consumer
-                    .fail(claimed, &failure.message, !failure.retryable)
+                    .fail(claimed, &failure.message, failure.kind, !failure.retryable)
                     .await
                 {
                     Ok(FailOutcome::Retry { attempt, delay }) => {
                         metrics::counter!(m::RETRIES).increment(1);
                         progress
-                            .retrying(&failure.message, delay.as_millis() as u64)
+                            .retrying(&failure.message, failure.kind, delay.as_millis() as u64)
                             .await;
                         Outcome::Retrying {
                             job_id,
@@ -179,7 +191,10 @@ impl Runner {
                         }
                     }
                     Ok(FailOutcome::Dead { .. }) => {
-                        progress.failed(&failure.message, failed.stage).await;
+                        progress
+                            .failed(&failure.message, failure.kind, failed.stage)
+                            .await;
+                        self.discard_upload(&job_id, &data).await;
                         Outcome::Failed {
                             job_id,
                             error: failure.message,

@@ -1,6 +1,6 @@
 -- Marks a delivered stream entry's job as active, counting the attempt.
 -- KEYS: 1 job hash, 2 stream, 3 counts hash, 4 dead-letter stream
--- ARGV: 1 group, 2 entry id, 3 consumer, 4 now (ms), 5 job id, 6 ttl (s)
+-- ARGV: 1 group, 2 entry id, 3 consumer, 4 now (ms), 5 job id, 6 ttl (s), 7 max reclaims
 local status = redis.call('HGET', KEYS[1], 'status')
 if (not status) or status == 'completed' or status == 'failed' then
   -- Finished (or expired) already: a duplicate delivery. Drop the entry.
@@ -9,22 +9,27 @@ if (not status) or status == 'completed' or status == 'failed' then
   return {'skip', 0}
 end
 local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-local max = tonumber(redis.call('HGET', KEYS[1], 'maxAttempts') or '1')
 if status == 'waiting' then
   redis.call('HINCRBY', KEYS[3], 'waiting', -1)
   redis.call('HINCRBY', KEYS[3], 'active', 1)
 end
--- status 'active' here means the entry was reclaimed from a worker that stopped.
-if attempts > max then
-  local message = 'the job was abandoned by its worker ' .. (attempts - 1) .. ' times'
-  redis.call('HSET', KEYS[1], 'status', 'failed', 'error', message, 'finishedAt', ARGV[4], 'updatedAt', ARGV[4])
-  redis.call('XADD', KEYS[4], '*', 'jobId', ARGV[5], 'error', message, 'attempts', attempts - 1)
-  redis.call('HINCRBY', KEYS[3], 'active', -1)
-  redis.call('HINCRBY', KEYS[3], 'failed', 1)
-  redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
-  redis.call('XDEL', KEYS[2], ARGV[2])
-  redis.call('EXPIRE', KEYS[1], ARGV[6])
-  return {'dead', attempts - 1}
+-- status 'active' here means the entry was reclaimed from a worker that stopped. A reclaim
+-- is counted apart from failed attempts: it does not use up the job's retries.
+if status == 'active' then
+  local reclaims = redis.call('HINCRBY', KEYS[1], 'reclaims', 1)
+  if reclaims > tonumber(ARGV[7]) then
+    local message = 'the workers running the job stopped ' .. reclaims .. ' times without finishing it'
+    redis.call('HSET', KEYS[1], 'status', 'failed', 'error', message, 'errorCode', 'worker_lost',
+      'finishedAt', ARGV[4], 'updatedAt', ARGV[4])
+    redis.call('XADD', KEYS[4], '*', 'jobId', ARGV[5], 'error', message, 'code', 'worker_lost',
+      'attempts', attempts - 1)
+    redis.call('HINCRBY', KEYS[3], 'active', -1)
+    redis.call('HINCRBY', KEYS[3], 'failed', 1)
+    redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
+    redis.call('XDEL', KEYS[2], ARGV[2])
+    redis.call('EXPIRE', KEYS[1], ARGV[6])
+    return {'dead', attempts - 1}
+  end
 end
 redis.call('HSET', KEYS[1], 'status', 'active', 'worker', ARGV[3], 'startedAt', ARGV[4],
   'updatedAt', ARGV[4], 'entryId', ARGV[2])

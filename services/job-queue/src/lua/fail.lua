@@ -1,7 +1,8 @@
 -- Records a failed attempt: schedules a retry, or dead-letters the job after its last attempt.
+-- Attempts taken over from stopped workers (reclaims) do not count against the retries.
 -- KEYS: 1 job hash, 2 stream, 3 counts hash, 4 delayed zset, 5 dead-letter stream
 -- ARGV: 1 group, 2 entry id, 3 now (ms), 4 error, 5 ttl (s), 6 permanent (0/1),
---       7 job id, 8 retry due time (ms)
+--       7 job id, 8 retry due time (ms), 9 error code
 redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[2], ARGV[2])
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -9,18 +10,20 @@ if status ~= 'active' then
   return {'ignored', 0}
 end
 local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '1')
+local reclaims = tonumber(redis.call('HGET', KEYS[1], 'reclaims') or '0')
 local max = tonumber(redis.call('HGET', KEYS[1], 'maxAttempts') or '1')
 redis.call('HINCRBY', KEYS[3], 'active', -1)
-if ARGV[6] == '0' and attempts < max then
-  redis.call('HSET', KEYS[1], 'status', 'delayed', 'error', ARGV[4], 'delayUntil', ARGV[8],
-    'updatedAt', ARGV[3])
+if ARGV[6] == '0' and attempts - reclaims < max then
+  redis.call('HSET', KEYS[1], 'status', 'delayed', 'error', ARGV[4], 'errorCode', ARGV[9],
+    'delayUntil', ARGV[8], 'updatedAt', ARGV[3])
   redis.call('ZADD', KEYS[4], ARGV[8], ARGV[7])
   redis.call('HINCRBY', KEYS[3], 'delayed', 1)
   return {'retry', attempts}
 end
-redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[4], 'finishedAt', ARGV[3],
-  'updatedAt', ARGV[3])
-redis.call('XADD', KEYS[5], '*', 'jobId', ARGV[7], 'error', ARGV[4], 'attempts', attempts)
+redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[4], 'errorCode', ARGV[9],
+  'finishedAt', ARGV[3], 'updatedAt', ARGV[3])
+redis.call('XADD', KEYS[5], '*', 'jobId', ARGV[7], 'error', ARGV[4], 'code', ARGV[9],
+  'attempts', attempts)
 redis.call('HINCRBY', KEYS[3], 'failed', 1)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return {'dead', attempts}

@@ -39,6 +39,7 @@ async fn gateway(url: &str) -> Running {
 
 async fn worker(url: &str) -> DropGuard {
     let mut config = WorkerConfig::local(url);
+    config.parse_program = env!("CARGO_BIN_EXE_resume-worker").into();
     config.heartbeat = Duration::from_millis(500);
     config.visibility_timeout = Duration::from_secs(2);
     let worker = Worker::build(config).await.expect("worker builds");

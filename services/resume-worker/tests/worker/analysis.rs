@@ -84,17 +84,23 @@ async fn an_uploaded_pdf_is_analysed_end_to_end_through_the_gateway() {
     assert_eq!(updates[0]["status"], "waiting");
     assert_eq!(stages(&updates), ALL_STAGES);
     assert_progress_monotonic(&updates);
-    assert_sample_result(&last["result"]);
-    let matched = &last["result"]["analysis"]["match"];
+    // The event carries the summary; the full result is one request away.
+    let summary = &last["result"];
+    assert_eq!(summary["summary"], true, "{summary}");
+    assert_eq!(summary["contact"]["email"], "jane.doe@example.com");
+    assert_eq!(summary["score"], 67);
+    assert_eq!(summary["match"]["missing"], json!(["Haskell"]));
+    assert_eq!(summary["counts"]["pages"], 1);
+    assert_eq!(last["resultUrl"], "/api/v1/jobs/upload-pdf/result");
+    let full = stack.full_result(last).await;
+    assert_sample_result(&full);
+    let matched = &full["analysis"]["match"];
     assert_eq!(matched["missing"], json!(["Haskell"]), "{matched}");
     assert_eq!(matched["score"], 67);
-    assert_eq!(last["result"]["document"]["format"], "pdf");
+    assert_eq!(full["document"]["format"], "pdf");
 
     let job = stack.wait_state("upload-pdf", "completed").await;
-    assert_eq!(
-        job["result"], last["result"],
-        "the stored result is the published one"
-    );
+    assert_eq!(job["result"], full, "the stored result is the one served");
     assert_eq!(job["attempts"], 1);
     let leftover = stack
         .redis
@@ -147,8 +153,9 @@ async fn docx_five_page_pdf_and_text_from_urls_are_analysed() {
         assert_eq!(last["status"], "completed", "{job_id}: {last}");
         assert_eq!(stages(&updates), ALL_STAGES, "{job_id}");
         assert_progress_monotonic(&updates);
-        assert_sample_result(&last["result"]);
-        let document = &last["result"]["document"];
+        let full = stack.full_result(last).await;
+        assert_sample_result(&full);
+        let document = &full["document"];
         assert!(
             document["format"]
                 .as_str()

@@ -54,6 +54,8 @@ impl Stack {
     pub fn worker_config(&self) -> WorkerConfig {
         let mut config = WorkerConfig::local(self.redis.url());
         config.fetch_allow_hosts = "127.0.0.1".into();
+        // The test binary cannot parse documents: the worker binary can.
+        config.parse_program = env!("CARGO_BIN_EXE_resume-worker").into();
         config.visibility_timeout = Duration::from_secs(1);
         config.heartbeat = Duration::from_millis(200);
         config.queue_update_interval = Duration::from_millis(100);
@@ -122,6 +124,16 @@ impl Stack {
             .json()
             .await
             .unwrap()
+    }
+
+    /// The full result a `completed` event points to with `resultUrl`.
+    pub async fn full_result(&self, completed: &Value) -> Value {
+        let path = completed["resultUrl"].as_str().expect("resultUrl");
+        let response = self.http.get(self.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["status"], "completed");
+        body["result"].clone()
     }
 
     /// Polls the job until its state is `state`.

@@ -97,6 +97,7 @@ pub fn router(state: AppState) -> Router {
             post(jobs::upload).layer(DefaultBodyLimit::max(upload_limit)),
         )
         .route("/jobs/{job_id}", get(jobs::get))
+        .route("/jobs/{job_id}/result", get(jobs::result))
         .route("/queues/{queue_name}", get(jobs::counts))
         .route("/workers", get(jobs::workers))
         .route_layer(axum::middleware::from_fn_with_state(

@@ -28,6 +28,7 @@ use super::schema;
         super::jobs::add,
         super::jobs::upload,
         super::jobs::get,
+        super::jobs::result,
         super::jobs::counts,
         super::jobs::workers,
         document,

@@ -185,6 +185,10 @@ pub struct Job {
     pub data: Value,
     pub result: Option<Value>,
     pub error: Option<String>,
+    /// Machine-readable kind of `error` (`document_too_large`, `parse_timeout`, `corrupt`, …).
+    pub error_code: Option<String>,
+    /// Times the job was taken over from a worker that stopped while running it.
+    pub reclaims: Option<u32>,
     pub organisation_id: Option<String>,
     pub created_at: u64,
     pub started_at: Option<u64>,
@@ -192,6 +196,17 @@ pub struct Job {
     pub updated_at: Option<u64>,
     pub delay_until: Option<u64>,
     pub worker: Option<String>,
+}
+
+/// `GET /api/v1/jobs/{jobId}/result`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobResult {
+    pub job_id: String,
+    /// Always `completed`.
+    pub status: String,
+    /// The whole analysis: `document`, `profile`, `analysis`, `stages`.
+    pub result: Value,
 }
 
 #[derive(ToSchema)]

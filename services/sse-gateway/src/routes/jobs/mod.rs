@@ -1,5 +1,6 @@
 //! Jobs: `POST /api/v1/queue/add` (the original body), `POST /api/v1/resumes` (multipart
-//! upload), `GET /api/v1/jobs/{jobId}` and `GET /api/v1/queues/{queueName}`.
+//! upload), `GET /api/v1/jobs/{jobId}`, `GET /api/v1/jobs/{jobId}/result` and
+//! `GET /api/v1/queues/{queueName}`.
 
 pub mod validate;
 
@@ -10,7 +11,9 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
-use job_queue::{AddOutcome, CountsReporter, JobOptions, NewJob, Queue, WorkerRegistry};
+use job_queue::{
+    AddOutcome, CountsReporter, JobOptions, JobRecord, JobState, NewJob, Queue, WorkerRegistry,
+};
 use progress_contract::channel::is_valid_name;
 use progress_contract::events::{JobStatus, JobUpdate};
 use progress_contract::jobs::{ResumeJobData, default_job_id};
@@ -296,6 +299,34 @@ fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiError 
     }
 }
 
+/// The job `job_id` of any configured queue, if the caller may see it.
+async fn find_job(
+    state: &AppState,
+    principal: &Principal,
+    job_id: &str,
+) -> Result<JobRecord, ApiError> {
+    if !is_valid_name(job_id) {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            "jobId must be 1 to 256 characters from A-Z a-z 0-9 . _ : -",
+        ));
+    }
+    for (queue, _) in state.queues.queues.values() {
+        if let Some(job) = queue
+            .get(job_id)
+            .await
+            .map_err(|e| ApiError::redis("the job store is", e))?
+        {
+            principal.check_job_owner(job.organisation_id.as_deref())?;
+            return Ok(job);
+        }
+    }
+    Err(ApiError::not_found(
+        "job_not_found",
+        format!("no job {job_id:?} (unknown, or expired after its retention)"),
+    ))
+}
+
 /// `GET /api/v1/jobs/{jobId}`.
 #[utoipa::path(get, path = "/api/v1/jobs/{jobId}", tag = "jobs",
     params(("jobId" = String, Path, pattern = "^[A-Za-z0-9._:-]{1,256}$", description = "1–256 of `A-Z a-z 0-9 . _ : -`")),
@@ -306,26 +337,49 @@ pub async fn get(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Path(job_id) = path?;
-    if !is_valid_name(&job_id) {
-        return Err(ApiError::bad_request(
-            "invalid_name",
-            "jobId must be 1 to 256 characters from A-Z a-z 0-9 . _ : -",
-        ));
+    let job = find_job(&state, &principal, &job_id).await?;
+    Ok(Json(json!(job)))
+}
+
+/// `GET /api/v1/jobs/{jobId}/result`: the full result of a completed job (its `completed`
+/// event carries a bounded summary and this path as `resultUrl`).
+#[utoipa::path(get, path = "/api/v1/jobs/{jobId}/result", tag = "jobs",
+    params(("jobId" = String, Path, pattern = "^[A-Za-z0-9._:-]{1,256}$", description = "1–256 of `A-Z a-z 0-9 . _ : -`")),
+    responses(
+        (status = 200, description = "The full result", body = crate::routes::schema::JobResult),
+        (status = 409, description = "The job has not completed (`result_not_ready`, or `job_failed` with its error)"),
+    ))]
+pub async fn result(
+    State(state): State<AppState>,
+    principal: Principal,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(job_id) = path?;
+    let job = find_job(&state, &principal, &job_id).await?;
+    match (job.state, job.result) {
+        (JobState::Completed, Some(result)) => Ok(Json(json!({
+            "jobId": job.job_id,
+            "status": "completed",
+            "result": result,
+        }))),
+        (JobState::Failed, _) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "job_failed",
+            format!(
+                "job {job_id:?} failed ({}): {}",
+                job.error_code.as_deref().unwrap_or("error"),
+                job.error.as_deref().unwrap_or("no detail")
+            ),
+        )),
+        (other, _) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "result_not_ready",
+            format!(
+                "job {job_id:?} is {}; its result exists once it has completed",
+                other.as_str()
+            ),
+        )),
     }
-    for (queue, _) in state.queues.queues.values() {
-        if let Some(job) = queue
-            .get(&job_id)
-            .await
-            .map_err(|e| ApiError::redis("the job store is", e))?
-        {
-            principal.check_job_owner(job.organisation_id.as_deref())?;
-            return Ok(Json(json!(job)));
-        }
-    }
-    Err(ApiError::not_found(
-        "job_not_found",
-        format!("no job {job_id:?} (unknown, or expired after its retention)"),
-    ))
 }
 
 /// `GET /api/v1/queues/{queueName}`: counts by state.
