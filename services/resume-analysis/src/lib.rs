@@ -11,6 +11,8 @@
 //! - [`document`]: [`parse`] a PDF, DOCX, text or Markdown file into plain text, through
 //!   the private readers `pdf` (pdf-extract, encryption and panic guarded), `docx`
 //!   (zip + quick-xml, size capped) and `text` (UTF-8/UTF-16, BOM stripped).
+//! - [`budget`]: decode budgets for PDFs (inflated size per stream and per document,
+//!   page count), checked before any text is extracted.
 //! - [`error`]: [`ParseError`], why a document cannot be read, in words for the person
 //!   who uploaded it, with a stable [`ParseError::code`].
 //! - [`mod@extract`]: [`extract()`] a [`Profile`] from text, one submodule per concept:
@@ -53,6 +55,7 @@
 //! ```
 
 pub mod analyze;
+pub mod budget;
 pub mod detect;
 pub mod document;
 mod docx;

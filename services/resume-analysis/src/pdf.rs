@@ -14,6 +14,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use pdf_extract::{Document as PdfDocument, output_doc};
 
+use crate::budget;
 use crate::error::ParseError;
 use crate::pdf_forms;
 use crate::pdf_layout::LayoutOutput;
@@ -21,6 +22,7 @@ use crate::pdf_ops;
 
 /// Text and page count of a PDF.
 pub fn read(bytes: &[u8]) -> Result<(String, u32), ParseError> {
+    budget::check_raw(bytes)?;
     let loaded = catch_unwind(AssertUnwindSafe(|| PdfDocument::load_mem(bytes)))
         .map_err(|_| ParseError::Corrupt("the PDF structure is damaged".into()))?;
     let document = match loaded {
@@ -37,16 +39,15 @@ pub fn read(bytes: &[u8]) -> Result<(String, u32), ParseError> {
     if pages == 0 {
         return Err(ParseError::Corrupt("the PDF has no pages".into()));
     }
-    if pages > MAX_PAGES {
-        return Err(ParseError::TooLarge(format!(
-            "the PDF has {pages} pages, more than the {MAX_PAGES} read from one résumé"
-        )));
+    if pages as usize > budget::MAX_PAGES {
+        return Err(budget::too_many_pages(pages as usize));
     }
     if !page_tree_is_sound(&document) {
         return Err(ParseError::Corrupt(
             "the PDF page tree loops back on itself".into(),
         ));
     }
+    budget::check_streams(&document)?;
     let mut document = document;
     let mut text = String::new();
     let extracted = catch_unwind(AssertUnwindSafe(|| {
@@ -70,9 +71,6 @@ pub fn read(bytes: &[u8]) -> Result<(String, u32), ParseError> {
     }
     Ok((text, pages))
 }
-
-/// Most pages read: a résumé has a few; thousands only cost time.
-const MAX_PAGES: u32 = 500;
 
 /// Deepest page tree accepted (real files nest a few levels).
 const MAX_PAGE_TREE_DEPTH: usize = 64;

@@ -2,7 +2,9 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 mod analysis;
+mod corpus;
 mod failures;
 mod files;
 mod helpers;
+mod hostile;
 mod resilience;
