@@ -47,6 +47,16 @@ impl Keys {
     pub fn file(&self, job_id: &str) -> String {
         format!("{}:file:{job_id}", self.tag)
     }
+
+    /// Prefix of uploaded files; the job id follows.
+    pub fn file_prefix(&self) -> String {
+        format!("{}:file:", self.tag)
+    }
+
+    /// Hash of an organisation's uploads waiting for analysis: job id → bytes.
+    pub fn uploads(&self, organisation: &str) -> String {
+        format!("{}:uploads:{organisation}", self.tag)
+    }
 }
 
 #[cfg(test)]
@@ -63,6 +73,7 @@ mod tests {
             keys.counts(),
             keys.job("j1"),
             keys.file("j1"),
+            keys.uploads("org-1"),
         ] {
             assert!(key.starts_with("rq:{resume-analysis}:"), "{key}");
         }

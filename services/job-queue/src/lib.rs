@@ -26,7 +26,7 @@ pub use consumer::{Claimed, Consumer, ConsumerOptions, FailOutcome};
 pub use counts::{CountsReporter, QueueCounts};
 pub use error::QueueError;
 pub use job::{AddOutcome, JobOptions, JobRecord, JobState, NewJob};
-pub use queue::Queue;
+pub use queue::{Queue, StoreOutcome};
 pub use registry::WorkerRegistry;
 
 /// The consumer group every worker of a queue joins.

@@ -12,6 +12,15 @@ use crate::job::{AddOutcome, JobOptions, JobRecord, JobState, NewJob};
 use crate::keys::Keys;
 use crate::scripts;
 
+/// What became of an upload offered to [`Queue::store_file_within`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreOutcome {
+    /// Kept; `pending` bytes of the organisation's uploads now wait, this one included.
+    Stored { pending: u64 },
+    /// Refused: `pending` bytes already wait.
+    OverQuota { pending: u64 },
+}
+
 /// One named queue. Cheap to clone.
 #[derive(Clone)]
 pub struct Queue {
@@ -133,6 +142,43 @@ impl Queue {
             )
             .await?;
         Ok(())
+    }
+
+    /// Keeps an uploaded file for the job that will analyse it, unless `organisation`'s
+    /// files still waiting for analysis would then exceed `max_pending` bytes.
+    pub async fn store_file_within(
+        &self,
+        organisation: &str,
+        job_id: &str,
+        bytes: Vec<u8>,
+        ttl: Duration,
+        max_pending: u64,
+    ) -> Result<StoreOutcome, QueueError> {
+        let reply: Value = scripts::STORE_FILE
+            .evalsha_with_reload(
+                &self.client,
+                vec![self.keys.file(job_id), self.keys.uploads(organisation)],
+                vec![
+                    Value::from(job_id),
+                    Value::from(ttl.as_secs().max(1) as i64),
+                    Value::from(i64::try_from(max_pending).unwrap_or(i64::MAX)),
+                    Value::from(self.keys.file_prefix()),
+                    Value::Bytes(bytes.into()),
+                ],
+            )
+            .await?;
+        let (stored, pending) = match &reply {
+            Value::Array(items) if items.len() == 2 => (
+                items[0].as_i64().unwrap_or(0) == 1,
+                items[1].as_u64().unwrap_or(0),
+            ),
+            other => return Err(QueueError::Reply(format!("script returned {other:?}"))),
+        };
+        Ok(if stored {
+            StoreOutcome::Stored { pending }
+        } else {
+            StoreOutcome::OverQuota { pending }
+        })
     }
 
     /// Keeps an uploaded file for the job that will analyse it.

@@ -13,3 +13,5 @@ pub static FAIL: LazyLock<Script> =
     LazyLock::new(|| Script::from_lua(include_str!("lua/fail.lua")));
 pub static PROMOTE: LazyLock<Script> =
     LazyLock::new(|| Script::from_lua(include_str!("lua/promote.lua")));
+pub static STORE_FILE: LazyLock<Script> =
+    LazyLock::new(|| Script::from_lua(include_str!("lua/store_file.lua")));

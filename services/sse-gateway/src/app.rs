@@ -150,6 +150,7 @@ impl Application {
                 registry: WorkerRegistry::new(client.clone()),
                 queues,
                 upload_max_bytes: config.upload_max_bytes,
+                upload_max_pending_bytes: config.upload_max_pending_bytes,
                 upload_ttl: config.upload_ttl,
             }),
             hub: hub.clone(),

@@ -68,6 +68,11 @@ pub struct GatewayConfig {
     #[arg(long, env = "UPLOAD_MAX_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub upload_max_bytes: usize,
 
+    /// Bytes of uploads one organisation may have waiting for analysis at once (files are
+    /// deleted when analysed or failed for good); past it `POST /api/v1/resumes` answers 429.
+    #[arg(long, env = "UPLOAD_MAX_PENDING_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub upload_max_pending_bytes: u64,
+
     /// How long an uploaded file waits in Redis for its job.
     #[arg(long, env = "UPLOAD_TTL", default_value = "24h", value_parser = parse_duration)]
     pub upload_ttl: Duration,

@@ -219,3 +219,38 @@ async fn a_job_with_a_file_url_scheme_is_refused_by_the_worker_too() {
     worker.stop.cancel();
     worker.handle.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn the_upload_of_a_job_that_failed_for_good_is_deleted() {
+    let stack = stack().await;
+    let worker = stack.start_worker(stack.worker_config()).await;
+    let mut stream = stack.watch("upload-corrupt").await;
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(fixtures::corrupt_pdf()).file_name("cv.pdf"),
+        )
+        .text("jobId", "upload-corrupt");
+    let response = stack
+        .http
+        .post(stack.url("/api/v1/resumes"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let last = until_finished(&mut stream).await.pop().unwrap();
+    assert_eq!(last["status"], "failed", "{last}");
+    assert_eq!(last["errorCode"], "corrupt", "{last}");
+    let job = stack.wait_state("upload-corrupt", "failed").await;
+    assert_eq!(job["errorCode"], "corrupt");
+    let leftover = stack
+        .redis
+        .cli(&["EXISTS", "rq:{resume-analysis}:file:upload-corrupt"]);
+    assert_eq!(
+        leftover, "0",
+        "the upload is removed once the job failed for good"
+    );
+    worker.stop.cancel();
+    worker.handle.await.unwrap().unwrap();
+}

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{WAIT, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, WAIT, spawn_app, spawn_app_with};
 
 fn original_body() -> serde_json::Value {
     json!({
@@ -232,4 +232,133 @@ async fn uploads_over_the_limit_or_without_a_file_are_rejected() {
     assert_eq!(response.status(), 400);
     let (_, counts) = app.get_json("/api/v1/queues/resume-analysis").await;
     assert_eq!(counts["waiting"], 0);
+}
+
+/// `POST /api/v1/resumes` with a text file of `size` bytes for `organisation`.
+async fn upload_for(app: &TestApp, organisation: &str, size: usize) -> reqwest::Response {
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(vec![b'a'; size]).file_name("cv.txt"),
+        )
+        .text("organisationId", organisation.to_owned());
+    app.http
+        .post(app.url("/api/v1/resumes"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_organisations_pending_uploads_are_capped() {
+    let app = spawn_app_with(|c| c.upload_max_pending_bytes = 10_000).await;
+    for _ in 0..2 {
+        assert_eq!(upload_for(&app, "org-a", 4_000).await.status(), 201);
+    }
+    let refused = upload_for(&app, "org-a", 4_000).await;
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "upload_quota_exceeded");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("8000 bytes"),
+        "{body}"
+    );
+    // Another organisation has its own allowance; one file over the whole cap is 413.
+    assert_eq!(upload_for(&app, "org-b", 4_000).await.status(), 201);
+    assert_eq!(upload_for(&app, "org-b", 10_001).await.status(), 413);
+
+    // Files leave once analysed (or failed for good): the allowance comes back.
+    let files = app.redis.cli(&["KEYS", "rq:{resume-analysis}:file:*"]);
+    for key in files.lines().filter(|k| !k.is_empty()) {
+        app.redis.cli(&["DEL", key]);
+    }
+    assert_eq!(upload_for(&app, "org-a", 4_000).await.status(), 201);
+}
+
+#[tokio::test]
+async fn upload_fields_copied_into_events_are_bounded() {
+    let app = spawn_app().await;
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"Jane Doe".to_vec())
+                .file_name("n".repeat(300))
+                .mime_str(&format!("text/{}", "x".repeat(200)))
+                .unwrap(),
+        )
+        .text("candidateId", "c".repeat(257));
+    let response = app
+        .http
+        .post(app.url("/api/v1/resumes"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let fields: Vec<&str> = body["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["candidateId", "file.filename", "file.contentType"],
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn the_full_result_is_served_once_the_job_has_completed() {
+    let app = spawn_app().await;
+    let (status, _) = app.get_json("/api/v1/jobs/nope/result").await;
+    assert_eq!(status, 404);
+    let response = upload_for(&app, "org-a", 10).await;
+    let body: serde_json::Value = response.json().await.unwrap();
+    let job_id = body["jobId"].as_str().unwrap().to_owned();
+    let (status, body) = app.get_json(&format!("/api/v1/jobs/{job_id}/result")).await;
+    assert_eq!(status, 409);
+    assert_eq!(body["error"]["code"], "result_not_ready");
+
+    // Completed by hand, as a worker's completion script leaves it.
+    let key = format!("rq:{{resume-analysis}}:job:{job_id}");
+    app.redis.cli(&[
+        "HSET",
+        &key,
+        "status",
+        "completed",
+        "result",
+        r#"{"profile":{"email":"jane@example.com"}}"#,
+    ]);
+    let (status, body) = app.get_json(&format!("/api/v1/jobs/{job_id}/result")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "completed");
+    assert_eq!(body["result"]["profile"]["email"], "jane@example.com");
+
+    app.redis.cli(&[
+        "HSET",
+        &key,
+        "status",
+        "failed",
+        "error",
+        "too big",
+        "errorCode",
+        "document_too_large",
+    ]);
+    let (status, body) = app.get_json(&format!("/api/v1/jobs/{job_id}/result")).await;
+    assert_eq!(status, 409);
+    assert_eq!(body["error"]["code"], "job_failed");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("document_too_large"),
+        "{body}"
+    );
 }

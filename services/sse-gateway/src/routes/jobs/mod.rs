@@ -12,7 +12,8 @@ use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use job_queue::{
-    AddOutcome, CountsReporter, JobOptions, JobRecord, JobState, NewJob, Queue, WorkerRegistry,
+    AddOutcome, CountsReporter, JobOptions, JobRecord, JobState, NewJob, Queue, StoreOutcome,
+    WorkerRegistry,
 };
 use progress_contract::channel::is_valid_name;
 use progress_contract::events::{JobStatus, JobUpdate};
@@ -30,8 +31,13 @@ pub struct Queues {
     pub registry: WorkerRegistry,
     pub queues: BTreeMap<String, (Queue, CountsReporter)>,
     pub upload_max_bytes: usize,
+    /// Per organisation, bytes of uploads waiting for analysis.
+    pub upload_max_pending_bytes: u64,
     pub upload_ttl: Duration,
 }
+
+/// The usage bucket of uploads without an organisation.
+const NO_ORGANISATION: &str = "-";
 
 impl Queues {
     fn get(&self, name: &str) -> Result<&(Queue, CountsReporter), ApiError> {
@@ -213,6 +219,31 @@ pub async fn upload(
     let job_id = name_field("jobId");
     let queue_name = name_field("queueName");
     let candidate_id = text.get("candidateId").cloned().filter(|v| !v.is_empty());
+    // Copied into every event of the job: the same bounds as the JSON body's fields.
+    for (field, value, max) in [
+        (
+            "candidateId",
+            candidate_id.as_deref(),
+            validate::MAX_CANDIDATE_ID,
+        ),
+        (
+            "file.filename",
+            file_name.as_deref(),
+            validate::MAX_FILE_NAME,
+        ),
+        (
+            "file.contentType",
+            mime_type.as_deref(),
+            validate::MAX_MIME_TYPE,
+        ),
+    ] {
+        if value.is_some_and(|v| v.chars().count() > max) {
+            errors.push(FieldError::new(
+                field,
+                format!("must be at most {max} characters"),
+            ));
+        }
+    }
     let job_description = text
         .get("jobDescription")
         .cloned()
@@ -265,11 +296,31 @@ pub async fn upload(
         uploaded: true,
     };
     // The file is stored before the job exists, so a worker never sees a job without its file.
-    queue
+    let cap = state.queues.upload_max_pending_bytes;
+    if bytes.len() as u64 > cap {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "upload_quota_exceeded",
+            format!(
+                "the upload is larger than the organisation's limit of {cap} bytes waiting for analysis"
+            ),
+        ));
+    }
+    let bucket = data.organisation_id.as_deref().unwrap_or(NO_ORGANISATION);
+    let stored = queue
         .0
-        .store_file(&job_id, bytes, state.queues.upload_ttl)
+        .store_file_within(bucket, &job_id, bytes, state.queues.upload_ttl, cap)
         .await
         .map_err(|e| ApiError::redis("the job store is", e))?;
+    if let StoreOutcome::OverQuota { pending } = stored {
+        return Err(ApiError::too_many(
+            "upload_quota_exceeded",
+            format!(
+                "the organisation has {pending} bytes of uploads waiting for analysis; the limit is {cap} bytes; retry once some have been analysed"
+            ),
+            30,
+        ));
+    }
     let outcome = enqueue(
         &state,
         queue,

@@ -18,6 +18,11 @@ pub struct AddRequest {
     pub options: JobOptions,
 }
 
+/// Longest `candidateId`, `fileName` and `mimeType` (both paths: JSON and upload).
+pub const MAX_CANDIDATE_ID: usize = 256;
+pub const MAX_FILE_NAME: usize = 256;
+pub const MAX_MIME_TYPE: usize = 128;
+
 const MAX_ATTEMPTS: u64 = 20;
 const MAX_BACKOFF_MS: u64 = 3_600_000;
 const MAX_DELAY_MS: u64 = 7 * 24 * 3_600_000;
@@ -130,14 +135,14 @@ pub fn add_request(body: &Value) -> Result<AddRequest, Vec<FieldError>> {
         prefix: "data.",
     };
     let resume_id = data.name("resumeId", true);
-    let candidate_id = data.string("candidateId", false, 256);
+    let candidate_id = data.string("candidateId", false, MAX_CANDIDATE_ID);
     let organisation_id = data.name("organisationId", false);
     let file_url = data.string("fileUrl", true, 2048);
     if file_url.as_deref().is_some_and(|url| !url_ok(url)) {
         data.fail("fileUrl", "must be an http or https URL");
     }
-    let file_name = data.string("fileName", false, 256);
-    let mime_type = data.string("mimeType", false, 128);
+    let file_name = data.string("fileName", false, MAX_FILE_NAME);
+    let mime_type = data.string("mimeType", false, MAX_MIME_TYPE);
     let job_description = data.string("jobDescription", false, 20_000);
     let required_skills = match data_object.get("requiredSkills") {
         None | Some(Value::Null) => Vec::new(),
