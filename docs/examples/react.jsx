@@ -37,6 +37,13 @@ export function useJobProgress(jobId) {
           done = true;
           source.close();
         }
+        // A completed event carries a bounded summary; the whole analysis is at resultUrl.
+        if (next.status === 'completed' && next.resultUrl) {
+          fetch(new URL(next.resultUrl, API))
+            .then((r) => r.json())
+            .then((body) => setUpdate({ ...next, summary: next.result, result: body.result }))
+            .catch(() => {});
+        }
       });
       source.addEventListener('resync', refetch);
       // EventSource resumes by itself (Last-Event-ID); reopen only if it gave up.

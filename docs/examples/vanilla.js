@@ -34,9 +34,17 @@ export function watchJob(jobId, { onUpdate, onDone }) {
       if (e.lastEventId) lastEventId = e.lastEventId;
       const update = JSON.parse(e.data);
       onUpdate(update);
-      if (update.status === 'completed' || update.status === 'failed') {
+      if (update.status === 'completed') {
         source.close();
-        onDone?.(update);
+        // `result` here is a bounded summary (score, match, seniority, contact, top skills,
+        // counts); the whole analysis is at `resultUrl`.
+        fetch(new URL(update.resultUrl, API))
+          .then((r) => r.json())
+          .then((body) => onDone?.({ ...update, result: body.result }))
+          .catch(() => onDone?.(update));
+      } else if (update.status === 'failed') {
+        source.close();
+        onDone?.(update); // update.errorCode: document_too_large, parse_timeout, corrupt, …
       }
     });
     source.addEventListener('resync', refetch);

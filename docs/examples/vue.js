@@ -31,6 +31,11 @@ export default {
         this.progress = update.progress;
         this.status = update.status;
         this.message = update.status === 'failed' ? update.error : update.message;
+        // A completed event carries a bounded summary (score, contact, top skills, counts);
+        // GET update.resultUrl for the whole analysis.
+        if (update.status === 'completed' && update.result) {
+          this.message = `${update.result.contact?.name || 'Candidate'}: ${update.result.seniority || ''}`;
+        }
         if (update.status === 'completed' || update.status === 'failed') {
           this.done = true;
           this.source.close();

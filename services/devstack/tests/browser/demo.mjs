@@ -71,12 +71,13 @@ async function openPage() {
   check(await page.title() === 'Résumé analysis — live progress', `title: ${await page.title()}`);
 }
 
-/** Waits until the progress bar says 100 and the result card is shown; returns the card text. */
+/** Waits until the progress bar says 100 and the full result card (after the event's
+ * summary card) is shown; returns the card text. */
 async function waitForCompletion() {
   const bar = page.getByRole('progressbar', { name: 'Analysis progress' });
   await page.waitForFunction(
     () => document.querySelector('[role=progressbar]')?.getAttribute('aria-valuenow') === '100'
-      && document.querySelector('#result .card'),
+      && document.querySelector('#result .card:not(.summary)'),
   );
   check(await bar.getAttribute('aria-valuenow') === '100', 'progress bar at 100');
   // The bar itself is drawn full (after its transition).

@@ -5,7 +5,8 @@
 //! Limits are set with `setrlimit` on the child itself, so the kernel enforces them:
 //! `RLIMIT_AS` (address space: an allocation past it fails and the process aborts),
 //! `RLIMIT_CPU` (CPU seconds: `SIGXCPU`, then `SIGKILL`) and `RLIMIT_CORE` 0 (no core
-//! files). The parent still kills the child at `PARSE_TIMEOUT` of wall time and reads at
+//! files), and `oom_score_adj` 1000 makes the child the first process the kernel's OOM
+//! killer picks. The parent still kills the child at `PARSE_TIMEOUT` of wall time and reads at
 //! most `PARSE_MAX_OUTPUT` of its output.
 
 use std::ffi::OsString;
@@ -115,6 +116,8 @@ fn limit_self(limits: ChildLimits) -> anyhow::Result<()> {
     )
     .context("setting RLIMIT_CPU")?;
     rlimit::setrlimit(Resource::CORE, 0, 0).context("setting RLIMIT_CORE")?;
+    // If the pod's memory runs out anyway, the kernel kills this process, not the worker.
+    let _ = std::fs::write("/proc/self/oom_score_adj", "1000");
     Ok(())
 }
 
