@@ -136,10 +136,10 @@ impl Runner {
 
     /// Deletes the uploaded file of a job that will not run again.
     async fn discard_upload(&self, job_id: &str, data: &ResumeJobData) {
-        if data.uploaded {
-            if let Err(error) = self.pipeline.queue.delete_file(job_id).await {
-                tracing::warn!(%error, job.id = job_id, "deleting the uploaded file failed");
-            }
+        if data.uploaded
+            && let Err(error) = self.pipeline.queue.delete_file(job_id).await
+        {
+            tracing::warn!(%error, job.id = job_id, "deleting the uploaded file failed");
         }
     }
 
