@@ -284,3 +284,50 @@ async fn queue_and_worker_events_reach_subscribers() {
         "a stopped worker leaves the registry"
     );
 }
+
+#[tokio::test]
+async fn a_long_resumes_completed_event_reaches_the_browser() {
+    let stack = stack().await;
+    let worker = stack.start_worker(stack.worker_config()).await;
+    // 400 positions: a full result well over the gateway's 64 KiB event limit.
+    let mut lines = fixtures::sample_resume_lines();
+    for i in 0..400 {
+        lines.push(format!(
+            "Engineer {i}, Company {i} Ltd, Jan {} – Dec {}: built services in Rust, Go, Kubernetes, Kafka and PostgreSQL for the payments, search and analytics teams of the company",
+            1980 + i % 40,
+            1981 + i % 40
+        ));
+    }
+    stack
+        .files
+        .put("long.txt", lines.join("\n").into_bytes(), "text/plain");
+    let mut stream = stack.watch("long-1").await;
+    stack
+        .add(
+            "long-1",
+            &stack.files.url("/files/long.txt"),
+            json!({}),
+            json!({}),
+        )
+        .await;
+    let last = until_finished(&mut stream).await.pop().unwrap();
+    assert_eq!(last["status"], "completed", "{last}");
+    let event_bytes = last.to_string().len();
+    assert!(
+        event_bytes < 20 * 1024,
+        "the completed event is {event_bytes} bytes"
+    );
+    assert_eq!(last["result"]["summary"], true);
+    let full = stack.full_result(&last).await;
+    let full_bytes = full.to_string().len();
+    assert!(
+        full_bytes > 64 * 1024,
+        "the full result is {full_bytes} bytes"
+    );
+    assert_eq!(
+        last["result"]["counts"]["positions"].as_u64(),
+        Some(full["profile"]["positions"].as_array().unwrap().len() as u64)
+    );
+    worker.stop.cancel();
+    worker.handle.await.unwrap().unwrap();
+}
