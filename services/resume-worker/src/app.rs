@@ -113,6 +113,9 @@ impl Application {
                         timeout: config.parse_timeout,
                         max_output: config.parse_max_output,
                     },
+                    config
+                        .parse_idle_children
+                        .unwrap_or(config.concurrency as usize),
                 ),
             },
             reporter,

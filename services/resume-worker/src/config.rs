@@ -85,6 +85,11 @@ pub struct WorkerConfig {
     #[arg(long, env = "PARSE_MAX_OUTPUT", default_value_t = 2 * 1024 * 1024)]
     pub parse_max_output: u64,
 
+    /// Reading processes kept warm between documents (each reads up to 100 documents, then
+    /// is replaced). Unset: WORKER_CONCURRENCY. 0: a fresh process for every document.
+    #[arg(long, env = "PARSE_IDLE_CHILDREN")]
+    pub parse_idle_children: Option<usize>,
+
     /// Program started to parse each document (it must be a resume-worker or another
     /// binary that serves parse requests). Empty: this process's own binary.
     #[arg(long, env = "PARSE_PROGRAM", default_value = "")]

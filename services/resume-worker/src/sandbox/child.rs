@@ -1,16 +1,18 @@
-//! The child side: a fresh process of the worker's own binary, started with
-//! [`CHILD_ARG`](super::CHILD_ARG), that limits itself before it reads a byte of the
-//! document, parses it, and writes one JSON [`Reply`] to stdout.
+//! The child side: a process of the worker's own binary, started with
+//! [`CHILD_ARG`](super::CHILD_ARG), that limits itself before it reads a byte of any
+//! document, then reads documents from stdin one after the other and writes one line of JSON
+//! [`Reply`] to stdout for each.
 //!
 //! Limits are set with `setrlimit` on the child itself, so the kernel enforces them:
 //! `RLIMIT_AS` (address space: an allocation past it fails and the process aborts),
-//! `RLIMIT_CPU` (CPU seconds: `SIGXCPU`, then `SIGKILL`) and `RLIMIT_CORE` 0 (no core
+//! `RLIMIT_CPU` (CPU seconds, set again before each document to what the process has used
+//! plus the budget: `SIGXCPU` past it) and `RLIMIT_CORE` 0 (no core
 //! files), and `oom_score_adj` 1000 makes the child the first process the kernel's OOM
 //! killer picks. The parent still kills the child at `PARSE_TIMEOUT` of wall time and reads at
 //! most `PARSE_MAX_OUTPUT` of its output.
 
 use std::ffi::OsString;
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 
 use anyhow::Context;
 use progress_contract::failure_codes;
@@ -51,12 +53,13 @@ impl ChildLimits {
     }
 }
 
-/// The first line on the child's stdin; the document's bytes follow.
+/// The line before each document on the child's stdin; `length` bytes of document follow.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Hints {
     pub mime_type: Option<String>,
     pub file_name: Option<String>,
+    pub length: u64,
 }
 
 /// The child's answer.
@@ -85,40 +88,74 @@ pub fn serve_if_requested() {
     std::process::exit(code);
 }
 
+/// Serves documents until stdin closes: for each, a header line, the bytes, then one line
+/// of JSON [`Reply`] on stdout. Each document gets its own CPU-time budget.
 fn serve(args: &[OsString]) -> anyhow::Result<()> {
     let limits = ChildLimits::from_args(args)?;
     limit_self(limits)?;
-    let mut input = Vec::new();
-    std::io::stdin()
-        .lock()
-        .read_to_end(&mut input)
-        .context("reading the document")?;
-    let split = input
-        .iter()
-        .position(|b| *b == b'\n')
-        .context("the header line is missing")?;
-    let hints: Hints = serde_json::from_slice(&input[..split]).context("reading the header")?;
-    let reply = parse(&input[split + 1..], &hints, limits.max_output);
-    drop(input);
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, &reply).context("writing the reply")?;
-    out.flush().context("writing the reply")?;
-    Ok(())
+    let mut input = std::io::stdin().lock();
+    let mut header = Vec::new();
+    loop {
+        header.clear();
+        if input
+            .read_until(b'\n', &mut header)
+            .context("reading a header")?
+            == 0
+        {
+            return Ok(());
+        }
+        let hints: Hints = serde_json::from_slice(&header).context("reading a header")?;
+        limit_cpu(limits.cpu_seconds)?;
+        let mut bytes = Vec::new();
+        (&mut input)
+            .take(hints.length)
+            .read_to_end(&mut bytes)
+            .context("reading the document")?;
+        anyhow::ensure!(
+            bytes.len() as u64 == hints.length,
+            "the document was cut short"
+        );
+        let reply = parse(&bytes, &hints, limits.max_output);
+        drop(bytes);
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer(&mut out, &reply).context("writing the reply")?;
+        out.write_all(b"\n").context("writing the reply")?;
+        out.flush().context("writing the reply")?;
+    }
 }
 
 fn limit_self(limits: ChildLimits) -> anyhow::Result<()> {
     rlimit::setrlimit(Resource::AS, limits.max_memory, limits.max_memory)
         .context("setting RLIMIT_AS")?;
-    rlimit::setrlimit(
-        Resource::CPU,
-        limits.cpu_seconds,
-        limits.cpu_seconds.saturating_add(1),
-    )
-    .context("setting RLIMIT_CPU")?;
     rlimit::setrlimit(Resource::CORE, 0, 0).context("setting RLIMIT_CORE")?;
     // If the pod's memory runs out anyway, the kernel kills this process, not the worker.
     let _ = std::fs::write("/proc/self/oom_score_adj", "1000");
     Ok(())
+}
+
+/// CPU seconds this process has used so far (user + system, from `/proc/self/stat`).
+fn cpu_seconds_used() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which ends with the last ')'): utime is the 12th, stime
+    // the 13th, in clock ticks (100 per second on Linux).
+    let ticks: u64 = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|t| t.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    ticks.div_ceil(100)
+}
+
+/// The next document may use `seconds` of CPU: `SIGXCPU` past that.
+fn limit_cpu(seconds: u64) -> anyhow::Result<()> {
+    let (_, hard) = rlimit::getrlimit(Resource::CPU).context("reading RLIMIT_CPU")?;
+    let soft = (cpu_seconds_used() + seconds).min(hard);
+    rlimit::setrlimit(Resource::CPU, soft, hard).context("setting RLIMIT_CPU")
 }
 
 /// Parses and checks the text against the output budget (the JSON adds a little).

@@ -53,54 +53,52 @@ pub fn too_much_output(limit: u64) -> Failure {
     )
 }
 
-/// The document, or why there is none.
-pub fn judge(
-    status: ExitStatus,
-    stdout: &[u8],
-    stderr: &[u8],
-    limits: &ChildLimits,
-) -> Result<Document, Failure> {
-    let stderr = String::from_utf8_lossy(stderr);
-    if status.success() {
-        return match serde_json::from_slice::<Reply>(stdout) {
-            Ok(Reply::Document(document)) => Ok(document),
-            Ok(Reply::Error { code, message }) => {
-                let code = KNOWN_CODES
-                    .iter()
-                    .find(|known| **known == code)
-                    .copied()
-                    .unwrap_or(PARSE_CRASHED);
-                Err(Failure::permanent(code, message))
-            }
-            Err(error) => Err(Failure::permanent(
-                PARSE_CRASHED,
-                format!("the document reader answered nonsense ({error})"),
-            )),
-        };
+/// The document, or why there is none, from a child's answer.
+pub fn judge_reply(reply: &[u8]) -> Result<Document, Failure> {
+    match serde_json::from_slice::<Reply>(reply) {
+        Ok(Reply::Document(document)) => Ok(document),
+        Ok(Reply::Error { code, message }) => {
+            let code = KNOWN_CODES
+                .iter()
+                .find(|known| **known == code)
+                .copied()
+                .unwrap_or(PARSE_CRASHED);
+            Err(Failure::permanent(code, message))
+        }
+        Err(error) => Err(Failure::permanent(
+            PARSE_CRASHED,
+            format!("the document reader answered nonsense ({error})"),
+        )),
     }
+}
+
+/// Why a child that stopped without answering stopped, from its exit status and the end
+/// of its stderr.
+pub fn judge_exit(status: ExitStatus, stderr: &[u8], limits: &ChildLimits) -> Failure {
+    let stderr = String::from_utf8_lossy(stderr);
     if stderr.contains("memory allocation of") {
-        return Err(Failure::permanent(
+        return Failure::permanent(
             DOCUMENT_TOO_LARGE,
             format!(
                 "reading the document needs more than {} MiB of memory (a compressed part expands too far?); upload a smaller or simpler file",
                 mib(limits.max_memory)
             ),
-        ));
+        );
     }
     if stderr.contains("has overflowed its stack") {
-        return Err(Failure::permanent(
+        return Failure::permanent(
             DOCUMENT_TOO_COMPLEX,
             "the document nests deeper than it can be read; export it again and re-upload",
-        ));
+        );
     }
     match status.signal() {
-        Some(SIGXCPU) => Err(Failure::permanent(
+        Some(SIGXCPU) => Failure::permanent(
             PARSE_TIMEOUT,
             format!(
                 "reading the document used more than {} s of CPU time; upload a simpler file",
                 limits.cpu_seconds
             ),
-        )),
+        ),
         signal => {
             let how = match signal {
                 Some(SIGKILL) => "it was killed (out of memory?)".to_owned(),
@@ -113,12 +111,12 @@ pub fn judge(
             if !detail.is_empty() {
                 tracing::warn!(stderr = %detail, "the document reader stopped");
             }
-            Err(Failure::permanent(
+            Failure::permanent(
                 PARSE_CRASHED,
                 format!(
                     "the document reader stopped unexpectedly ({how}); the file cannot be read, export it again and re-upload"
                 ),
-            ))
+            )
         }
     }
 }
@@ -145,6 +143,19 @@ mod tests {
         let failure = result.unwrap_err();
         assert!(!failure.retryable);
         failure.kind
+    }
+
+    fn judge(
+        status: ExitStatus,
+        reply: &[u8],
+        stderr: &[u8],
+        limits: &ChildLimits,
+    ) -> Result<Document, Failure> {
+        if status.success() && !reply.is_empty() {
+            judge_reply(reply)
+        } else {
+            Err(judge_exit(status, stderr, limits))
+        }
     }
 
     #[test]
