@@ -85,7 +85,7 @@ pub struct WorkerConfig {
     #[arg(long, env = "PARSE_MAX_OUTPUT", default_value_t = 2 * 1024 * 1024)]
     pub parse_max_output: u64,
 
-    /// Reading processes kept warm between documents (each reads up to 100 documents, then
+    /// Reading processes kept warm between documents (each reads up to 500 documents, then
     /// is replaced). Unset: WORKER_CONCURRENCY. 0: a fresh process for every document.
     #[arg(long, env = "PARSE_IDLE_CHILDREN")]
     pub parse_idle_children: Option<usize>,

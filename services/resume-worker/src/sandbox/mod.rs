@@ -3,7 +3,7 @@
 //! The parsers (PDF, DOCX, text) run in a process of the worker's own binary ([`child`]),
 //! limited by the kernel in memory and CPU time; the worker kills it at `PARSE_TIMEOUT` and
 //! reads at most `PARSE_MAX_OUTPUT` of its answer. A child that answered is kept warm for the
-//! next document (up to one per concurrent job, each replaced after 100 documents or one
+//! next document (up to one per concurrent job, each replaced after 500 documents or one
 //! over 1 MiB); a child that hit a limit is gone, and the next document gets a fresh one. Whatever the
 //! document does — inflate to gigabytes, loop, nest until the stack overflows, abort — only
 //! the child dies, and [`verdict`] turns how it ended into a permanent failure with a
@@ -41,7 +41,7 @@ pub struct ParseLimits {
 
 /// Documents one child reads before it is replaced, so no child lives long enough to carry
 /// much from one document to the next.
-const MAX_DOCUMENTS_PER_CHILD: u32 = 100;
+const MAX_DOCUMENTS_PER_CHILD: u32 = 500;
 /// A child that read a document larger than this is replaced after it (its heap grew).
 const RECYCLE_AFTER_BYTES: usize = 1024 * 1024;
 
