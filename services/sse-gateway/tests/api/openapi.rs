@@ -4,7 +4,7 @@
 use crate::helpers::spawn_app;
 use crate::tokens::spawn_jwt_app;
 
-const ROUTES: [(&str, &str); 15] = [
+const ROUTES: [(&str, &str); 16] = [
     ("get", "/api/v1/sse/connect"),
     ("get", "/api/v1/sse/stats"),
     ("get", "/api/v1/sse/channels"),
@@ -17,6 +17,7 @@ const ROUTES: [(&str, &str); 15] = [
     ("post", "/api/v1/queue/add"),
     ("post", "/api/v1/resumes"),
     ("get", "/api/v1/jobs/{jobId}"),
+    ("get", "/api/v1/jobs/{jobId}/result"),
     ("get", "/api/v1/queues/{queueName}"),
     ("get", "/api/v1/workers"),
     ("get", "/api/v1/openapi.json"),
