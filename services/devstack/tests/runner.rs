@@ -275,8 +275,14 @@ async fn uses_the_redis_at_redis_url_and_leaves_it_running() {
             .any(|l| l.contains(&redis.url()) && l.contains("from REDIS_URL")),
         "{banner:?}"
     );
+    // The workers' document readers are devstack itself, started again to read a document;
+    // anything else would have been started for Redis.
+    let started: Vec<_> = children
+        .iter()
+        .filter(|(_, name)| name != "devstack")
+        .collect();
     assert!(
-        children.is_empty(),
+        started.is_empty(),
         "nothing to start when REDIS_URL answers, found {children:?}"
     );
     assert_eq!(redis.cli(&["PING"]), "PONG", "our Redis is left running");
