@@ -85,11 +85,49 @@ async def attacker(host: str, port: int, kind: str, limit: float) -> float | Non
     return closed
 
 
+class Dechunker:
+    """The body of a chunked HTTP/1.1 response, as its bytes arrive."""
+
+    def __init__(self) -> None:
+        self.raw = b""
+        self.left = 0  # bytes of the current chunk still to come, then its CRLF
+
+    def feed(self, data: bytes) -> bytes:
+        self.raw += data
+        out = b""
+        while True:
+            if self.left > 0:
+                take = self.raw[: self.left]
+                out += take
+                self.raw = self.raw[len(take):]
+                self.left -= len(take)
+                if self.left > 0:
+                    return out
+                self.left = -2  # the CRLF after the chunk
+            if self.left == -2:
+                if len(self.raw) < 2:
+                    return out
+                self.raw = self.raw[2:]
+                self.left = 0
+            line_end = self.raw.find(b"\r\n")
+            if line_end < 0:
+                return out
+            size = int(self.raw[:line_end].split(b";")[0], 16)
+            self.raw = self.raw[line_end + 2:]
+            if size == 0:
+                return out
+            self.left = size
+
+
 async def live_stream(host: str, port: int, job: str, latencies: list, seen: dict, stop: asyncio.Event) -> None:
+    """One EventSource-like stream over HTTP/1.1 (chunked, as browsers get it)."""
     reader, writer = await asyncio.open_connection(host, port)
-    # HTTP/1.0: the body is the event stream itself, with no chunk framing to take apart.
-    writer.write(f"GET /api/v1/sse/connect?jobs={job} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
+    writer.write(f"GET /api/v1/sse/connect?jobs={job} HTTP/1.1\r\nHost: x\r\n"
+                 "Accept: text/event-stream\r\n\r\n".encode())
     await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    chunked = b"chunked" in head.lower()
+    body = Dechunker() if chunked else None
     buffer = b""
     while not stop.is_set():
         try:
@@ -98,7 +136,7 @@ async def live_stream(host: str, port: int, job: str, latencies: list, seen: dic
             continue
         if not chunk:
             break
-        buffer += chunk
+        buffer += body.feed(chunk) if body else chunk
         while b"\n\n" in buffer:
             frame, buffer = buffer.split(b"\n\n", 1)
             for line in frame.split(b"\n"):
