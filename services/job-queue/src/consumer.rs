@@ -228,6 +228,17 @@ impl Consumer {
     /// Stores the result. Returns false when the job had already finished (it ran twice):
     /// the first result stays.
     pub async fn complete(&self, claimed: &Claimed, result: &Json) -> Result<bool, QueueError> {
+        self.complete_with_summary(claimed, result, None).await
+    }
+
+    /// As [`Consumer::complete`], also keeping `summary`, the bounded part of the result that
+    /// the completed event carried: what a late subscriber's snapshot shows.
+    pub async fn complete_with_summary(
+        &self,
+        claimed: &Claimed,
+        result: &Json,
+        summary: Option<&Json>,
+    ) -> Result<bool, QueueError> {
         let keys = self.queue.keys();
         let job_id = &claimed.job.job_id;
         let stored: i64 = scripts::COMPLETE
@@ -246,6 +257,7 @@ impl Consumer {
                     serde_json::to_string(result)?,
                     self.options.job_ttl.as_secs().max(1).to_string(),
                     job_id.clone(),
+                    summary.map_or_else(String::new, Json::to_string),
                 ],
             )
             .await?;

@@ -102,6 +102,9 @@ pub struct JobRecord {
     pub data: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
+    /// The bounded summary the completed event carried (what a snapshot shows).
+    #[serde(skip)]
+    pub summary: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Machine-readable kind of `error`.
@@ -157,6 +160,7 @@ impl JobRecord {
             delay_until: number(&hash, "delayUntil"),
             data: json(hash.remove("data")).unwrap_or(Value::Null),
             result: json(hash.remove("result")),
+            summary: json(hash.remove("summary")),
             error: hash.remove("error"),
             error_code: hash.remove("errorCode"),
             reclaims: number(&hash, "reclaims").unwrap_or(0) as u32,
@@ -193,7 +197,10 @@ impl JobRecord {
         update.resume_id = text("resumeId");
         update.candidate_id = text("candidateId");
         if self.state == JobState::Completed {
-            update.result = self.result.clone();
+            // The same shape as the completed event: its summary, and where the full result
+            // is (a record written before summaries were kept has only the full result).
+            update.result = self.summary.clone().or_else(|| self.result.clone());
+            update.result_url = Some(progress_contract::summary::result_path(&self.job_id));
         }
         if matches!(self.state, JobState::Failed | JobState::Delayed) {
             update.error = self.error.clone();
@@ -259,12 +266,29 @@ mod tests {
         assert_eq!(update.resume_id.as_deref(), Some("r1"));
         assert_eq!(update.candidate_id.as_deref(), Some("c1"));
         assert_eq!(update.result, Some(serde_json::json!({"score": 87})));
+        assert_eq!(update.result_url.as_deref(), Some("/api/v1/jobs/j1/result"));
         assert_eq!(
             update.error, None,
             "a completed job's old error is not shown"
         );
         assert_eq!(update.attempt, Some(2));
         assert!(update.snapshot);
+    }
+
+    #[test]
+    fn a_completed_job_with_a_summary_snapshots_the_summary() {
+        let job = record(&[
+            ("id", "j2"),
+            ("status", "completed"),
+            ("result", r#"{"profile":{"skills":["a","b"]},"analysis":{}}"#),
+            ("summary", r#"{"summary":true,"score":70}"#),
+        ]);
+        let update = job.snapshot_update();
+        assert_eq!(
+            update.result,
+            Some(serde_json::json!({"summary": true, "score": 70})),
+            "as the completed event"
+        );
     }
 
     #[test]

@@ -34,6 +34,11 @@ pub struct ResumeJobData {
 }
 
 /// The original design's job id: `resume-{resumeId}-{epochMillis}`.
+/// Longest `resumeId`: the default job id built from it (`resume-<resumeId>-<13-digit
+/// milliseconds>`) then stays within the 256 characters of an id.
+pub const MAX_RESUME_ID_LEN: usize =
+    crate::channel::MAX_NAME_LEN - "resume-".len() - "-".len() - 13;
+
 pub fn default_job_id(resume_id: &str, epoch_millis: u64) -> String {
     format!("resume-{resume_id}-{epoch_millis}")
 }
@@ -41,6 +46,14 @@ pub fn default_job_id(resume_id: &str, epoch_millis: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_longest_resume_id_gives_a_valid_job_id() {
+        let longest = "r".repeat(MAX_RESUME_ID_LEN);
+        let id = default_job_id(&longest, 1_699_267_200_000);
+        assert_eq!(id.len(), crate::channel::MAX_NAME_LEN);
+        assert!(crate::channel::is_valid_name(&id));
+    }
 
     #[test]
     fn default_job_id_has_the_original_form() {

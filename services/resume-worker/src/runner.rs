@@ -158,7 +158,15 @@ impl Runner {
             serde_json::from_value(claimed.job.data.clone()).unwrap_or_default();
         let progress = self.progress(&job_id, &data, claimed.attempt);
         match result {
-            Ok(analysed) => match self.consumer.complete(claimed, &analysed.result).await {
+            Ok(analysed) => match self
+                .consumer
+                .complete_with_summary(
+                    claimed,
+                    &analysed.result,
+                    serde_json::to_value(&analysed.summary).ok().as_ref(),
+                )
+                .await
+            {
                 Ok(true) => {
                     progress.completed(&analysed.summary).await;
                     self.discard_upload(&job_id, &data).await;

@@ -105,6 +105,21 @@ async function timelineDone() {
   }
 }
 
+/** A worker_status whose fields carry markup (any backend can publish one) is shown as text. */
+async function hostileWorkerStatus() {
+  const workerId = await page.locator('#workers td.mono').first().innerText();
+  const markup = '<img src=x onerror="window.pwned=1">';
+  const response = await fetch(`${base}/api/v1/publish/worker/${workerId}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'worker_status', workerId, status: 'active', concurrency: markup, activeJobs: markup }),
+  });
+  check(response.status === 201, `publishing the worker status answered ${response.status}`);
+  await page.locator('#workers', { hasText: '<img' }).waitFor();
+  check(await page.locator('#workers img').count() === 0, 'no element made from an event field');
+  check(await page.evaluate(() => window.pwned === undefined), 'no script ran from an event field');
+}
+
 async function upload() {
   await openPage();
   await page.locator('#file').setInputFiles(required('FIXTURE'));
@@ -120,6 +135,7 @@ async function upload() {
   check((await text('#result .missing')).includes('Java'), 'Java listed as missing');
   await timelineDone();
   await page.locator('#workers tr', { hasText: 'worker' }).first().waitFor();
+  await hostileWorkerStatus();
   await page.waitForFunction(() => /completed\s*1/.test(document.querySelector('#queue').innerText));
   await shot('desktop');
 

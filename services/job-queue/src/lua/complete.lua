@@ -1,6 +1,7 @@
 -- Stores a job's result once: a second completion (the job ran twice) changes nothing.
 -- KEYS: 1 job hash, 2 stream, 3 counts hash, 4 delayed zset
--- ARGV: 1 group, 2 entry id, 3 now (ms), 4 result JSON, 5 ttl (s), 6 job id
+-- ARGV: 1 group, 2 entry id, 3 now (ms), 4 result JSON, 5 ttl (s), 6 job id,
+--       7 (optional) the summary JSON the completed event carried
 redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[2], ARGV[2])
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -17,6 +18,9 @@ elseif status == 'waiting' then
 end
 redis.call('HSET', KEYS[1], 'status', 'completed', 'result', ARGV[4], 'progress', '100',
   'finishedAt', ARGV[3], 'updatedAt', ARGV[3])
+if ARGV[7] and ARGV[7] ~= '' then
+  redis.call('HSET', KEYS[1], 'summary', ARGV[7])
+end
 redis.call('HINCRBY', KEYS[3], 'completed', 1)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 1

@@ -362,3 +362,71 @@ async fn the_full_result_is_served_once_the_job_has_completed() {
         "{body}"
     );
 }
+
+/// Uploads `body` as a text résumé with the given form fields; returns status and body.
+async fn upload_text(
+    app: &crate::helpers::TestApp,
+    body: &[u8],
+    fields: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    let mut form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(body.to_vec())
+            .file_name("cv.txt")
+            .mime_str("text/plain")
+            .unwrap(),
+    );
+    for (name, value) in fields {
+        form = form.text((*name).to_owned(), (*value).to_owned());
+    }
+    let response = app
+        .http
+        .post(app.url("/api/v1/resumes"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn a_resume_id_is_short_enough_for_the_job_id_made_from_it() {
+    let app = spawn_app().await;
+    let limit = progress_contract::jobs::MAX_RESUME_ID_LEN;
+    let too_long = "r".repeat(limit + 1);
+    let mut body = original_body();
+    body["data"]["resumeId"] = json!(too_long);
+    let (status, answer) = app.post_json("/api/v1/queue/add", &body, None).await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["error"]["fields"][0]["field"], "data.resumeId");
+    let (status, answer) = upload_text(&app, b"Jane", &[("resumeId", &too_long)]).await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["error"]["fields"][0]["field"], "resumeId");
+
+    // The longest one gives a job id of exactly 256 characters, whose events reach a stream.
+    body["data"]["resumeId"] = json!("r".repeat(limit));
+    let (status, added) = app.post_json("/api/v1/queue/add", &body, None).await;
+    assert_eq!(status, 201, "{added}");
+    let job_id = added["jobId"].as_str().unwrap().to_owned();
+    assert_eq!(job_id.len(), 256);
+    let (mut stream, _) = app.connect(&format!("?jobs={job_id}")).await;
+    let waiting = stream.next_named("job_update", WAIT).await.unwrap().json();
+    assert_eq!(waiting["jobId"], job_id.as_str());
+}
+
+#[tokio::test]
+async fn uploading_again_under_an_existing_job_id_keeps_the_queued_file() {
+    let app = spawn_app().await;
+    let (status, first) = upload_text(&app, b"first document", &[("jobId", "same-upload")]).await;
+    assert_eq!(status, 201, "{first}");
+    let (status, again) = upload_text(&app, b"second document", &[("jobId", "same-upload")]).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["duplicate"], true);
+    let file = app
+        .redis
+        .cli(&["GET", "rq:{resume-analysis}:file:same-upload"]);
+    assert_eq!(file.trim(), "first document", "the queued job keeps its own file");
+    let (_, counts) = app.get_json("/api/v1/queues/resume-analysis").await;
+    assert_eq!(counts["waiting"], 1, "enqueued once");
+}

@@ -218,6 +218,12 @@ pub async fn upload(
     let organisation_id = name_field("organisationId");
     let job_id = name_field("jobId");
     let queue_name = name_field("queueName");
+    if resume_id
+        .as_ref()
+        .is_some_and(|id| id.len() > progress_contract::jobs::MAX_RESUME_ID_LEN)
+    {
+        errors.push(FieldError::new("resumeId", resume_id_too_long()));
+    }
     let candidate_id = text.get("candidateId").cloned().filter(|v| !v.is_empty());
     // Copied into every event of the job: the same bounds as the JSON body's fields.
     for (field, value, max) in [
@@ -295,6 +301,27 @@ pub async fn upload(
         job_description,
         uploaded: true,
     };
+    // A job with this id exists already: adding it again changes nothing, its file included
+    // (the queued job must not be analysed with another document than the one it was given).
+    let exists = queue
+        .0
+        .exists(&job_id)
+        .await
+        .map_err(|e| ApiError::redis("the job store is", e))?;
+    if exists {
+        let existing = queue
+            .0
+            .get(&job_id)
+            .await
+            .map_err(|e| ApiError::redis("the job store is", e))?;
+        let state = existing.map_or(job_queue::JobState::Waiting, |job| job.state);
+        let outcome = AddOutcome {
+            job_id,
+            state,
+            created: false,
+        };
+        return Ok(added(&outcome, queue.0.name()));
+    }
     // The file is stored before the job exists, so a worker never sees a job without its file.
     let cap = state.queues.upload_max_pending_bytes;
     if bytes.len() as u64 > cap {
@@ -331,6 +358,14 @@ pub async fn upload(
     )
     .await?;
     Ok(added(&outcome, queue.0.name()))
+}
+
+/// What a too long `resumeId` is told.
+pub fn resume_id_too_long() -> String {
+    format!(
+        "must be at most {} characters (the default job id, resume-<resumeId>-<time>, is at most 256)",
+        progress_contract::jobs::MAX_RESUME_ID_LEN
+    )
 }
 
 fn too_large(limit: usize) -> ApiError {

@@ -135,6 +135,13 @@ pub fn add_request(body: &Value) -> Result<AddRequest, Vec<FieldError>> {
         prefix: "data.",
     };
     let resume_id = data.name("resumeId", true);
+    if resume_id
+        .as_ref()
+        .is_some_and(|id| id.len() > progress_contract::jobs::MAX_RESUME_ID_LEN)
+    {
+        data.errors
+            .push(FieldError::new("data.resumeId", super::resume_id_too_long()));
+    }
     let candidate_id = data.string("candidateId", false, MAX_CANDIDATE_ID);
     let organisation_id = data.name("organisationId", false);
     let file_url = data.string("fileUrl", true, 2048);
