@@ -251,9 +251,14 @@ async fn a_finished_job_with_trimmed_history_shows_its_record_then_live_events()
     assert_eq!(data["status"], "completed");
     assert_eq!(data["progress"], 100);
     assert_eq!(data["resumeId"], "resume-c");
-    assert!(
-        data["result"].is_object(),
-        "the result from the record: {data}"
+    assert_eq!(
+        data["result"]["summary"], true,
+        "the completed event's summary, from the record: {data}"
+    );
+    assert_eq!(
+        data["resultUrl"],
+        format!("/api/v1/jobs/{job}/result").as_str(),
+        "and where the full result is"
     );
     assert_eq!(
         data["eventId"],
