@@ -280,7 +280,10 @@ mod tests {
         let job = record(&[
             ("id", "j2"),
             ("status", "completed"),
-            ("result", r#"{"profile":{"skills":["a","b"]},"analysis":{}}"#),
+            (
+                "result",
+                r#"{"profile":{"skills":["a","b"]},"analysis":{}}"#,
+            ),
             ("summary", r#"{"summary":true,"score":70}"#),
         ]);
         let update = job.snapshot_update();

@@ -426,7 +426,11 @@ async fn uploading_again_under_an_existing_job_id_keeps_the_queued_file() {
     let file = app
         .redis
         .cli(&["GET", "rq:{resume-analysis}:file:same-upload"]);
-    assert_eq!(file.trim(), "first document", "the queued job keeps its own file");
+    assert_eq!(
+        file.trim(),
+        "first document",
+        "the queued job keeps its own file"
+    );
     let (_, counts) = app.get_json("/api/v1/queues/resume-analysis").await;
     assert_eq!(counts["waiting"], 1, "enqueued once");
 }

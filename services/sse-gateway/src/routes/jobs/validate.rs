@@ -139,8 +139,10 @@ pub fn add_request(body: &Value) -> Result<AddRequest, Vec<FieldError>> {
         .as_ref()
         .is_some_and(|id| id.len() > progress_contract::jobs::MAX_RESUME_ID_LEN)
     {
-        data.errors
-            .push(FieldError::new("data.resumeId", super::resume_id_too_long()));
+        data.errors.push(FieldError::new(
+            "data.resumeId",
+            super::resume_id_too_long(),
+        ));
     }
     let candidate_id = data.string("candidateId", false, MAX_CANDIDATE_ID);
     let organisation_id = data.name("organisationId", false);
