@@ -1,6 +1,7 @@
 //! The public HTTP API under `/api/v1`.
 //!
 //! - [`stream`]: `GET /sse/connect`, the SSE stream.
+//! - [`resume`]: the same with `Last-Event-ID`: the session continued, what was missed replayed.
 //! - [`subscriptions`]: subscribe/unsubscribe for jobs, queues and workers.
 //! - [`stats`]: `GET /sse/stats` and `GET /sse/channels`.
 //! - [`publish`]: broadcasts and custom events for one connection.
@@ -16,6 +17,7 @@ mod observe;
 pub mod openapi;
 mod publish;
 mod request_span;
+mod resume;
 mod schema;
 pub mod stats;
 mod stream;
