@@ -161,25 +161,16 @@ async fn invalid_add_requests_name_each_field_and_change_nothing() {
 #[tokio::test]
 async fn an_upload_stores_the_file_and_enqueues_its_analysis() {
     let app = spawn_app().await;
-    let form = reqwest::multipart::Form::new()
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(b"Jane Doe\njane@example.com\nSkills: Rust".to_vec())
-                .file_name("cv.txt")
-                .mime_str("text/plain")
-                .unwrap(),
-        )
-        .text("candidateId", "cand-1")
-        .text("requiredSkills", "Rust, Kubernetes");
-    let response = app
-        .http
-        .post(app.url("/api/v1/resumes"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let body: serde_json::Value = response.json().await.unwrap();
+    let (status, body) = upload_text(
+        &app,
+        b"Jane Doe\njane@example.com\nSkills: Rust",
+        &[
+            ("candidateId", "cand-1"),
+            ("requiredSkills", "Rust, Kubernetes"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
     let job_id = body["jobId"].as_str().unwrap();
     let (_, job) = app.get_json(&format!("/api/v1/jobs/{job_id}")).await;
     assert_eq!(job["data"]["uploaded"], true);
@@ -365,7 +356,7 @@ async fn the_full_result_is_served_once_the_job_has_completed() {
 
 /// Uploads `body` as a text résumé with the given form fields; returns status and body.
 async fn upload_text(
-    app: &crate::helpers::TestApp,
+    app: &TestApp,
     body: &[u8],
     fields: &[(&str, &str)],
 ) -> (u16, serde_json::Value) {
