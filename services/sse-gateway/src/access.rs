@@ -22,7 +22,7 @@ use crate::routes::AppState;
 const CLAIM_TTL: Duration = Duration::from_secs(24 * 3600);
 
 fn claim_key(job_id: &str) -> String {
-    format!("sse:job-org:{{{job_id}}}")
+    crate::keys::job_claim(job_id)
 }
 
 /// What is known about a job's owner.

@@ -8,7 +8,7 @@ use fred::prelude::{Client, HashesInterface};
 use progress_contract::time::now_millis;
 use serde::{Deserialize, Serialize};
 
-const KEY: &str = "sse:pods";
+const KEY: &str = crate::keys::PODS;
 
 /// One pod's counts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,6 +17,7 @@
 //! - [`redis_listener`]: pub/sub messages and reconnects into the hub.
 //! - [`frame`]: SSE framing and payload checks.
 //! - [`last_event_id`]: the resume point a reconnecting client sends.
+//! - [`keys`]: the gateway's own Redis key and channel names.
 //! - [`error`]: the JSON error body every failure returns.
 //! - [`metrics`]: metric names.
 
@@ -31,6 +32,7 @@ pub mod first_delivery;
 pub mod frame;
 pub mod history;
 pub mod hub;
+pub mod keys;
 pub mod last_event_id;
 pub mod limits;
 pub mod metrics;

@@ -26,11 +26,11 @@ static FLUSH: LazyLock<Script> =
     LazyLock::new(|| Script::from_lua(include_str!("lua/session_flush.lua")));
 
 fn hash_key(id: &Uuid) -> String {
-    format!("sse:sess:{{{id}}}")
+    crate::keys::session(id)
 }
 
 fn set_key(id: &Uuid) -> String {
-    format!("sse:sess:{{{id}}}:ch")
+    crate::keys::session_channels(id)
 }
 
 /// A session as stored.

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::Hub;
 
 pub fn channel_of(pod: &str) -> String {
-    format!("sse:pod:{pod}")
+    crate::keys::control_channel(pod)
 }
 
 /// A request for a stream held by another pod.

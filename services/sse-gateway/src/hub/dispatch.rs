@@ -19,7 +19,7 @@ impl Hub {
         match channel {
             BROADCAST_CHANNEL => self.dispatch_custom(payload, true),
             CONNECTION_EVENTS_CHANNEL => self.dispatch_custom(payload, false),
-            _ if channel.starts_with("sse:pod:") => self.dispatch_control(payload),
+            _ if crate::keys::is_control_channel(channel) => self.dispatch_control(payload),
             _ => self.dispatch_progress(channel, payload),
         }
     }

@@ -315,7 +315,7 @@ impl Hub {
     fn is_sharded(&self, channel: &str) -> bool {
         self.settings.sharded
             && !SYSTEM_CHANNELS.contains(&channel)
-            && !channel.starts_with("sse:pod:")
+            && !crate::keys::is_control_channel(channel)
     }
 
     async fn redis_subscribe(&self, channels: &[String]) -> Result<(), fred::error::Error> {
