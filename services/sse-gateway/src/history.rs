@@ -7,7 +7,7 @@ use fred::types::scripts::Script;
 use fred::types::{ClusterHash, CustomCommand, Value};
 use progress_contract::history::{StreamId, history_key};
 
-use crate::session::From;
+use crate::session::ResumeFrom;
 
 /// Events of one channel to replay.
 #[derive(Debug, Default)]
@@ -144,18 +144,22 @@ impl HistoryReader {
     }
 
     /// Events of `channel` from `from` on, and whether some were lost to retention.
-    pub async fn replay(&self, channel: &str, from: From) -> Result<Replay, fred::error::Error> {
+    pub async fn replay(
+        &self,
+        channel: &str,
+        from: ResumeFrom,
+    ) -> Result<Replay, fred::error::Error> {
         let key = history_key(channel);
-        if from == From::After(StreamId::ZERO) {
+        if from == ResumeFrom::After(StreamId::ZERO) {
             return self.replay_all(&key).await;
         }
         let (start, boundary, inclusive) = match from {
-            From::Live => return Ok(Replay::default()),
+            ResumeFrom::Live => return Ok(Replay::default()),
             // Nothing can follow the largest id (Redis refuses an interval starting after it);
             // a client may send it in its Last-Event-ID.
-            From::After(id) if id == StreamId::MAX => return Ok(Replay::default()),
-            From::After(id) => (format!("({id}"), id, false),
-            From::Including(id) => (id.to_string(), id, true),
+            ResumeFrom::After(id) if id == StreamId::MAX => return Ok(Replay::default()),
+            ResumeFrom::After(id) => (format!("({id}"), id, false),
+            ResumeFrom::Including(id) => (id.to_string(), id, true),
         };
         let oldest = self
             .range(&key, "-".into(), "+", 1)

@@ -316,7 +316,7 @@ impl SessionStore {
 
 /// Where to resume one channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum From {
+pub enum ResumeFrom {
     /// Replay events after this id.
     After(StreamId),
     /// Replay from this id on (it was not received).
@@ -332,11 +332,15 @@ pub enum From {
 /// flushed. Otherwise the log corrects cursors flushed after events the client never
 /// received; a client further behind than the log reaches resumes where the channel was
 /// subscribed (events may come twice, none is lost).
-pub fn resume_points(session: &Session, seen: u64, event: Option<StreamId>) -> Vec<(String, From)> {
+pub fn resume_points(
+    session: &Session,
+    seen: u64,
+    event: Option<StreamId>,
+) -> Vec<(String, ResumeFrom)> {
     let mut channels: Vec<&String> = session.channels.iter().collect();
     channels.sort();
     if let (Some(event), [channel], false) = (event, channels.as_slice(), session.multi) {
-        return vec![((*channel).clone(), From::After(event))];
+        return vec![((*channel).clone(), ResumeFrom::After(event))];
     }
     let log_start = session.log.iter().map(|(n, _, _)| *n).min();
     // The log holds every event numbered after `seen`.
@@ -356,19 +360,19 @@ pub fn resume_points(session: &Session, seen: u64, event: Option<StreamId>) -> V
                 .map(|(_, _, id)| *id)
                 .max();
             let from = match (first_unreceived, last_received) {
-                (Some(_), Some(received)) => From::After(received),
-                (Some(first), None) if log_covers => From::Including(first),
+                (Some(_), Some(received)) => ResumeFrom::After(received),
+                (Some(first), None) if log_covers => ResumeFrom::Including(first),
                 (Some(first), None) => match session.since.get(channel) {
-                    Some(since) if *since < first => From::After(*since),
-                    _ => From::Including(first),
+                    Some(since) if *since < first => ResumeFrom::After(*since),
+                    _ => ResumeFrom::Including(first),
                 },
                 (None, _) => match session
                     .cursors
                     .get(channel)
                     .or_else(|| session.since.get(channel))
                 {
-                    Some(cursor) => From::After(*cursor),
-                    None => From::Live,
+                    Some(cursor) => ResumeFrom::After(*cursor),
+                    None => ResumeFrom::Live,
                 },
             };
             (channel.clone(), from)
@@ -410,9 +414,9 @@ mod tests {
         assert_eq!(
             points,
             vec![
-                ("job:1".into(), From::After(id(50))),
-                ("job:2".into(), From::After(id(40))),
-                ("queue:q".into(), From::Live),
+                ("job:1".into(), ResumeFrom::After(id(50))),
+                ("job:2".into(), ResumeFrom::After(id(40))),
+                ("queue:q".into(), ResumeFrom::Live),
             ]
         );
     }
@@ -420,11 +424,11 @@ mod tests {
     #[test]
     fn unread_tail_is_rewound_per_channel() {
         let points = resume_points(&session(), 2, None);
-        assert_eq!(points[0], ("job:1".into(), From::After(id(10))));
-        assert_eq!(points[1], ("job:2".into(), From::After(id(20))));
+        assert_eq!(points[0], ("job:1".into(), ResumeFrom::After(id(10))));
+        assert_eq!(points[1], ("job:2".into(), ResumeFrom::After(id(20))));
         let points = resume_points(&session(), 0, None);
-        assert_eq!(points[0], ("job:1".into(), From::Including(id(10))));
-        assert_eq!(points[1], ("job:2".into(), From::Including(id(20))));
+        assert_eq!(points[0], ("job:1".into(), ResumeFrom::Including(id(10))));
+        assert_eq!(points[1], ("job:2".into(), ResumeFrom::Including(id(20))));
     }
 
     #[test]
@@ -433,15 +437,15 @@ mod tests {
         session.since.insert("queue:q".into(), id(35));
         session.since.insert("job:1".into(), id(5));
         let points = resume_points(&session, 5, None);
-        assert_eq!(points[2], ("queue:q".into(), From::After(id(35))));
+        assert_eq!(points[2], ("queue:q".into(), ResumeFrom::After(id(35))));
         // A flushed cursor is newer than the subscription point and wins.
-        assert_eq!(points[0], ("job:1".into(), From::After(id(50))));
+        assert_eq!(points[0], ("job:1".into(), ResumeFrom::After(id(50))));
     }
 
     #[test]
     fn a_client_ahead_of_the_flush_resumes_at_the_cursors() {
         let points = resume_points(&session(), 9, None);
-        assert_eq!(points[0], ("job:1".into(), From::After(id(50))));
+        assert_eq!(points[0], ("job:1".into(), ResumeFrom::After(id(50))));
     }
 
     #[test]
@@ -455,11 +459,11 @@ mod tests {
         };
         assert_eq!(
             resume_points(&session, 7, Some(id(70))),
-            [("job:1".to_owned(), From::After(id(70)))]
+            [("job:1".to_owned(), ResumeFrom::After(id(70)))]
         );
         assert_eq!(
             resume_points(&session, 7, None),
-            [("job:1".to_owned(), From::After(id(5)))],
+            [("job:1".to_owned(), ResumeFrom::After(id(5)))],
             "without the event id, from the subscription point"
         );
     }
@@ -475,7 +479,7 @@ mod tests {
         };
         assert_eq!(
             resume_points(&session, 7, Some(id(70))),
-            [("job:1".to_owned(), From::After(id(5)))]
+            [("job:1".to_owned(), ResumeFrom::After(id(5)))]
         );
     }
 
@@ -486,11 +490,11 @@ mod tests {
         session.log.drain(..2);
         session.since.insert("job:1".into(), id(1));
         let points = resume_points(&session, 1, None);
-        assert_eq!(points[0], ("job:1".into(), From::After(id(1))));
+        assert_eq!(points[0], ("job:1".into(), ResumeFrom::After(id(1))));
         // Without a subscription point, from the oldest event the log has.
-        assert_eq!(points[1], ("job:2".into(), From::Including(id(40))));
+        assert_eq!(points[1], ("job:2".into(), ResumeFrom::Including(id(40))));
         // A client the log covers is rewound exactly.
         let points = resume_points(&session, 2, None);
-        assert_eq!(points[0], ("job:1".into(), From::Including(id(30))));
+        assert_eq!(points[0], ("job:1".into(), ResumeFrom::Including(id(30))));
     }
 }

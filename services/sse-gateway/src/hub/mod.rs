@@ -377,7 +377,10 @@ impl Hub {
             }
             let replay = match self
                 .history
-                .replay(&entry.channel, crate::session::From::After(entry.after))
+                .replay(
+                    &entry.channel,
+                    crate::session::ResumeFrom::After(entry.after),
+                )
                 .await
             {
                 Ok(replay) => replay,

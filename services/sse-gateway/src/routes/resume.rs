@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::hub::connection::Cursors;
 use crate::hub::{Connection, ControlOp, Hub};
 use crate::last_event_id::LastEventId;
-use crate::session::{From, Session, resume_points};
+use crate::session::{ResumeFrom, Session, resume_points};
 
 /// A resumed session keeps only the channels the new token may still watch (a user moved
 /// out of an organisation stops receiving its jobs); the others leave the session.
@@ -139,9 +139,9 @@ pub(super) async fn resume(
     let cursors: Cursors = points
         .iter()
         .filter_map(|(channel, from)| match from {
-            From::After(at) => Some((Arc::from(channel.as_str()), *at)),
-            From::Including(at) => Some((Arc::from(channel.as_str()), before(*at))),
-            From::Live => None,
+            ResumeFrom::After(at) => Some((Arc::from(channel.as_str()), *at)),
+            ResumeFrom::Including(at) => Some((Arc::from(channel.as_str()), before(*at))),
+            ResumeFrom::Live => None,
         })
         .collect();
     let connection = Arc::new(Connection::resumed(
@@ -217,7 +217,7 @@ mod tests {
 
     use super::*;
     use crate::hub::connection::Position;
-    use crate::session::From;
+    use crate::session::ResumeFrom;
 
     fn at(ms: u64) -> StreamId {
         StreamId { ms, seq: 0 }
@@ -251,17 +251,17 @@ mod tests {
         };
         assert_eq!(
             resume_points(&session, 4, None),
-            [("job:1".to_owned(), From::After(at(20)))],
+            [("job:1".to_owned(), ResumeFrom::After(at(20)))],
             "the flushed session alone would send 3 and 4 again"
         );
         adopt_position(&mut session, &position);
         assert_eq!(
             resume_points(&session, 4, None),
-            [("job:1".to_owned(), From::After(at(40)))]
+            [("job:1".to_owned(), ResumeFrom::After(at(40)))]
         );
         assert_eq!(
             resume_points(&session, 3, None),
-            [("job:1".to_owned(), From::After(at(30)))],
+            [("job:1".to_owned(), ResumeFrom::After(at(30)))],
             "what the client did not read is still replayed"
         );
     }

@@ -369,7 +369,7 @@ async fn a_resume_after_coalescing_replays_the_unreceived_terminal_event() {
         points,
         [(
             "job:a".to_owned(),
-            crate::session::From::After(StreamId { ms: 4, seq: 0 })
+            crate::session::ResumeFrom::After(StreamId { ms: 4, seq: 0 })
         )]
     );
 }
