@@ -214,6 +214,15 @@ impl TestApp {
         (base, shutdown)
     }
 
+    /// Waits until stream `id`'s final position is written (its session says it closed).
+    pub async fn wait_session_closed(&self, id: &str) {
+        let key = format!("sse:sess:{{{id}}}");
+        eventually("the stream's final position is written", || async {
+            self.redis.cli(&["HEXISTS", &key, "closedAt"]).trim() == "1"
+        })
+        .await;
+    }
+
     pub async fn ready_status(&self) -> u16 {
         self.http
             .get(format!("{}/readyz", self.admin))

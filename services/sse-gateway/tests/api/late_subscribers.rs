@@ -177,13 +177,7 @@ async fn a_resume_after_a_replay_sends_nothing_twice() {
     let last_multi = six.id.clone();
     drop(single);
     drop(multi);
-    crate::helpers::eventually("both final positions are written", || async {
-        app.redis
-            .cli(&["HEXISTS", &format!("sse:sess:{{{multi_id}}}"), "closedAt"])
-            .trim()
-            == "1"
-    })
-    .await;
+    app.wait_session_closed(&multi_id).await;
 
     // Missed while away: 7 on job one, 4 on job two.
     publish_seq(&app, "job:one", 7).await;
@@ -428,13 +422,7 @@ async fn a_resume_from_the_start_of_a_trimmed_history_says_resync() {
     // Subscribed before the job had any event: the stream stands at the history's start.
     let (client, id) = app.connect("?jobs=gap").await;
     drop(client);
-    crate::helpers::eventually("the final position is written", || async {
-        app.redis
-            .cli(&["HEXISTS", &format!("sse:sess:{{{id}}}"), "closedAt"])
-            .trim()
-            == "1"
-    })
-    .await;
+    app.wait_session_closed(&id).await;
     publish_range(&app, "gap", 1, 3).await;
     app.redis
         .cli(&["XTRIM", "sse:hist:{job:gap}", "MAXLEN", "1"]);

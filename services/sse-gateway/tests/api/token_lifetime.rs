@@ -104,13 +104,7 @@ async fn a_resume_keeps_only_the_channels_the_new_token_may_watch() {
     let waiting = collect(&mut stream, "job_update", 1).await.remove(0);
     assert_eq!(waiting.json()["jobId"], "org1-job");
     drop(stream);
-    crate::helpers::eventually("the final position is written", || async {
-        app.redis
-            .cli(&["HEXISTS", &format!("sse:sess:{{{id}}}"), "closedAt"])
-            .trim()
-            == "1"
-    })
-    .await;
+    app.wait_session_closed(&id).await;
 
     // Alice has moved to org-2: her new token no longer sees org-1's job.
     let after = token("alice", Some("org-2"), &["monitor"]);

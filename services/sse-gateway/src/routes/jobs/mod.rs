@@ -303,21 +303,15 @@ pub async fn upload(
     };
     // A job with this id exists already: adding it again changes nothing, its file included
     // (the queued job must not be analysed with another document than the one it was given).
-    let exists = queue
+    let existing = queue
         .0
-        .exists(&job_id)
+        .get(&job_id)
         .await
         .map_err(|e| ApiError::redis("the job store is", e))?;
-    if exists {
-        let existing = queue
-            .0
-            .get(&job_id)
-            .await
-            .map_err(|e| ApiError::redis("the job store is", e))?;
-        let state = existing.map_or(job_queue::JobState::Waiting, |job| job.state);
+    if let Some(job) = existing {
         let outcome = AddOutcome {
             job_id,
-            state,
+            state: job.state,
             created: false,
         };
         return Ok(added(&outcome, queue.0.name()));
