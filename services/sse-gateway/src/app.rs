@@ -79,6 +79,11 @@ impl Application {
         redis.announce("sse-gateway", pubsub)?;
 
         let pod = config.pod_name();
+        let queue_list: Vec<Queue> = config
+            .queue_names()?
+            .iter()
+            .map(|name| Queue::new(client.clone(), name))
+            .collect();
         let hub = Hub::new(
             HubSettings {
                 capacity: config.client_buffer_events,
@@ -93,11 +98,7 @@ impl Application {
             HistoryReader::new(client.clone()),
             FirstDelivery::new(
                 HistoryReader::new(client.clone()),
-                config
-                    .queue_names()?
-                    .iter()
-                    .map(|name| Queue::new(client.clone(), name))
-                    .collect(),
+                queue_list.clone(),
                 WorkerRegistry::new(client.clone()),
                 config.max_event_bytes,
             ),
@@ -135,8 +136,8 @@ impl Application {
             }
         }
         let mut queues = std::collections::BTreeMap::new();
-        for name in config.queue_names()? {
-            let queue = Queue::new(client.clone(), &name);
+        for queue in queue_list {
+            let name = queue.name().to_owned();
             let reporter = CountsReporter::spawn(
                 queue.clone(),
                 publisher.clone(),
