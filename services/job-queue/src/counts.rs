@@ -37,6 +37,7 @@ impl QueueCounts {
             completed: self.completed,
             failed: self.failed,
             delayed: self.delayed,
+            ..QueueUpdate::default()
         }
     }
 }

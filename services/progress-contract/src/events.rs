@@ -43,12 +43,18 @@ pub enum JobStatus {
     Retrying,
     Completed,
     Failed,
+    /// Stopped at a user's or operator's request (an addition); final like completed and failed.
+    Cancelled,
 }
 
 impl JobStatus {
-    /// Completed and failed are final: never coalesced, never followed by more progress.
+    /// Completed, failed and cancelled are final: never coalesced, never followed by more
+    /// progress.
     pub fn is_terminal(self) -> bool {
-        matches!(self, JobStatus::Completed | JobStatus::Failed)
+        matches!(
+            self,
+            JobStatus::Completed | JobStatus::Failed | JobStatus::Cancelled
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -59,6 +65,7 @@ impl JobStatus {
             JobStatus::Retrying => "retrying",
             JobStatus::Completed => "completed",
             JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
         }
     }
 }
@@ -192,6 +199,21 @@ pub struct QueueUpdate {
     pub completed: u64,
     pub failed: u64,
     pub delayed: u64,
+    /// Jobs cancelled since the queue was created (an addition, left out while 0 so the
+    /// original design's event is unchanged).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cancelled: u64,
+    /// Workers take no new jobs from a paused queue (an addition, left out while false).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub paused: bool,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// Worker activity.
@@ -433,6 +455,7 @@ mod tests {
     fn terminal_statuses() {
         assert!(JobStatus::Completed.is_terminal());
         assert!(JobStatus::Failed.is_terminal());
+        assert!(JobStatus::Cancelled.is_terminal());
         assert!(!JobStatus::InProgress.is_terminal());
     }
 

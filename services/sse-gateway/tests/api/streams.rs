@@ -65,6 +65,7 @@ async fn job_queue_and_worker_events_are_forwarded_as_published() {
         completed: 100,
         failed: 3,
         delayed: 1,
+        ..Default::default()
     };
     publisher.publish_queue_update(&queue).await.unwrap();
     let data = client
