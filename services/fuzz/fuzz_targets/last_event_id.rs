@@ -5,12 +5,12 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &str| {
-    if let Some(point) = sse_gateway::last_event_id::parse(input) {
+    if let Some(point) = sse_gateway::resume::last_event_id::parse(input) {
         let printed = match point.event {
             Some(event) => format!("{}:{}:{event}", point.connection, point.seen),
             None => format!("{}:{}", point.connection, point.seen),
         };
-        assert_eq!(sse_gateway::last_event_id::parse(&printed), Some(point));
+        assert_eq!(sse_gateway::resume::last_event_id::parse(&printed), Some(point));
         assert!(input.trim().len() <= 128);
     }
 });

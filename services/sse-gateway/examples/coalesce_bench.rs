@@ -13,8 +13,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use futures::StreamExt;
 use progress_contract::history::StreamId;
-use sse_gateway::hub::connection::Tagged;
-use sse_gateway::hub::{Connection, ConnectionStream, Item, Push};
+use sse_gateway::fanout::connection::Tagged;
+use sse_gateway::fanout::{Connection, ConnectionStream, Item, Push};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 

@@ -17,12 +17,12 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::GatewayConfig;
-use crate::first_delivery::FirstDelivery;
-use crate::history::HistoryReader;
 use crate::hub::{Hub, HubSettings};
+use crate::resume::first_delivery::FirstDelivery;
+use crate::resume::history::HistoryReader;
+use crate::resume::session::SessionStore;
 use crate::routes::{self, ApiSettings, AppState, Queues};
-use crate::session::SessionStore;
-use crate::{cluster, drain, metrics as m, redis_listener, server};
+use crate::{cluster, drain, metrics as m, redis_listener, transport};
 
 /// A built gateway, bound and connected, not yet serving.
 pub struct Application {
@@ -243,11 +243,11 @@ impl Application {
 
         let stop_accepting = CancellationToken::new();
         let cut_all = CancellationToken::new();
-        let admission = server::Admission::new(server::SocketLimits {
+        let admission = transport::Admission::new(transport::SocketLimits {
             header_read_timeout: config.limits.header_read_timeout,
             max_pending: config.limits.max_pending_connections,
         });
-        let http = tokio::spawn(server::serve(
+        let http = tokio::spawn(transport::serve(
             listener,
             routes::router(state.clone()),
             admission,

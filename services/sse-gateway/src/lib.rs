@@ -20,7 +20,6 @@
 //! - [`keys`]: the gateway's own Redis key and channel names.
 //! - [`error`]: the JSON error body every failure returns.
 //! - [`metrics`]: metric names.
-
 pub mod access;
 pub mod app;
 pub mod auth;
@@ -28,18 +27,16 @@ pub mod cluster;
 pub mod config;
 pub mod drain;
 pub mod error;
-pub mod first_delivery;
+pub mod fanout;
 pub mod frame;
-pub mod history;
 pub mod hub;
 pub mod keys;
-pub mod last_event_id;
 pub mod limits;
 pub mod metrics;
 pub mod redis_listener;
+pub mod resume;
 pub mod routes;
-pub mod server;
-pub mod session;
+pub mod transport;
 
 pub use app::Application;
 pub use config::GatewayConfig;

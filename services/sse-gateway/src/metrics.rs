@@ -119,7 +119,7 @@ pub fn describe() {
     for kind in ChannelKind::ALL {
         metrics::counter!(EVENTS_DELIVERED, "event" => kind.event_name()).increment(0);
     }
-    for cut in crate::server::Cut::ALL {
+    for cut in crate::transport::Cut::ALL {
         metrics::counter!(SOCKETS_CLOSED, "reason" => cut.as_str()).increment(0);
     }
     for kind in ChannelKind::ALL {

@@ -7,8 +7,9 @@ use progress_contract::history;
 use progress_contract::{ChannelKind, CustomEvent};
 use uuid::Uuid;
 
-use super::connection::{Connection, Tagged};
-use super::{Hub, Item, Push, coalesce, read};
+use super::{Hub, Item, Push, read};
+use crate::fanout::coalesce;
+use crate::fanout::connection::{Connection, Tagged};
 use crate::frame::{self, Rejected};
 use crate::metrics as m;
 

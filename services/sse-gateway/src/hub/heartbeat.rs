@@ -11,8 +11,8 @@ use progress_contract::time::now_millis;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::connection::{Connection, Item};
 use super::{Hub, read};
+use crate::fanout::{Connection, Item};
 use crate::frame;
 
 /// How many slices a heartbeat interval is divided into.

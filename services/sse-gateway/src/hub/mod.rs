@@ -1,25 +1,18 @@
 //! The in-process fan-out hub: which local streams want which channel, the one Redis
 //! subscription per channel that serves them all, and the streams' sessions in Redis.
 //!
-//! - [`connection`]: one stream's bounded queue, body and history position.
-//! - `coalesce`: a lagging stream's intermediate job updates, latest wins.
 //! - `subscriptions`: refcounted Redis SUBSCRIBE/UNSUBSCRIBE.
 //! - `dispatch`: a Redis message → one shared frame → every local subscriber's queue.
 //! - `control`: requests from other pods for streams held here.
 //! - `expiry`: streams that end when their token expires.
 //! - `stats`: the `/sse/stats` and `/sse/channels` views.
-//! - [`wire`]: a stream written straight to its socket by whoever queues a frame.
 
-mod coalesce;
-pub mod connection;
 mod control;
 mod dispatch;
 mod expiry;
 pub mod heartbeat;
-mod id_line;
 mod stats;
 mod subscriptions;
-pub mod wire;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -33,15 +26,15 @@ use progress_contract::time::now_millis;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-pub use connection::{Connection, ConnectionStream, Item, Push};
+pub use crate::fanout::connection::{self, Connection, ConnectionStream, Item, Push};
 pub use control::ControlOp;
 pub use stats::{ChannelStat, ConnectionStat, Stats};
 
-use crate::first_delivery::FirstDelivery;
 use crate::frame;
-use crate::history::HistoryReader;
 use crate::metrics as m;
-use crate::session::SessionStore;
+use crate::resume::first_delivery::FirstDelivery;
+use crate::resume::history::HistoryReader;
+use crate::resume::session::SessionStore;
 
 /// Tunables of the hub.
 #[derive(Clone, Debug)]
@@ -379,7 +372,7 @@ impl Hub {
                 .history
                 .replay(
                     &entry.channel,
-                    crate::session::ResumeFrom::After(entry.after),
+                    crate::resume::session::ResumeFrom::After(entry.after),
                 )
                 .await
             {

@@ -21,8 +21,8 @@ use progress_contract::time::now_millis;
 use uuid::Uuid;
 
 use super::{ChannelHold, Connection, Hub, HubError, Push, read, write};
-use crate::first_delivery::Plan;
 use crate::metrics as m;
+use crate::resume::first_delivery::Plan;
 
 /// Channels every pod always listens to (plus its own control channel).
 pub const SYSTEM_CHANNELS: [&str; 2] = [BROADCAST_CHANNEL, CONNECTION_EVENTS_CHANNEL];
@@ -45,7 +45,7 @@ impl Hub {
     }
 
     /// Subscribes a local stream to `channels`. Each channel it did not have gets its first
-    /// delivery (see [`crate::first_delivery`]; nothing with `replay` false), then its live
+    /// delivery (see [`crate::resume::first_delivery`]; nothing with `replay` false), then its live
     /// events, without a gap or a duplicate at the seam: the channel's live events are held
     /// from before its Redis subscription until the first delivery is queued, and those the
     /// history already had are skipped. With `announce` the stream gets `subscribed` for

@@ -36,8 +36,8 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::error::ApiError;
 use crate::hub::Hub;
 
+pub use crate::transport::SocketHandle;
 pub use jobs::Queues;
-pub use stream::SocketHandle;
 
 /// Settings the handlers read.
 #[derive(Clone, Debug)]

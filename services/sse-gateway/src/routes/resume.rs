@@ -17,8 +17,8 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::hub::connection::Cursors;
 use crate::hub::{Connection, ControlOp, Hub};
-use crate::last_event_id::LastEventId;
-use crate::session::{ResumeFrom, Session, resume_points};
+use crate::resume::last_event_id::LastEventId;
+use crate::resume::session::{ResumeFrom, Session, resume_points};
 
 /// A resumed session keeps only the channels the new token may still watch (a user moved
 /// out of an organisation stops receiving its jobs); the others leave the session.
@@ -217,7 +217,7 @@ mod tests {
 
     use super::*;
     use crate::hub::connection::Position;
-    use crate::session::ResumeFrom;
+    use crate::resume::session::ResumeFrom;
 
     fn at(ms: u64) -> StreamId {
         StreamId { ms, seq: 0 }

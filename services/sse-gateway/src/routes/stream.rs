@@ -26,10 +26,7 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::frame;
 use crate::hub::{Connection, duration_millis};
-
-/// Cancelling it closes the TCP connection a request arrived on (set by the server).
-#[derive(Clone, Debug)]
-pub struct SocketHandle(pub CancellationToken);
+use crate::transport::SocketHandle;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -126,7 +123,7 @@ pub async fn connect(
     let hub = &state.hub;
     let resumable = match last_event_id
         .as_deref()
-        .and_then(crate::last_event_id::parse)
+        .and_then(crate::resume::last_event_id::parse)
     {
         Some(point) => hub
             .sessions()

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use fred::prelude::{Client, KeysInterface};
 use service_runtime::redis::RedisOptions;
-use sse_gateway::session::{REFRESH_BATCH, SessionStore};
+use sse_gateway::resume::session::{REFRESH_BATCH, SessionStore};
 use test_support::RedisServer;
 use uuid::Uuid;
 
@@ -56,7 +56,7 @@ async fn a_refresh_extends_every_open_session_over_several_round_trips() {
 async fn the_gateway_loads_its_scripts_when_it_starts() {
     let app = crate::helpers::spawn_app().await;
     let publish = fred::util::sha1_hash(progress_contract::history::PUBLISH_SCRIPT);
-    let flush = fred::util::sha1_hash(include_str!("../../src/lua/session_flush.lua"));
+    let flush = fred::util::sha1_hash(include_str!("../../src/resume/lua/session_flush.lua"));
     // Nothing has been published and no stream has closed: only the start can have loaded them.
     let exists = app.redis.cli(&["SCRIPT", "EXISTS", &publish, &flush]);
     assert_eq!(exists.lines().collect::<Vec<_>>(), ["1", "1"]);

@@ -356,20 +356,20 @@ async fn a_resume_after_coalescing_replays_the_unreceived_terminal_event() {
     }
     // The client got events 1 to 3 (a1, a2, a4); the terminal a5 was written but lost.
     let text = std::str::from_utf8(&last_id).unwrap();
-    let point = crate::last_event_id::parse(text.trim_start_matches("id: ")).unwrap();
+    let point = crate::resume::last_event_id::parse(text.trim_start_matches("id: ")).unwrap();
     assert_eq!(point.seen, 3);
-    let session = crate::session::Session {
+    let session = crate::resume::session::Session {
         owner: "pod".into(),
         channels: ["job:a".to_owned()].into(),
         closed: true,
         ..Default::default()
     };
-    let points = crate::session::resume_points(&session, point.seen, point.event);
+    let points = crate::resume::session::resume_points(&session, point.seen, point.event);
     assert_eq!(
         points,
         [(
             "job:a".to_owned(),
-            crate::session::ResumeFrom::After(StreamId { ms: 4, seq: 0 })
+            crate::resume::session::ResumeFrom::After(StreamId { ms: 4, seq: 0 })
         )]
     );
 }

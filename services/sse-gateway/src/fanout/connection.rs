@@ -32,8 +32,8 @@ use smallvec::SmallVec;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::wire::{self, Flushed, MAX_BATCH, Wire};
 use super::{coalesce, id_line};
+use crate::transport::wire::{self, Flushed, MAX_BATCH, Wire};
 
 /// Entries of the recent-delivery log kept per stream.
 pub const LOG_LEN: usize = 64;
@@ -784,4 +784,5 @@ impl Drop for ConnectionStream {
 }
 
 #[cfg(test)]
+#[path = "connection_tests.rs"]
 mod tests;

@@ -6,7 +6,7 @@
 //! request is read here instead, into a small buffer freed once the head is parsed, handed to
 //! the same router (same middleware, same handler), and its response written here: a stream
 //! hands its socket to its connection, which writes the head with the first frames and then
-//! every frame straight from its queue (see [`crate::hub::wire`]); this task only waits for a
+//! every frame straight from its queue (see [`crate::transport::wire`]); this task only waits for a
 //! full socket or for the client to leave. Other responses (errors) are written frame by
 //! frame. The connection carries that one request (`Connection: close`); any other first
 //! request goes to hyper.
@@ -26,10 +26,11 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tower::ServiceExt;
 
+use super::socket::end_writing;
+use super::wire;
 use super::{Cut, Origin, Pending};
 use crate::error::ApiError;
-use crate::hub::Connection;
-use crate::hub::wire;
+use crate::fanout::Connection;
 
 /// The request line prefix served here.
 const STREAM_REQUEST: &[u8] = b"GET /api/v1/sse/connect";
@@ -195,7 +196,7 @@ fn response_head(response: &Response, framing: Framing, length: Option<u64>) -> 
 
 /// How a response is written once prepared.
 enum Prepared {
-    /// A stream: written straight from its connection's queue (see [`crate::hub::wire`]).
+    /// A stream: written straight from its connection's queue (see [`crate::transport::wire`]).
     /// The body is kept, not polled: dropping it ends the stream in the hub.
     Stream {
         connection: Arc<Connection>,
@@ -239,11 +240,6 @@ async fn write_response(socket: TcpStream, response: Response, version: Version)
         }
         Prepared::Other(writing) => writing.await,
     }
-}
-
-/// Ends the response's side of the connection once everything is written.
-fn end_writing(socket: &TcpStream) {
-    let _ = socket2::SockRef::from(socket).shutdown(std::net::Shutdown::Write);
 }
 
 /// Takes the socket back from the connection when the stream's task ends, however it ends
@@ -543,7 +539,7 @@ mod tests {
         let token = tokio_util::sync::CancellationToken::new();
         let pending = admission().admit().unwrap();
         let origin = super::super::Origin {
-            handle: crate::routes::SocketHandle(token.clone()),
+            handle: crate::transport::SocketHandle(token.clone()),
         };
         let task = super::super::connection(
             socket,

@@ -6,7 +6,9 @@
 //! reconnect storm.
 
 mod admission;
+pub mod socket;
 mod stream_http1;
+pub mod wire;
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -47,7 +49,9 @@ fn peer_of(socket: &TcpStream) -> Option<PeerAddr> {
     socket.peer_addr().ok().map(|addr| PeerAddr(addr.ip()))
 }
 
-use crate::routes::SocketHandle;
+/// Cancelling it closes the TCP connection a request arrived on (set by the server).
+#[derive(Clone, Debug)]
+pub struct SocketHandle(pub CancellationToken);
 
 /// Connections the kernel queues before they are accepted (it caps this at
 /// `net.core.somaxconn`). tokio listens with 128: thousands of clients reconnecting at once
@@ -65,10 +69,7 @@ pub async fn serve(
     stop_accepting: CancellationToken,
     cut_all: CancellationToken,
 ) {
-    // Listening again on a listening socket only changes its backlog.
-    if let Err(error) = socket2::SockRef::from(&listener).listen(ACCEPT_BACKLOG) {
-        tracing::warn!(%error, "could not deepen the accept queue");
-    }
+    socket::deepen_accept_queue(&listener, ACCEPT_BACKLOG);
     let tracker = TaskTracker::new();
     loop {
         let accepted = tokio::select! {
@@ -88,7 +89,7 @@ pub async fn serve(
         let Some(pending) = admission.admit() else {
             continue;
         };
-        let _ = socket.set_nodelay(true);
+        socket::prepare_accepted(&socket);
         let router = router.clone();
         let socket_token = cut_all.child_token();
         let graceful = stop_accepting.clone();

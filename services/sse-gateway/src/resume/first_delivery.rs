@@ -19,7 +19,7 @@ use progress_contract::events::ProgressEvent;
 use progress_contract::history::StreamId;
 use progress_contract::{Channel, ChannelKind};
 
-use crate::history::HistoryReader;
+use crate::resume::history::HistoryReader;
 
 /// Where a plan's first events come from (the `source` label of its metric).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

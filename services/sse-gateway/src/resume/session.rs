@@ -19,8 +19,8 @@ use progress_contract::history::StreamId;
 use progress_contract::time::now_millis;
 use uuid::Uuid;
 
-use crate::history::HistoryReader;
 use crate::hub::connection::Position;
+use crate::resume::history::HistoryReader;
 
 static FLUSH: LazyLock<Script> =
     LazyLock::new(|| Script::from_lua(include_str!("lua/session_flush.lua")));
