@@ -21,7 +21,7 @@ use std::sync::Arc;
 use progress_contract::events::JobStatus;
 use serde::Deserialize;
 
-use super::connection::Item;
+use super::outbox::Item;
 
 /// Queue length from which intermediate updates coalesce: three quarters of the capacity.
 /// The quarter above it is headroom for events that never coalesce (terminal updates, other

@@ -1,6 +1,7 @@
 //! The stream queue, positions and direct writes, without Redis.
 
 use super::*;
+use crate::fanout::position::set_for;
 use futures::StreamExt;
 
 fn connection() -> Arc<Connection> {
@@ -59,7 +60,9 @@ async fn direct() -> (Arc<Connection>, tokio::net::TcpStream) {
         .unwrap();
     let (server, _) = listener.accept().await.unwrap();
     let conn = connection();
-    conn.attach_wire(server, b"", false);
+    conn.attach_sink(Box::new(crate::transport::wire::Wire::new(
+        server, b"", false,
+    )));
     (conn, client)
 }
 
@@ -88,7 +91,7 @@ async fn a_direct_stream_writes_at_once_and_queues_behind_a_full_socket() {
     assert!(queued >= 2, "{queued} frames wait behind the full socket");
     let waiting = conn.clone();
     let writer = tokio::spawn(async move {
-        let _ = std::future::poll_fn(|cx| waiting.poll_wire(cx)).await;
+        let _ = std::future::poll_fn(|cx| waiting.poll_sink(cx)).await;
     });
     let mut rest = Vec::new();
     let mut buffer = vec![0u8; 64 * 1024];

@@ -217,7 +217,11 @@ fn prepare(socket: TcpStream, response: Response, version: Version) -> Prepared 
         _ => Framing::Chunked,
     };
     let head = response_head(&response, framing, None);
-    connection.attach_wire(socket, &head, framing == Framing::Chunked);
+    connection.attach_sink(Box::new(wire::Wire::new(
+        socket,
+        &head,
+        framing == Framing::Chunked,
+    )));
     Prepared::Stream {
         connection,
         body: response.into_body(),
@@ -229,13 +233,13 @@ async fn write_response(socket: TcpStream, response: Response, version: Version)
     match prepare(socket, response, version) {
         Prepared::Stream { connection, body } => {
             let attached = Attached(&connection);
-            let ended = poll_fn(|cx| connection.poll_wire(cx)).await;
-            let socket = connection.detach_wire();
+            let ended = poll_fn(|cx| connection.poll_sink(cx)).await;
+            let sink = connection.detach_sink();
             drop(attached);
             drop(body);
             // Write errors mean the client is gone.
-            if let (Ok(()), Some(socket)) = (ended, socket) {
-                end_writing(&socket);
+            if let (Ok(()), Some(sink)) = (ended, sink) {
+                sink.end();
             }
         }
         Prepared::Other(writing) => writing.await,
@@ -248,7 +252,7 @@ struct Attached<'a>(&'a Connection);
 
 impl Drop for Attached<'_> {
     fn drop(&mut self) {
-        self.0.detach_wire();
+        self.0.detach_sink();
     }
 }
 

@@ -1,7 +1,7 @@
-//! A stream's socket, written straight from its queue.
+//! A stream's socket, written straight from its outbox: the transport's [`Sink`].
 //!
-//! A stream served by the gateway's own HTTP/1 writer hands its socket to its
-//! [`Connection`](super::Connection) once the response head is ready. From then on a frame
+//! A stream served by the gateway's own HTTP/1 writer hands its socket, wrapped in a [`Wire`],
+//! to its [`Connection`](crate::fanout::Connection) once the response head is ready. From then on a frame
 //! queued while nothing is waiting is written at once by whoever queued it (the Redis
 //! listener, for a fan-out): one vectored write of the shared frame bytes, no task woken, no
 //! queue round trip. The stream's task steps in only when the socket is full (it waits until
@@ -15,8 +15,7 @@ use std::io::{self, IoSlice};
 use bytes::{Buf, BytesMut};
 use tokio::net::TcpStream;
 
-/// Frames written in one vectored write at most.
-pub const MAX_BATCH: usize = 32;
+pub use crate::fanout::sink::{Flushed, MAX_BATCH, Sink};
 
 /// The bytes ending a chunked body.
 const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
@@ -30,17 +29,6 @@ pub struct Wire {
     backlog: BytesMut,
     /// The end of the body is written (or in the backlog).
     finished: bool,
-}
-
-/// What a flush ended with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Flushed {
-    /// Everything queued is written.
-    Idle,
-    /// The socket is full; the rest waits in the backlog or the queue.
-    Blocked,
-    /// The body's end is written: the stream is over.
-    Ended,
 }
 
 impl Wire {
@@ -132,6 +120,36 @@ impl Wire {
             return Ok(Flushed::Blocked);
         }
         Ok(if last { Flushed::Ended } else { Flushed::Idle })
+    }
+}
+
+impl Sink for Wire {
+    fn is_ready(&self) -> bool {
+        Wire::is_ready(self)
+    }
+
+    fn is_finished(&self) -> bool {
+        Wire::is_finished(self)
+    }
+
+    fn write_backlog(&mut self) -> io::Result<bool> {
+        Wire::write_backlog(self)
+    }
+
+    fn write_chunk(&mut self, parts: &[&[u8]], last: bool) -> io::Result<Flushed> {
+        Wire::write_chunk(self, parts, last)
+    }
+
+    fn poll_writable(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+        self.socket.poll_write_ready(cx)
+    }
+
+    fn poll_client_left(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        client_left(cx, &self.socket)
+    }
+
+    fn end(self: Box<Self>) {
+        super::socket::end_writing(&self.socket);
     }
 }
 
