@@ -141,6 +141,7 @@ impl From<HubError> for ApiError {
                 format!("the subscription could not be made: {error}"),
                 1,
             ),
+            HubError::SessionStore(error) => ApiError::redis("the session store is", error),
         }
     }
 }

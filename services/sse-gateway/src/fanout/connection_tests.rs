@@ -367,12 +367,12 @@ async fn a_resume_after_coalescing_replays_the_unreceived_terminal_event() {
         closed: true,
         ..Default::default()
     };
-    let points = crate::resume::session::resume_points(&session, point.seen, point.event);
+    let points = crate::resume::points::resume_points(&session, point.seen, point.event);
     assert_eq!(
         points,
         [(
             "job:a".to_owned(),
-            crate::resume::session::ResumeFrom::After(StreamId { ms: 4, seq: 0 })
+            crate::resume::points::ResumeFrom::After(StreamId { ms: 4, seq: 0 })
         )]
     );
 }

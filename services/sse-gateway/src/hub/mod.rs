@@ -7,10 +7,13 @@
 //! - `expiry`: streams that end when their token expires.
 //! - `stats`: the `/sse/stats` and `/sse/channels` views.
 
+mod catch_up;
 mod control;
 mod dispatch;
 mod expiry;
 pub mod heartbeat;
+mod open;
+pub mod replay;
 mod stats;
 mod subscriptions;
 
@@ -22,11 +25,11 @@ use bytes::Bytes;
 use fred::clients::SubscriberClient;
 use fred::prelude::Client;
 use progress_contract::events::{Closing, StreamEvent};
-use progress_contract::time::now_millis;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 pub use crate::fanout::connection::{self, Connection, ConnectionStream, Item, Push};
+pub use catch_up::CatchUp;
 pub use control::ControlOp;
 pub use stats::{ChannelStat, ConnectionStat, Stats};
 
@@ -58,6 +61,9 @@ pub enum HubError {
     Closing,
     #[error("Redis did not accept the subscription: {0}")]
     Redis(#[from] fred::error::Error),
+    /// The session store (or the history a resume reads) did not answer.
+    #[error("the session store did not answer: {0}")]
+    SessionStore(fred::error::Error),
 }
 
 /// Each channel's name is kept once, as the `Arc<str>` every event of the channel shares: the
@@ -334,119 +340,11 @@ impl Hub {
         written
     }
 
-    /// Starts a catch-up of every local stream on every channel it is subscribed to: from
-    /// now on their live events are held back (see [`Connection::hold_channel`]), and each
-    /// entry remembers where its stream stands. Call it *before* the subscriptions are
-    /// restored: an event that arrives live once they are is held until the replay before it
-    /// is queued, instead of overtaking it (the replay would then be dropped as older than
-    /// what the stream already has, leaving a hole). Dropping an entry ends its hold.
-    pub fn begin_catch_up(&self) -> Vec<CatchUp> {
-        let mut entries = Vec::new();
-        for connection in self.connections() {
-            for channel in connection.channels() {
-                let channel = self.channel_name(&channel);
-                if let Some(after) = connection.hold_channel(&channel) {
-                    entries.push(CatchUp {
-                        connection: connection.clone(),
-                        channel,
-                        after,
-                    });
-                }
-            }
-        }
-        entries
-    }
-
-    /// Replays what history holds beyond each position of `pending`, then lets the stream's
-    /// held live events follow; entries that could not be read (Redis still reconnecting) stay
-    /// in `pending`, still held, for another attempt. Streams with events no longer in history
-    /// get `resync`. Returns how many events were replayed.
-    pub async fn catch_up_from(self: &Arc<Self>, pending: &mut Vec<CatchUp>) -> usize {
-        let mut replayed = 0;
-        let mut failed = Vec::new();
-        for entry in pending.drain(..) {
-            if entry.connection.is_closed() {
-                continue;
-            }
-            let replay = match self
-                .history
-                .replay(
-                    &entry.channel,
-                    crate::resume::session::ResumeFrom::After(entry.after),
-                )
-                .await
-            {
-                Ok(replay) => replay,
-                Err(error) => {
-                    tracing::debug!(%error, channel = %entry.channel, "catch-up replay failed; will retry");
-                    failed.push(entry);
-                    continue;
-                }
-            };
-            let connection = &entry.connection;
-            for (id, payload) in replay.events {
-                let Some(tagged) = progress_contract::history::tag(&payload, id) else {
-                    continue;
-                };
-                let item = self.progress_item(&entry.channel, tagged.as_bytes());
-                if item.is_ok_and(|item| connection.push_replay(item) == Push::Queued) {
-                    replayed += 1;
-                }
-            }
-            if replay.gap {
-                metrics::counter!(m::RESYNCS).increment(1);
-                self.send(
-                    connection,
-                    &StreamEvent::Resync(progress_contract::events::Resync {
-                        channels: vec![entry.channel.to_string()],
-                        timestamp: now_millis(),
-                    }),
-                );
-            }
-            // Dropping the entry releases the channel's held live events, after the replay.
-        }
-        *pending = failed;
-        metrics::counter!(m::EVENTS_REPLAYED).increment(replayed as u64);
-        replayed
-    }
-
-    /// Gives up on `pending` catch-ups (history stayed unreadable): their streams get
-    /// `resync` (they may have missed events), and their held live events flow again.
-    pub fn abandon_catch_up(&self, pending: Vec<CatchUp>) {
-        for entry in pending {
-            if entry.connection.is_closed() {
-                continue;
-            }
-            metrics::counter!(m::RESYNCS).increment(1);
-            self.send(
-                &entry.connection,
-                &StreamEvent::Resync(progress_contract::events::Resync {
-                    channels: vec![entry.channel.to_string()],
-                    timestamp: now_millis(),
-                }),
-            );
-        }
-    }
-
     /// Waits until every final position is written.
     pub async fn wait_for_flushes(&self) {
         self.flushes.close();
         self.flushes.wait().await;
         self.flushes.reopen();
-    }
-}
-
-/// One stream's position on one channel, to catch up from; the channel's live events are
-/// held back for the stream until this is dropped.
-pub struct CatchUp {
-    pub connection: Arc<Connection>,
-    pub channel: Arc<str>,
-    pub after: progress_contract::history::StreamId,
-}
-
-impl Drop for CatchUp {
-    fn drop(&mut self) {
-        self.connection.release_channel(&self.channel);
     }
 }
 

@@ -15,12 +15,12 @@ use std::sync::Arc;
 use fred::prelude::PubsubInterface;
 use progress_contract::Channel;
 use progress_contract::channel::{BROADCAST_CHANNEL, CONNECTION_EVENTS_CHANNEL};
-use progress_contract::events::{Resync, StreamEvent, SubscriptionChange};
+use progress_contract::events::{StreamEvent, SubscriptionChange};
 use progress_contract::history::StreamId;
-use progress_contract::time::now_millis;
 use uuid::Uuid;
 
-use super::{ChannelHold, Connection, Hub, HubError, Push, read, write};
+use super::replay::Backlog;
+use super::{ChannelHold, Connection, Hub, HubError, read, write};
 use crate::metrics as m;
 use crate::resume::first_delivery::Plan;
 
@@ -137,35 +137,16 @@ impl Hub {
     fn deliver_first(&self, connection: &Connection, plan: Plan) {
         let name = self.channel_name(&plan.name());
         connection.start_cursor(&name, plan.since);
-        let mut replayed = 0u64;
-        for (id, payload) in &plan.events {
-            let Some(tagged) = progress_contract::history::tag(payload, *id) else {
-                continue;
-            };
-            if let Ok(item) = self.progress_item(&name, tagged.as_bytes())
-                && connection.push_replay(item) == Push::Queued
-            {
-                replayed += 1;
-            }
-        }
-        if let Some(state) = &plan.state
-            && let Ok(item) = self.progress_item(&name, state.as_bytes())
-        {
-            connection.push_replay(item);
-        }
-        if plan.resync {
-            metrics::counter!(m::RESYNCS).increment(1);
-            self.send(
-                connection,
-                &StreamEvent::Resync(Resync {
-                    channels: vec![name.to_string()],
-                    timestamp: now_millis(),
-                }),
-            );
-        }
-        metrics::counter!(m::EVENTS_REPLAYED).increment(replayed);
-        metrics::counter!(m::FIRST_DELIVERIES, "kind" => plan.channel.kind().as_str(),
-            "source" => plan.source.as_str())
+        let (kind, source) = (plan.channel.kind(), plan.source);
+        let backlog = Backlog {
+            channel: name,
+            events: plan.events,
+            state: plan.state,
+            gap: plan.resync,
+        };
+        self.deliver_backlogs(connection, vec![backlog]);
+        metrics::counter!(m::FIRST_DELIVERIES, "kind" => kind.as_str(),
+            "source" => source.as_str())
         .increment(1);
     }
 

@@ -7,7 +7,7 @@ use fred::types::scripts::Script;
 use fred::types::{ClusterHash, CustomCommand, Value};
 use progress_contract::history::{StreamId, history_key};
 
-use crate::resume::session::ResumeFrom;
+use crate::resume::points::ResumeFrom;
 
 /// Events of one channel to replay.
 #[derive(Debug, Default)]

@@ -1,8 +1,9 @@
-//! Where a stream starts again: sessions in Redis, channel history, what a new subscription
-//! gets first, and the one routine that queues a stream's channels from given positions ahead
-//! of their live events.
+//! Where a stream starts again, as data: sessions in Redis, resume points, channel history,
+//! and what a new subscription gets first. Queueing it ahead of live events is one routine,
+//! [`crate::hub::replay`], shared by resumes, first deliveries and catch-ups.
 //!
-//! - [`session`]: sessions in Redis (owner, subscriptions, positions) and resume points.
+//! - [`session`]: sessions in Redis (owner, subscriptions, positions).
+//! - [`points`]: where a resumed stream starts again on each channel.
 //! - [`history`]: reading channel history for replays.
 //! - [`first_delivery`]: what a new subscription gets before live events (a job's story so
 //!   far, a queue's counts, a worker's status).
@@ -11,4 +12,5 @@
 pub mod first_delivery;
 pub mod history;
 pub mod last_event_id;
+pub mod points;
 pub mod session;

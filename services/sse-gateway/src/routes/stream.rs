@@ -211,23 +211,12 @@ async fn fresh(
     subject: Option<&str>,
     replay: bool,
 ) -> Result<(crate::hub::ConnectionStream, Arc<Connection>), ApiError> {
-    let hub = &state.hub;
-    let id = Uuid::new_v4();
     let names: Vec<String> = channels.iter().map(Channel::redis_name).collect();
-    // The channels reach the session as each is subscribed below (with where its history
-    // stands), so the session starts without them: two Redis round trips less per stream.
-    hub.sessions()
-        .create(&id, &[], subject)
-        .await
-        .map_err(|e| ApiError::redis("the session store is", e))?;
-    let connection = Arc::new(Connection::new(id, now_millis(), socket));
-    // On failure `stream` is dropped on return, which unregisters the connection.
-    let stream = hub.open(connection.clone());
-    connection.push(
-        crate::hub::Item::plain(connected_frame(state, id, names, false)),
-        hub.settings().capacity,
-    );
-    hub.subscribe_channels(&connection, channels, replay, true)
+    let opened = state
+        .hub
+        .open_new(socket, channels, subject, replay, |id| {
+            connected_frame(state, id, names, false)
+        })
         .await?;
-    Ok((stream, connection))
+    Ok(opened)
 }

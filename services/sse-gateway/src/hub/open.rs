@@ -1,0 +1,129 @@
+//! Opening a stream, new or resumed: the hub registers it, subscribes its channels and queues
+//! what it missed, so the routes only check the request and build the response.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use progress_contract::Channel;
+use progress_contract::time::now_millis;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::replay::StreamHold;
+use super::{Connection, ConnectionStream, ControlOp, Hub, HubError, Item, closing_frame};
+use crate::resume::last_event_id::LastEventId;
+use crate::resume::points::{adopt_position, cursors_of, resume_points};
+use crate::resume::session::Session;
+
+impl Hub {
+    /// Opens a new stream for `subject`: its session, then `connected` (made from its id),
+    /// then `channels` announced and subscribed, each with its first delivery (`replay`).
+    pub async fn open_new(
+        self: &Arc<Self>,
+        socket: CancellationToken,
+        channels: &[Channel],
+        subject: Option<&str>,
+        replay: bool,
+        connected: impl FnOnce(Uuid) -> Bytes,
+    ) -> Result<(ConnectionStream, Arc<Connection>), HubError> {
+        let id = Uuid::new_v4();
+        // The channels reach the session as each is subscribed below (with where its history
+        // stands), so the session starts without them: two Redis round trips less per stream.
+        self.sessions
+            .create(&id, &[], subject)
+            .await
+            .map_err(HubError::SessionStore)?;
+        let connection = Arc::new(Connection::new(id, now_millis(), socket));
+        // On failure `stream` is dropped on return, which unregisters the connection.
+        let stream = self.open(connection.clone());
+        connection.push(Item::plain(connected(id)), self.settings.capacity);
+        self.subscribe_channels(&connection, channels, replay, true)
+            .await?;
+        Ok((stream, connection))
+    }
+
+    /// Continues the stream of `session` from `point` on this pod: the stale stream (here or
+    /// on another pod) stops, and the new one gets `connected` (made from the channels it
+    /// lists), every missed event with history in order, then live events, without gap or
+    /// duplicate; `extra` channels the session lacks are new subscriptions after that.
+    pub async fn resume_stream(
+        self: &Arc<Self>,
+        socket: CancellationToken,
+        point: LastEventId,
+        mut session: Session,
+        extra: &[Channel],
+        replay: bool,
+        connected: impl FnOnce(Vec<String>) -> Bytes,
+    ) -> Result<(ConnectionStream, Arc<Connection>), HubError> {
+        let (id, seen) = (point.connection, point.seen);
+        // A stale stream of the same session, here or on another pod, must stop writing it.
+        if let Some(old) = self.connection(&id) {
+            self.detach(&old);
+            old.close_with(closing_frame(
+                "superseded",
+                "this stream continues on another connection",
+                self.settings.retry,
+            ));
+            // Held here, its position is newer than the one last flushed to the session:
+            // resume from it, so a client back before its old connection was noticed closed is
+            // not sent again what it already had.
+            if let Some(position) = old.position_if_changed(true) {
+                adopt_position(&mut session, &position);
+            }
+        }
+        self.sessions
+            .take_over(&id)
+            .await
+            .map_err(HubError::SessionStore)?;
+        if session.owner != self.sessions.pod() && !session.closed {
+            let op = ControlOp::Superseded { connection_id: id };
+            if let Err(error) = self.send_control(&session.owner, &op).await {
+                tracing::debug!(%error, "telling the previous pod failed");
+            }
+        }
+        // An event id from the future is not one this stream was sent (history ids are Redis'
+        // clock in ms; a minute of skew is allowed): resume from what the session knows.
+        let event = point
+            .event
+            .filter(|event| event.ms <= now_millis().saturating_add(60_000));
+        let points = resume_points(&session, seen, event);
+        let connection = Arc::new(Connection::resumed(
+            id,
+            now_millis(),
+            socket,
+            seen,
+            cursors_of(&points),
+            session.multi,
+        ));
+        let hold = StreamHold::new(&connection);
+        let stream = self.open(connection.clone());
+        let names: Vec<String> = points.iter().map(|(c, _)| c.clone()).collect();
+        // Channels named at connect that the session does not have are new subscriptions: they
+        // get their first delivery after the session's own channels have caught up.
+        let extra: Vec<Channel> = extra
+            .iter()
+            .filter(|channel| !names.contains(&channel.redis_name()))
+            .cloned()
+            .collect();
+        let mut listed = names.clone();
+        listed.extend(extra.iter().map(Channel::redis_name));
+        connection.push_replay(Item::plain(connected(listed)));
+        // Subscribe first, then replay, then release live events that the replay did not cover.
+        for name in &names {
+            self.subscribe_quietly(&connection, name).await?;
+        }
+        let starts: Vec<(Arc<str>, _)> = points
+            .iter()
+            .map(|(channel, from)| (Arc::from(channel.as_str()), *from))
+            .collect();
+        let replayed = self
+            .replay_from(&connection, &starts)
+            .await
+            .map_err(HubError::SessionStore)?;
+        drop(hold);
+        self.subscribe_channels(&connection, &extra, replay, false)
+            .await?;
+        tracing::debug!(connection.id = %id, replayed, "stream resumed");
+        Ok((stream, connection))
+    }
+}
