@@ -30,6 +30,10 @@ pub struct Application {
     listener: TcpListener,
     admin_listener: TcpListener,
     hub: Arc<Hub>,
+    /// The hub's Redis subscriber, read by the listener tasks.
+    subscriber: SubscriberClient,
+    /// Sessions, kept alive by the upkeep task.
+    sessions: SessionStore,
     client: Client,
     state: AppState,
     background: CancellationToken,
@@ -84,6 +88,8 @@ impl Application {
             .iter()
             .map(|name| Queue::new(client.clone(), name))
             .collect();
+        let sessions = SessionStore::new(client.clone(), &pod, config.resume_window);
+        let history = HistoryReader::new(client.clone());
         let hub = Hub::new(
             HubSettings {
                 capacity: config.client_buffer_events,
@@ -92,10 +98,10 @@ impl Application {
                 retry: config.sse_retry,
                 sharded: pubsub.sharded,
             },
-            subscriber,
+            subscriber.clone(),
             client.clone(),
-            SessionStore::new(client.clone(), &pod, config.resume_window),
-            HistoryReader::new(client.clone()),
+            sessions.clone(),
+            history.clone(),
             FirstDelivery::new(
                 HistoryReader::new(client.clone()),
                 queue_list.clone(),
@@ -127,8 +133,8 @@ impl Application {
         // streams) meets NOSCRIPT and loads the script again. Failing here is not fatal.
         let scripts = [
             ("publish", publisher.load_script().await),
-            ("session", hub.sessions().load_scripts().await),
-            ("history", hub.history().load_scripts().await),
+            ("session", sessions.load_scripts().await),
+            ("history", history.load_scripts().await),
         ];
         for (script, loaded) in scripts {
             if let Err(error) = loaded {
@@ -176,6 +182,8 @@ impl Application {
             listener,
             admin_listener,
             hub,
+            subscriber,
+            sessions,
             client,
             state,
             background,
@@ -209,12 +217,14 @@ impl Application {
             listener,
             admin_listener,
             hub,
+            subscriber,
+            sessions,
             client,
             state,
             background,
         } = self;
         let readiness = Arc::new(GatewayReadiness {
-            subscriber: hub.subscriber().clone(),
+            subscriber: subscriber.clone(),
             publisher: client.clone(),
             draining: state.draining.clone(),
         });
@@ -228,10 +238,13 @@ impl Application {
         );
         tokio::spawn(redis_listener::run_messages(
             hub.clone(),
+            subscriber.clone(),
             background.clone(),
         ));
         tokio::spawn(redis_listener::run_resubscribe(
             hub.clone(),
+            subscriber.clone(),
+            client.clone(),
             background.clone(),
         ));
         tokio::spawn(crate::hub::heartbeat::run(
@@ -239,7 +252,12 @@ impl Application {
             config.heartbeat_interval,
             background.clone(),
         ));
-        tokio::spawn(upkeep(state.clone(), config.clone(), background.clone()));
+        tokio::spawn(upkeep(
+            state.clone(),
+            sessions,
+            config.clone(),
+            background.clone(),
+        ));
 
         let stop_accepting = CancellationToken::new();
         let cut_all = CancellationToken::new();
@@ -285,7 +303,7 @@ impl Application {
         let _ = cluster::remove(&client, &state.settings.pod).await;
         background.cancel();
         let _ = admin.await;
-        let _ = hub.subscriber().quit().await;
+        let _ = subscriber.quit().await;
         let _ = client.quit().await;
         tracing::info!("sse-gateway stopped");
         Ok(())
@@ -294,7 +312,12 @@ impl Application {
 
 /// Periodic work: write changed positions, keep sessions alive, report counts, and close
 /// streams past `MAX_CONNECTION_AGE`.
-async fn upkeep(state: AppState, config: GatewayConfig, shutdown: CancellationToken) {
+async fn upkeep(
+    state: AppState,
+    sessions: SessionStore,
+    config: GatewayConfig,
+    shutdown: CancellationToken,
+) {
     let hub = state.hub.clone();
     let mut flush = tokio::time::interval(config.cursor_flush_interval);
     let mut report = tokio::time::interval(Duration::from_secs(5));
@@ -319,7 +342,7 @@ async fn upkeep(state: AppState, config: GatewayConfig, shutdown: CancellationTo
             }
             _ = refresh.tick() => {
                 let ids: Vec<_> = hub.connections().iter().map(|c| c.id()).collect();
-                if let Err(error) = hub.sessions().refresh(&ids).await {
+                if let Err(error) = sessions.refresh(&ids).await {
                     tracing::debug!(%error, "refreshing sessions failed");
                 }
             }

@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use fred::prelude::{ClientLike, ClusterInterface, EventInterface};
+use fred::clients::SubscriberClient;
+use fred::prelude::{Client, ClientLike, ClusterInterface, EventInterface};
 use fred::types::Value;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
@@ -13,8 +14,12 @@ use crate::hub::{CatchUp, Hub};
 use crate::metrics as m;
 
 /// Forwards every pub/sub message to the hub until `shutdown`.
-pub async fn run_messages(hub: Arc<Hub>, shutdown: CancellationToken) {
-    let mut messages = hub.subscriber().message_rx();
+pub async fn run_messages(
+    hub: Arc<Hub>,
+    subscriber: SubscriberClient,
+    shutdown: CancellationToken,
+) {
+    let mut messages = subscriber.message_rx();
     loop {
         let received = tokio::select! {
             () = shutdown.cancelled() => return,
@@ -79,25 +84,30 @@ fn dispatch(hub: &Arc<Hub>, channel: &str, payload: &[u8]) {
 /// replay is queued (see [`Hub::begin_catch_up`]): an event published just before a channel's
 /// subscription was back is only in history, and one published just after arrives live, maybe
 /// before the history is read; held, it follows the replay instead of hiding the first.
-pub async fn run_resubscribe(hub: Arc<Hub>, shutdown: CancellationToken) {
-    let mut reconnects = hub.subscriber().reconnect_rx();
-    let mut cluster_changes = hub.subscriber().cluster_change_rx();
+pub async fn run_resubscribe(
+    hub: Arc<Hub>,
+    subscriber: SubscriberClient,
+    client: Client,
+    shutdown: CancellationToken,
+) {
+    let mut reconnects = subscriber.reconnect_rx();
+    let mut cluster_changes = subscriber.cluster_change_rx();
     let mut cluster_open = true;
     // A slot migration moves sharded channels without a reconnect and without MOVED on the
     // subscriber's connections: watch the slot map itself.
-    let watch_slots = hub.settings().sharded && hub.subscriber().is_clustered();
+    let watch_slots = hub.settings().sharded && subscriber.is_clustered();
     let mut slot_check = tokio::time::interval(std::time::Duration::from_secs(2));
     let mut slot_map = None;
     loop {
         let cause = tokio::select! {
             () = shutdown.cancelled() => return,
             _ = slot_check.tick(), if watch_slots => {
-                let Some(current) = slot_map_fingerprint(hub.commands()).await else {
+                let Some(current) = slot_map_fingerprint(&client).await else {
                     continue;
                 };
                 match slot_map.replace(current) {
                     Some(previous) if previous != current => {
-                        if let Err(error) = hub.subscriber().sync_cluster().await {
+                        if let Err(error) = subscriber.sync_cluster().await {
                             tracing::warn!(%error, "refreshing the subscriber's slot map failed");
                         }
                         "the cluster's slot map changed".to_owned()

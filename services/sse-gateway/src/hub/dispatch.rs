@@ -7,7 +7,7 @@ use progress_contract::history;
 use progress_contract::{ChannelKind, CustomEvent};
 use uuid::Uuid;
 
-use super::{Hub, Item, Push, read};
+use super::{Hub, Item, Push};
 use crate::fanout::coalesce;
 use crate::fanout::connection::{Connection, Tagged};
 use crate::frame::{self, Rejected};
@@ -25,12 +25,10 @@ impl Hub {
         }
     }
 
-    /// `channel`'s name as its events share it (see [`super::Routes`]); a new one when no
+    /// `channel`'s name as its events share it (see [`crate::fanout::table::Routes`]); a new one when no
     /// stream here is subscribed.
     pub fn channel_name(&self, channel: &str) -> Arc<str> {
-        read(&self.routes)
-            .get_key_value(channel)
-            .map_or_else(|| Arc::from(channel), |(name, _)| name.clone())
+        self.table.channel_name(channel)
     }
 
     /// The frame for a progress event (live or replayed): the same bytes either way.
@@ -65,11 +63,8 @@ impl Hub {
     }
 
     fn dispatch_progress(&self, channel: &str, payload: &[u8]) {
-        let (name, subscribers): (Arc<str>, Vec<_>) = match read(&self.routes)
-            .get_key_value(channel)
-        {
-            Some((name, subscribers)) => (name.clone(), subscribers.values().cloned().collect()),
-            None => return,
+        let Some((name, subscribers)) = self.table.subscribers(channel) else {
+            return;
         };
         let item = match self.progress_item(&name, payload) {
             Ok(item) => item,
@@ -123,7 +118,7 @@ impl Hub {
         let data = serde_json::to_vec(&custom.data).unwrap_or_default();
         let frame = frame::event_frame(&custom.event, None, &data);
         let targets: Vec<_> = if broadcast {
-            read(&self.connections).values().cloned().collect()
+            self.table.all()
         } else {
             let Some(id) = custom
                 .connection_id

@@ -11,7 +11,7 @@ use progress_contract::time::now_millis;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{Hub, read};
+use super::Hub;
 use crate::fanout::{Connection, Item};
 use crate::frame;
 
@@ -27,11 +27,13 @@ pub fn slice_of(id: &Uuid) -> u64 {
 impl Hub {
     /// Queues one `heartbeat` frame, shared by the open streams of `slice`.
     pub fn heartbeat(&self, slice: u64) {
-        let due: Vec<Arc<Connection>> = read(&self.connections)
-            .iter()
-            .filter(|(id, _)| slice_of(id) == slice)
-            .map(|(_, connection)| connection.clone())
-            .collect();
+        let due: Vec<Arc<Connection>> = self.table.with_streams(|streams| {
+            streams
+                .iter()
+                .filter(|(id, _)| slice_of(id) == slice)
+                .map(|(_, connection)| connection.clone())
+                .collect()
+        });
         if due.is_empty() {
             return;
         }

@@ -17,8 +17,8 @@ pub mod replay;
 mod stats;
 mod subscriptions;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::collections::{BTreeSet, HashSet};
+use std::sync::{Arc, OnceLock, RwLock, RwLockWriteGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -29,6 +29,7 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 pub use crate::fanout::connection::{self, Connection, ConnectionStream, Item, Push};
+use crate::fanout::table::Table;
 pub use catch_up::CatchUp;
 pub use control::ControlOp;
 pub use stats::{ChannelStat, ConnectionStat, Stats};
@@ -66,18 +67,16 @@ pub enum HubError {
     SessionStore(fred::error::Error),
 }
 
-/// Each channel's name is kept once, as the `Arc<str>` every event of the channel shares: the
-/// streams' per-channel lists then compare names by pointer.
-type Routes = HashMap<Arc<str>, HashMap<Uuid, Arc<Connection>>>;
-
 /// Shared by every request handler and the Redis listener.
 ///
-/// Lock order: `connections` before `routes` and before `multi_channel`, never the reverse;
-/// a stream is routed only while `connections` holds it (see `Hub::subscribe_quietly`).
+/// Lock order: the table's locks first (`connections` → `routes` → `multi_channel`, see
+/// [`Table`]), then a stream's own (`channels` → `position`, `outbox` → `position`, see
+/// [`Connection`]); `redis_channels` (async) may be held while the table is read, never the
+/// other way round; `evicted` is taken alone.
 pub struct Hub {
     settings: HubSettings,
-    connections: RwLock<HashMap<Uuid, Arc<Connection>>>,
-    routes: RwLock<Routes>,
+    /// Local streams and the channels each wants.
+    table: Table,
     /// Channels subscribed on Redis. The async lock serialises SUBSCRIBE/UNSUBSCRIBE.
     redis_channels: tokio::sync::Mutex<BTreeSet<String>>,
     subscriber: SubscriberClient,
@@ -91,16 +90,9 @@ pub struct Hub {
     flushes: TaskTracker,
     /// Streams closed as slow consumers: counted when evicted, not again when they end.
     evicted: RwLock<HashSet<Uuid>>,
-    /// Streams that have had several channels: the only ones whose positions live in their
-    /// sessions, so the only ones a position flush visits (not every open stream).
-    multi_channel: RwLock<HashSet<Uuid>>,
     /// Delivery counters and latency histograms per kind of progress event, taken from the
     /// metrics recorder at the first event.
     delivery_series: OnceLock<[m::DeliverySeries; 3]>,
-}
-
-fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
@@ -119,8 +111,7 @@ impl Hub {
     ) -> Arc<Self> {
         Arc::new(Self {
             settings,
-            connections: RwLock::new(HashMap::new()),
-            routes: RwLock::new(HashMap::new()),
+            table: Table::default(),
             redis_channels: tokio::sync::Mutex::new(BTreeSet::new()),
             subscriber,
             client,
@@ -129,7 +120,6 @@ impl Hub {
             first,
             flushes: TaskTracker::new(),
             evicted: RwLock::new(HashSet::new()),
-            multi_channel: RwLock::new(HashSet::new()),
             delivery_series: OnceLock::new(),
         })
     }
@@ -138,21 +128,8 @@ impl Hub {
         &self.settings
     }
 
-    pub fn subscriber(&self) -> &SubscriberClient {
-        &self.subscriber
-    }
-
-    /// The command client (also used to read the cluster's slot map).
-    pub fn commands(&self) -> &Client {
-        &self.client
-    }
-
     pub fn sessions(&self) -> &SessionStore {
         &self.sessions
-    }
-
-    pub fn history(&self) -> &HistoryReader {
-        &self.history
     }
 
     /// This pod's control channel: other pods send it requests for streams held here.
@@ -163,8 +140,7 @@ impl Hub {
     /// Registers a new stream and returns its body. Dropping the body unregisters it and
     /// writes its final position to its session.
     pub fn open(self: &Arc<Self>, connection: Arc<Connection>) -> ConnectionStream {
-        write(&self.connections).insert(connection.id(), connection.clone());
-        self.note_multi_channel(&connection);
+        self.table.insert(&connection);
         metrics::gauge!(m::CONNECTIONS_OPEN).increment(1.0);
         metrics::counter!(m::CONNECTIONS_OPENED).increment(1);
         let hub = Arc::downgrade(self);
@@ -176,40 +152,15 @@ impl Hub {
     }
 
     pub fn connection(&self, id: &Uuid) -> Option<Arc<Connection>> {
-        read(&self.connections).get(id).cloned()
+        self.table.get(id)
     }
 
     pub fn connection_count(&self) -> usize {
-        read(&self.connections).len()
+        self.table.len()
     }
 
     pub fn connections(&self) -> Vec<Arc<Connection>> {
-        read(&self.connections).values().cloned().collect()
-    }
-
-    /// Remembers `connection` for position flushes once it has had several channels, while
-    /// it is registered: the registry's lock is held (as [`Hub::detach`] holds it to forget
-    /// the stream), so a stream closing meanwhile leaves nothing behind.
-    pub(crate) fn note_multi_channel(&self, connection: &Arc<Connection>) {
-        if !connection.is_multi() {
-            return;
-        }
-        let connections = read(&self.connections);
-        if connections
-            .get(&connection.id())
-            .is_some_and(|current| Arc::ptr_eq(current, connection))
-        {
-            write(&self.multi_channel).insert(connection.id());
-        }
-    }
-
-    /// The open streams that have had several channels.
-    fn multi_channel_connections(&self) -> Vec<Arc<Connection>> {
-        let ids: Vec<Uuid> = read(&self.multi_channel).iter().copied().collect();
-        let connections = read(&self.connections);
-        ids.iter()
-            .filter_map(|id| connections.get(id).cloned())
-            .collect()
+        self.table.all()
     }
 
     /// Queues a gateway event on one stream.
@@ -253,39 +204,10 @@ impl Hub {
     /// Unregisters `connection` without writing its session (another stream continues it).
     /// Returns whether it was registered.
     pub fn detach(self: &Arc<Self>, connection: &Arc<Connection>) -> bool {
-        let removed = {
-            let mut connections = write(&self.connections);
-            match connections.get(&connection.id()) {
-                Some(current) if Arc::ptr_eq(current, connection) => {
-                    connections.remove(&connection.id());
-                    write(&self.multi_channel).remove(&connection.id());
-                    true
-                }
-                _ => false,
-            }
-        };
-        if !removed {
+        let Some(emptied) = self.table.remove(connection) else {
             return false;
-        }
+        };
         metrics::gauge!(m::CONNECTIONS_OPEN).decrement(1.0);
-        let mut emptied = Vec::new();
-        {
-            let mut routes = write(&self.routes);
-            for channel in connection.take_channels() {
-                if let Some(subscribers) = routes.get_mut(channel.as_str()) {
-                    let ours = subscribers
-                        .get(&connection.id())
-                        .is_some_and(|c| Arc::ptr_eq(c, connection));
-                    if ours {
-                        subscribers.remove(&connection.id());
-                    }
-                    if subscribers.is_empty() {
-                        routes.remove(channel.as_str());
-                        emptied.push(channel);
-                    }
-                }
-            }
-        }
         if !emptied.is_empty() {
             let hub = self.clone();
             tokio::spawn(async move {
@@ -325,7 +247,7 @@ impl Hub {
     /// Writes the positions that changed since the last flush; returns how many.
     pub async fn flush_positions(&self) -> usize {
         let mut written = 0;
-        for connection in self.multi_channel_connections() {
+        for connection in self.table.multi_channel() {
             if let Some(position) = connection.position_if_changed(false) {
                 match self
                     .sessions

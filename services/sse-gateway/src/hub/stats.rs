@@ -4,7 +4,7 @@ use progress_contract::Channel;
 use progress_contract::ChannelKind;
 use serde::Serialize;
 
-use super::{Hub, read};
+use super::Hub;
 
 /// `GET /api/v1/sse/stats`.
 #[derive(Debug, Serialize)]
@@ -52,25 +52,27 @@ pub struct ChannelStat {
 
 impl Hub {
     pub fn counts(&self) -> Counts {
-        let connections = read(&self.connections);
-        let mut counts = Counts {
-            connections: connections.len(),
-            ..Counts::default()
-        };
-        for connection in connections.values() {
-            connection.each_channel(|name| match ChannelKind::of_name(name) {
-                Some(ChannelKind::Job) => counts.jobs += 1,
-                Some(ChannelKind::Queue) => counts.queues += 1,
-                Some(ChannelKind::Worker) => counts.workers += 1,
-                None => {}
-            });
-        }
-        counts
+        self.table.with_streams(|connections| {
+            let mut counts = Counts {
+                connections: connections.len(),
+                ..Counts::default()
+            };
+            for connection in connections.values() {
+                connection.each_channel(|name| match ChannelKind::of_name(name) {
+                    Some(ChannelKind::Job) => counts.jobs += 1,
+                    Some(ChannelKind::Queue) => counts.queues += 1,
+                    Some(ChannelKind::Worker) => counts.workers += 1,
+                    None => {}
+                });
+            }
+            counts
+        })
     }
 
     pub fn stats(&self, pod: &str) -> Stats {
-        let mut connections: Vec<ConnectionStat> = read(&self.connections)
-            .values()
+        let mut connections: Vec<ConnectionStat> = self
+            .connections()
+            .iter()
             .map(|connection| {
                 let mut stat = ConnectionStat {
                     connection_id: connection.id().to_string(),
@@ -105,14 +107,16 @@ impl Hub {
     }
 
     pub fn channels(&self) -> Vec<ChannelStat> {
-        let mut channels: Vec<ChannelStat> = read(&self.routes)
-            .iter()
-            .map(|(name, subscribers)| ChannelStat {
-                channel: name.to_string(),
-                kind: Channel::parse(name).map_or("other", |c| c.kind().as_str()),
-                subscribers: subscribers.len(),
-            })
-            .collect();
+        let mut channels: Vec<ChannelStat> = self.table.with_routes(|routes| {
+            routes
+                .iter()
+                .map(|(name, subscribers)| ChannelStat {
+                    channel: name.to_string(),
+                    kind: Channel::parse(name).map_or("other", |c| c.kind().as_str()),
+                    subscribers: subscribers.len(),
+                })
+                .collect()
+        });
         channels.sort_by(|a, b| a.channel.cmp(&b.channel));
         channels
     }

@@ -20,7 +20,7 @@ use progress_contract::history::StreamId;
 use uuid::Uuid;
 
 use super::replay::Backlog;
-use super::{ChannelHold, Connection, Hub, HubError, read, write};
+use super::{ChannelHold, Connection, Hub, HubError};
 use crate::metrics as m;
 use crate::resume::first_delivery::Plan;
 
@@ -170,25 +170,12 @@ impl Hub {
     ) -> Result<bool, HubError> {
         let id = connection.id();
         let added = connection.add_channel(name);
-        self.note_multi_channel(connection);
-        {
-            // Routed only while registered, under the registry's lock (then the routes' lock):
-            // a stream detached before this point took its routes away already, and one
-            // detached after it takes this route too, having seen the channel added above.
-            let connections = read(&self.connections);
-            let registered = connections
-                .get(&id)
-                .is_some_and(|current| Arc::ptr_eq(current, connection));
-            if !registered {
-                if added {
-                    connection.remove_channel(name);
-                }
-                return Err(HubError::Closing);
+        self.table.note_multi_channel(connection);
+        if !self.table.route(connection, name) {
+            if added {
+                connection.remove_channel(name);
             }
-            write(&self.routes)
-                .entry(Arc::from(name))
-                .or_default()
-                .insert(id, connection.clone());
+            return Err(HubError::Closing);
         }
         if let Err(error) = self.ensure_subscribed(name).await {
             if added {
@@ -242,7 +229,7 @@ impl Hub {
         mut restored: impl FnMut(&[String]),
     ) -> Result<usize, fred::error::Error> {
         let mut redis = self.redis_channels.lock().await;
-        let mut wanted: Vec<String> = read(&self.routes).keys().map(|k| k.to_string()).collect();
+        let mut wanted: Vec<String> = self.table.channels();
         wanted.extend(SYSTEM_CHANNELS.iter().map(|c| (*c).to_owned()));
         wanted.push(self.control_channel());
         for batch in wanted.chunks(512) {
@@ -258,7 +245,7 @@ impl Hub {
     /// reconnect or reconcile repairs them.
     pub(super) async fn reconcile(&self, channel: &str) {
         let mut redis = self.redis_channels.lock().await;
-        let wanted = read(&self.routes).contains_key(channel);
+        let wanted = self.table.is_routed(channel);
         let subscribed = redis.contains(channel);
         if wanted && !subscribed {
             match self.redis_subscribe(&[channel.to_owned()]).await {
@@ -283,7 +270,7 @@ impl Hub {
         // Checked under the lock: if the route went away while this waited (its stream
         // closed, and the reconcile that followed found nothing to undo), subscribing now
         // would leave a Redis subscription that nothing ever releases.
-        let wanted = read(&self.routes).contains_key(channel);
+        let wanted = self.table.is_routed(channel);
         if wanted && !redis.contains(channel) {
             self.redis_subscribe(&[channel.to_owned()]).await?;
             redis.insert(channel.to_owned());
@@ -340,17 +327,7 @@ impl Hub {
 
     /// Removes one route; true when the channel has no local subscriber left.
     fn remove_route(&self, channel: &str, id: &Uuid) -> bool {
-        let mut routes = write(&self.routes);
-        let Some(subscribers) = routes.get_mut(channel) else {
-            return false;
-        };
-        subscribers.remove(id);
-        if subscribers.is_empty() {
-            routes.remove(channel);
-            true
-        } else {
-            false
-        }
+        self.table.unroute(channel, id)
     }
 
     /// Channels subscribed on Redis right now (system channels included).
