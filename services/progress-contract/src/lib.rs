@@ -7,6 +7,7 @@
 //! - [`failure_codes`]: the `errorCode` of a failed job that no document reader names
 //!   (limits, crashes, lost workers).
 //! - [`history`]: per-channel event history, `eventId` tagging, stream ids.
+//! - [`incoming`]: one parsed view of a received event (validity, id, job status, trace).
 //! - [`jobs`]: the résumé-analysis job payload and the default job id.
 //! - [`summary`]: the bounded result summary a `completed` `job_update` carries.
 //! - [`publisher`]: the publish API (`publish_job_update`, `publish_queue_update`,
@@ -17,6 +18,7 @@ pub mod channel;
 pub mod events;
 pub mod failure_codes;
 pub mod history;
+pub mod incoming;
 pub mod jobs;
 pub mod publisher;
 pub mod summary;

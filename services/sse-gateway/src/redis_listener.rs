@@ -57,23 +57,10 @@ pub async fn run_messages(
     }
 }
 
-/// Hands one message to the hub. An event that carries a `traceparent` (a worker's job
-/// update) is delivered inside a span continuing that trace, so the trace of a job runs from
-/// the request that added it to the streams it was written to.
+/// Hands one message to the hub (which reads it once, see
+/// [`progress_contract::incoming::Incoming`]).
 fn dispatch(hub: &Arc<Hub>, channel: &str, payload: &[u8]) {
-    match progress_contract::events::embedded_traceparent(payload) {
-        None => hub.dispatch(channel, payload),
-        Some(traceparent) => {
-            let span = tracing::info_span!(
-                "deliver",
-                otel.name = "deliver job_update",
-                otel.kind = "consumer",
-                messaging.destination.name = channel,
-            );
-            service_runtime::telemetry::continue_trace(&span, Some(traceparent));
-            span.in_scope(|| hub.dispatch(channel, payload));
-        }
-    }
+    hub.dispatch(channel, payload);
 }
 
 /// Re-subscribes all channels on every (re)connection of the subscriber, and on every change

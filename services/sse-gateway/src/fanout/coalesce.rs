@@ -3,7 +3,8 @@
 //! (latest progress wins), so a slow reader's queue stops growing without closing it.
 //!
 //! Only intermediate job updates coalesce: a `job_update` whose `status` is a known
-//! non-terminal one (`waiting`, `started`, `in_progress`, `retrying`). `completed`, `failed`,
+//! non-terminal one (`waiting`, `started`, `in_progress`, `retrying`; read once, by
+//! [`progress_contract::incoming::Incoming::is_intermediate`]). `completed`, `failed`,
 //! updates without a recognised status, and every other event are never dropped or merged.
 //!
 //! An update only ever replaces the *newest* queued event of its channel, and only when that
@@ -18,9 +19,6 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use progress_contract::events::JobStatus;
-use serde::Deserialize;
-
 use super::outbox::Item;
 
 /// Queue length from which intermediate updates coalesce: three quarters of the capacity.
@@ -28,17 +26,6 @@ use super::outbox::Item;
 /// channels, heartbeats), so a lagging client gets its `completed` without being closed.
 pub fn high_water(capacity: usize) -> usize {
     capacity - capacity / 4
-}
-
-#[derive(Deserialize)]
-struct Status {
-    status: JobStatus,
-}
-
-/// Whether a `job_update` payload (one JSON object) is intermediate progress that a newer
-/// update may supersede. Unknown or missing statuses count as not coalescable.
-pub fn is_intermediate(payload: &[u8]) -> bool {
-    serde_json::from_slice::<Status>(payload).is_ok_and(|s| !s.status.is_terminal())
 }
 
 /// Where the newest queued event of `channel` is, if it is an intermediate update.
@@ -103,22 +90,6 @@ mod tests {
         assert_eq!(high_water(256), 192);
         assert_eq!(high_water(8), 6);
         assert_eq!(high_water(1), 1);
-    }
-
-    #[test]
-    fn only_known_non_terminal_statuses_are_intermediate() {
-        for status in ["waiting", "started", "in_progress", "retrying"] {
-            let payload = format!(r#"{{"jobId":"1","status":"{status}","progress":5}}"#);
-            assert!(is_intermediate(payload.as_bytes()), "{status}");
-        }
-        for payload in [
-            r#"{"jobId":"1","status":"completed","progress":100}"#,
-            r#"{"jobId":"1","status":"failed","error":"x"}"#,
-            r#"{"jobId":"1","status":"exploded"}"#,
-            r#"{"jobId":"1","progress":5}"#,
-        ] {
-            assert!(!is_intermediate(payload.as_bytes()), "{payload}");
-        }
     }
 
     #[test]

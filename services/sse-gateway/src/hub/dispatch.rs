@@ -3,12 +3,11 @@
 use std::sync::Arc;
 
 use progress_contract::channel::{BROADCAST_CHANNEL, CONNECTION_EVENTS_CHANNEL};
-use progress_contract::history;
+use progress_contract::incoming::Incoming;
 use progress_contract::{ChannelKind, CustomEvent};
 use uuid::Uuid;
 
 use super::{Hub, Item, Push};
-use crate::fanout::coalesce;
 use crate::fanout::connection::{Connection, Tagged};
 use crate::frame::{self, Rejected};
 use crate::metrics as m;
@@ -33,19 +32,8 @@ impl Hub {
 
     /// The frame for a progress event (live or replayed): the same bytes either way.
     pub fn progress_item(&self, channel: &Arc<str>, payload: &[u8]) -> Result<Item, Rejected> {
-        let kind = ChannelKind::of_name(channel).ok_or(Rejected::Malformed)?;
-        let data = frame::checked_payload(payload, self.settings.max_event_bytes)?;
-        let id = history::event_id(&data);
-        let is_job = kind == ChannelKind::Job;
-        let name: Option<Arc<str>> = (id.is_some() || is_job).then(|| channel.clone());
-        Ok(Item {
-            body: frame::event_frame(kind.event_name(), None, &data),
-            history: id
-                .zip(name.clone())
-                .map(|(id, channel)| Tagged { channel, id }),
-            channel: name,
-            coalescable: is_job && coalesce::is_intermediate(&data),
-        })
+        let incoming = Incoming::parse(payload, self.settings.max_event_bytes)?;
+        item_of(channel, &incoming)
     }
 
     /// Queues `item` on one stream: counts the updates coalescing superseded, and closes the
@@ -66,7 +54,11 @@ impl Hub {
         let Some((name, subscribers)) = self.table.subscribers(channel) else {
             return;
         };
-        let item = match self.progress_item(&name, payload) {
+        // The message is read once, here: validity, history id, job status and trace.
+        let item = Incoming::parse(payload, self.settings.max_event_bytes)
+            .map_err(Rejected::from)
+            .and_then(|incoming| Ok((item_of(&name, &incoming)?, incoming.traceparent)));
+        let (item, traceparent) = match item {
             Ok(item) => item,
             Err(rejected) => return drop_message(channel, rejected, payload.len()),
         };
@@ -74,6 +66,26 @@ impl Hub {
         let Some(kind) = ChannelKind::of_name(channel) else {
             return;
         };
+        // An event that carries a `traceparent` (a worker's job update) is delivered inside a
+        // span continuing that trace, so the trace of a job runs from the request that added
+        // it to the streams it was written to.
+        match traceparent {
+            None => self.deliver(kind, &item, subscribers),
+            Some(traceparent) => {
+                let span = tracing::info_span!(
+                    "deliver",
+                    otel.name = "deliver job_update",
+                    otel.kind = "consumer",
+                    messaging.destination.name = channel,
+                );
+                service_runtime::telemetry::continue_trace(&span, Some(traceparent));
+                span.in_scope(|| self.deliver(kind, &item, subscribers));
+            }
+        }
+    }
+
+    /// Queues one progress event on its channel's local subscribers, and counts it.
+    fn deliver(&self, kind: ChannelKind, item: &Item, subscribers: Vec<Arc<Connection>>) {
         let mut delivered = 0u64;
         for connection in subscribers {
             match self.enqueue(&connection, item.clone()) {
@@ -140,6 +152,22 @@ impl Hub {
         let label = if broadcast { "broadcast" } else { "custom" };
         metrics::counter!(m::EVENTS_DELIVERED, "event" => label).increment(delivered);
     }
+}
+
+/// The frame of a parsed progress event of `channel`.
+fn item_of(channel: &Arc<str>, incoming: &Incoming<'_>) -> Result<Item, Rejected> {
+    let kind = ChannelKind::of_name(channel).ok_or(Rejected::Malformed)?;
+    let id = incoming.event_id;
+    let is_job = kind == ChannelKind::Job;
+    let name: Option<Arc<str>> = (id.is_some() || is_job).then(|| channel.clone());
+    Ok(Item {
+        body: frame::event_frame(kind.event_name(), None, &incoming.json),
+        history: id
+            .zip(name.clone())
+            .map(|(id, channel)| Tagged { channel, id }),
+        channel: name,
+        coalescable: is_job && incoming.is_intermediate(),
+    })
 }
 
 fn drop_message(channel: &str, rejected: Rejected, size: usize) {
