@@ -1,7 +1,6 @@
 //! The stream queue, positions and direct writes, without Redis.
 
 use super::*;
-use crate::fanout::position::set_for;
 use futures::StreamExt;
 
 fn connection() -> Arc<Connection> {
@@ -103,24 +102,6 @@ async fn a_direct_stream_writes_at_once_and_queues_behind_a_full_socket() {
     assert!(rest[..pushed].iter().all(|b| *b == b'x'));
     assert_eq!(&rest[pushed..], b"tail");
     writer.abort();
-}
-
-#[test]
-fn a_position_found_by_name_takes_the_shared_name() {
-    let mut list: Cursors = [(Arc::from("job:a"), StreamId::default())]
-        .into_iter()
-        .collect();
-    let shared: Arc<str> = Arc::from("job:a");
-    let id = StreamId { ms: 5, seq: 1 };
-    set_for(&mut list, &shared, id);
-    assert_eq!(list.len(), 1);
-    assert!(
-        Arc::ptr_eq(&list[0].0, &shared),
-        "the entry holds the shared name"
-    );
-    assert_eq!(list[0].1, id);
-    set_for(&mut list, &Arc::from("job:b"), id);
-    assert_eq!(list.len(), 2);
 }
 
 #[test]

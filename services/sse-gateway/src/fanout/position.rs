@@ -126,3 +126,26 @@ impl Position {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_position_found_by_name_takes_the_shared_name() {
+        let mut list: Cursors = [(Arc::from("job:a"), StreamId::default())]
+            .into_iter()
+            .collect();
+        let shared: Arc<str> = Arc::from("job:a");
+        let id = StreamId { ms: 5, seq: 1 };
+        set_for(&mut list, &shared, id);
+        assert_eq!(list.len(), 1);
+        assert!(
+            Arc::ptr_eq(&list[0].0, &shared),
+            "the entry holds the shared name"
+        );
+        assert_eq!(list[0].1, id);
+        set_for(&mut list, &Arc::from("job:b"), id);
+        assert_eq!(list.len(), 2);
+    }
+}
