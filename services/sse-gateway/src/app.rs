@@ -73,6 +73,7 @@ impl Application {
                 .with_cookie_origins(&config.cors_allowed_origins),
         );
         m::describe();
+        transport::describe();
         crate::limits::describe();
         let mut redis = RedisOptions::new(&config.redis.redis_url);
         redis.command_timeout = config.redis.redis_command_timeout;

@@ -5,8 +5,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::hub::HubError;
-
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -121,28 +119,6 @@ impl IntoResponse for ApiError {
             );
         }
         response
-    }
-}
-
-impl From<HubError> for ApiError {
-    fn from(error: HubError) -> Self {
-        match error {
-            HubError::UnknownConnection => ApiError::not_found(
-                "connection_not_found",
-                "no open stream has this connection id; open GET /api/v1/sse/connect first",
-            ),
-            HubError::Closing => ApiError::new(
-                StatusCode::CONFLICT,
-                "connection_closing",
-                "the stream is closing; reconnect and subscribe again",
-            ),
-            HubError::Redis(error) => ApiError::unavailable(
-                "redis_unavailable",
-                format!("the subscription could not be made: {error}"),
-                1,
-            ),
-            HubError::SessionStore(error) => ApiError::redis("the session store is", error),
-        }
     }
 }
 

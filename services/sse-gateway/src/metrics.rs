@@ -119,9 +119,6 @@ pub fn describe() {
     for kind in ChannelKind::ALL {
         metrics::counter!(EVENTS_DELIVERED, "event" => kind.event_name()).increment(0);
     }
-    for cut in crate::transport::Cut::ALL {
-        metrics::counter!(SOCKETS_CLOSED, "reason" => cut.as_str()).increment(0);
-    }
     for kind in ChannelKind::ALL {
         for source in ["history", "snapshot", "state", "none"] {
             metrics::counter!(FIRST_DELIVERIES, "kind" => kind.as_str(), "source" => source)

@@ -95,6 +95,30 @@ pub struct Hub {
     delivery_series: OnceLock<[m::DeliverySeries; 3]>,
 }
 
+impl From<HubError> for crate::error::ApiError {
+    fn from(error: HubError) -> Self {
+        match error {
+            HubError::UnknownConnection => crate::error::ApiError::not_found(
+                "connection_not_found",
+                "no open stream has this connection id; open GET /api/v1/sse/connect first",
+            ),
+            HubError::Closing => crate::error::ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                "connection_closing",
+                "the stream is closing; reconnect and subscribe again",
+            ),
+            HubError::Redis(error) => crate::error::ApiError::unavailable(
+                "redis_unavailable",
+                format!("the subscription could not be made: {error}"),
+                1,
+            ),
+            HubError::SessionStore(error) => {
+                crate::error::ApiError::redis("the session store is", error)
+            }
+        }
+    }
+}
+
 fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     lock.write()
         .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -7,9 +7,7 @@ use std::net::IpAddr;
 
 use axum::http::HeaderMap;
 
-/// The peer address of the TCP connection a request arrived on (set by the server).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PeerAddr(pub IpAddr);
+pub use crate::transport::PeerAddr;
 
 /// One network of `TRUSTED_PROXIES`: an address and a prefix length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -26,7 +26,17 @@ use tower::ServiceExt;
 
 pub use admission::{Admission, Cut, Pending, SocketLimits};
 
-use crate::limits::client::PeerAddr;
+/// The peer address of the TCP connection a request arrived on (set by the server).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerAddr(pub std::net::IpAddr);
+
+/// Publishes the socket-closing counter at zero for every reason (see
+/// [`crate::metrics::describe`]).
+pub fn describe() {
+    for cut in Cut::ALL {
+        metrics::counter!(crate::metrics::SOCKETS_CLOSED, "reason" => cut.as_str()).increment(0);
+    }
+}
 
 /// Where a request came from: its connection's cut handle and its TCP peer, put in every
 /// request's extensions. The peer is read from the socket when a request arrives, not kept
