@@ -6,7 +6,7 @@
 //! lets it go, then takes the outbox: never both the other way round.
 //!
 //! A queue past its high-water mark coalesces intermediate job updates (see
-//! [`super::coalesce`]). Positions and the log only ever record events written, so an update
+//! `fanout/coalesce.rs`). Positions and the log only ever record events written, so an update
 //! that was superseded before it was written is never claimed as delivered; a resume replays
 //! from the last event the client received, which brings back anything it did not get.
 

@@ -12,7 +12,7 @@
 //! 3. the caller releases the hold: the held live events follow, those the replay already
 //!    queued skipped by their history ids.
 //!
-//! Holds are [`StreamHold`], [`super::ChannelHold`] and [`super::CatchUp`]; dropping one
+//! Holds are [`StreamHold`], `ChannelHold` and [`super::CatchUp`]; dropping one
 //! releases it on every way out.
 
 use std::sync::Arc;

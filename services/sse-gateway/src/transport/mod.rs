@@ -1,8 +1,12 @@
-//! The HTTP accept loop. Written out (instead of `axum::serve`) for what an SSE server
+//! The transport: sockets and HTTP/1. It owns each `TcpStream`, and drains a stream's outbox
+//! through the [`crate::fanout::Sink`] it implements ([`wire`]); socket options are set in
+//! [`socket`] only.
+//!
+//! The accept loop here is written out (instead of `axum::serve`) for what an SSE server
 //! needs: each request carries a handle that can cut its own TCP connection (for clients that
 //! stop reading); shutdown can first end streams gracefully, then cut whatever is left after a
 //! deadline; a connection that opens with a stream request is served without hyper's
-//! per-connection buffers ([`stream_http1`]); and the accept queue is deep enough for a
+//! per-connection buffers (`stream_http1.rs`); and the accept queue is deep enough for a
 //! reconnect storm.
 
 mod admission;
@@ -71,7 +75,7 @@ pub const ACCEPT_BACKLOG: i32 = 8192;
 
 /// Accepts connections until `stop_accepting`; then waits for open connections to finish,
 /// cutting those still open when `cut_all` is cancelled. Sockets that are not streams yet are
-/// bounded by `admission` (see [`admission`]).
+/// bounded by `admission` (see `admission.rs`).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
