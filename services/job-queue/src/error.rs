@@ -8,4 +8,7 @@ pub enum QueueError {
     Reply(String),
     #[error("encoding job data: {0}")]
     Encode(#[from] serde_json::Error),
+    /// A page cursor this crate did not make.
+    #[error("not a cursor of this list")]
+    BadCursor,
 }

@@ -30,8 +30,7 @@ if status == 'active' then
     local message = 'the workers running the job stopped ' .. reclaims .. ' times without finishing it'
     redis.call('HSET', KEYS[1], 'status', 'failed', 'error', message, 'errorCode', 'worker_lost',
       'finishedAt', ARGV[4], 'updatedAt', ARGV[4])
-    redis.call('XADD', KEYS[4], '*', 'jobId', ARGV[5], 'error', message, 'code', 'worker_lost',
-      'attempts', attempts - 1)
+    dead_letter(K, KEYS[1], ARGV[5], message, 'worker_lost', attempts - 1)
     redis.call('HINCRBY', KEYS[3], 'active', -1)
     redis.call('HINCRBY', KEYS[3], 'failed', 1)
     redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])

@@ -30,8 +30,7 @@ if ARGV[6] == '0' and attempts - reclaims < max then
 end
 redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[4], 'errorCode', ARGV[9],
   'finishedAt', ARGV[3], 'updatedAt', ARGV[3])
-redis.call('XADD', KEYS[5], '*', 'jobId', ARGV[7], 'error', ARGV[4], 'code', ARGV[9],
-  'attempts', attempts)
+dead_letter(K, KEYS[1], ARGV[7], ARGV[4], ARGV[9], attempts)
 redis.call('HINCRBY', KEYS[3], 'failed', 1)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return {'dead', attempts}

@@ -6,6 +6,7 @@ local function queue_keys(prefix)
     prefix = prefix,
     stream = prefix .. 'stream',
     delayed = prefix .. 'delayed',
+    dead = prefix .. 'dead',
     counts = prefix .. 'counts',
     meta = prefix .. 'meta',
   }
@@ -14,6 +15,12 @@ end
 -- How long a finished job is kept: the workers' JOB_TTL as they last recorded it, else 24 h.
 local function job_ttl(K)
   return tonumber(redis.call('HGET', K.meta, 'jobTtl') or '86400')
+end
+
+-- Makes a job wait to run (its status is already 'waiting').
+local function enqueue(K, job, id)
+  local entry = redis.call('XADD', K.stream, '*', 'jobId', id)
+  redis.call('HSET', job, 'entryId', entry)
 end
 
 -- Takes a waiting job out of wherever it waits.
@@ -31,4 +38,32 @@ local function end_cancelled(K, job, from, now, ttl)
   redis.call('HINCRBY', K.counts, 'cancelled', 1)
   redis.call('HSET', job, 'status', 'cancelled', 'finishedAt', now, 'updatedAt', now)
   redis.call('EXPIRE', job, ttl)
+end
+
+-- Records a job that failed for good in the dead-letter stream, and where, so that a retry
+-- or a delete finds its entry by job id.
+local function dead_letter(K, job, id, error, code, attempts)
+  local fields = redis.call('HMGET', job, 'name', 'organisationId')
+  local entry = redis.call('XADD', K.dead, '*', 'jobId', id, 'error', error, 'code', code,
+    'attempts', attempts, 'name', fields[1] or '', 'organisationId', fields[2] or '')
+  redis.call('HSET', job, 'deadId', entry)
+end
+
+-- The dead-letter entry of job `id`: the one its record names, else (a record from before
+-- entries were recorded, or one that expired) the newest of the last 10,000 entries naming it.
+local function find_dead(K, job, id)
+  local recorded = redis.call('HGET', job, 'deadId')
+  if recorded then
+    return recorded
+  end
+  local entries = redis.call('XREVRANGE', K.dead, '+', '-', 'COUNT', 10000)
+  for _, e in ipairs(entries) do
+    local fields = e[2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 'jobId' and fields[i + 1] == id then
+        return e[1]
+      end
+    end
+  end
+  return nil
 end
