@@ -11,6 +11,7 @@
 //! - [`cancel`]: cancelling a job from outside its worker.
 //! - [`dead`]: dead letters: reading them, running a failed or cancelled job again.
 //! - [`counts`]: per-queue counts and the coalescing `queue_update` reporter.
+//! - [`schedule`]: organisations take turns; pausing and resuming the queue.
 //! - [`registry`]: live workers and their last status, with a TTL.
 //! - [`scripts`]: the Lua scripts that make each state change atomic.
 //! - [`reply`]: parsing stream replies.
@@ -26,6 +27,7 @@ pub mod keys;
 pub mod queue;
 pub mod registry;
 mod reply;
+pub mod schedule;
 mod scripts;
 
 pub use cancel::CancelOutcome;
