@@ -7,6 +7,7 @@
 //! - [`queue`]: adding (idempotent by job id), reading jobs and counts, uploaded files.
 //! - [`consumer`]: a worker's side: read, claim, keep alive, complete, fail/retry,
 //!   reclaim from stopped workers, promote due retries.
+//! - [`listing`]: jobs newest first, by state and organisation, with an opaque cursor.
 //! - [`counts`]: per-queue counts and the coalescing `queue_update` reporter.
 //! - [`registry`]: live workers and their last status, with a TTL.
 //! - [`scripts`]: the Lua scripts that make each state change atomic.
@@ -17,6 +18,7 @@ pub mod counts;
 pub mod error;
 pub mod job;
 pub mod keys;
+pub mod listing;
 pub mod queue;
 pub mod registry;
 mod reply;
@@ -26,6 +28,7 @@ pub use consumer::{Claimed, Consumer, ConsumerOptions, FailOutcome};
 pub use counts::{CountsReporter, QueueCounts};
 pub use error::QueueError;
 pub use job::{AddOutcome, JobOptions, JobRecord, JobState, NewJob};
+pub use listing::{JobPage, ListFilter};
 pub use queue::{Queue, StoreOutcome};
 pub use registry::WorkerRegistry;
 

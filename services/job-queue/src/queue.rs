@@ -87,12 +87,13 @@ impl Queue {
         if let Some(traceparent) = &job.traceparent {
             field("traceparent", traceparent.clone());
         }
-        let keys = vec![
+        let mut keys = vec![
             self.keys.job(job_id),
             self.keys.stream(),
             self.keys.delayed(),
             self.keys.counts(),
         ];
+        keys.extend(crate::listing::index_keys(&self.keys, job));
         let reply: Value = scripts::ADD
             .evalsha_with_reload(&self.client, keys, args)
             .await?;

@@ -15,3 +15,5 @@ pub static PROMOTE: LazyLock<Script> =
     LazyLock::new(|| Script::from_lua(include_str!("lua/promote.lua")));
 pub static STORE_FILE: LazyLock<Script> =
     LazyLock::new(|| Script::from_lua(include_str!("lua/store_file.lua")));
+pub static LIST: LazyLock<Script> =
+    LazyLock::new(|| Script::from_lua(include_str!("lua/list.lua")));
