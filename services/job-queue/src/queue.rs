@@ -61,7 +61,12 @@ impl Queue {
     ) -> Result<AddOutcome, QueueError> {
         let now = now_millis();
         let due = now + u64::try_from(options.delay.as_millis()).unwrap_or(u64::MAX / 2);
-        let mut args = vec![job_id.to_owned(), due.to_string(), now.to_string()];
+        let mut args = vec![
+            job_id.to_owned(),
+            due.to_string(),
+            now.to_string(),
+            self.keys.prefix(),
+        ];
         let mut field = |name: &str, value: String| {
             args.push(name.to_owned());
             args.push(value);
@@ -87,12 +92,19 @@ impl Queue {
         if let Some(traceparent) = &job.traceparent {
             field("traceparent", traceparent.clone());
         }
-        let keys = vec![
+        if options.priority > 0 {
+            field(
+                "priority",
+                options.priority.min(crate::job::MAX_PRIORITY).to_string(),
+            );
+        }
+        let mut keys = vec![
             self.keys.job(job_id),
             self.keys.stream(),
             self.keys.delayed(),
             self.keys.counts(),
         ];
+        keys.extend(crate::listing::index_keys(&self.keys, job));
         let reply: Value = scripts::ADD
             .evalsha_with_reload(&self.client, keys, args)
             .await?;
