@@ -16,7 +16,7 @@ use progress_contract::{Channel, ChannelKind};
 use crate::auth::Principal;
 use crate::auth::principal::organisation_mismatch;
 use crate::error::ApiError;
-use crate::routes::AppState;
+use crate::state::AppState;
 
 /// How long a claim on a job id that has no job yet is kept.
 const CLAIM_TTL: Duration = Duration::from_secs(24 * 3600);

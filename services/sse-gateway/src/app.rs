@@ -18,10 +18,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::GatewayConfig;
 use crate::hub::{Hub, HubSettings};
+use crate::queues::Queues;
 use crate::resume::first_delivery::FirstDelivery;
 use crate::resume::history::HistoryReader;
 use crate::resume::session::SessionStore;
-use crate::routes::{self, ApiSettings, AppState, Queues};
+use crate::routes;
+use crate::state::{ApiSettings, AppState};
 use crate::{cluster, drain, metrics as m, redis_listener, transport};
 
 /// A built gateway, bound and connected, not yet serving.

@@ -13,9 +13,11 @@ pub mod hub;
 pub mod keys;
 pub mod limits;
 pub mod metrics;
+pub mod queues;
 pub mod redis_listener;
 pub mod resume;
 pub mod routes;
+pub mod state;
 pub mod transport;
 
 pub use app::Application;

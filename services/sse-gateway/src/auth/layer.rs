@@ -2,6 +2,7 @@
 //! request, rate-limits POSTs per subject, and attaches the [`Principal`] for the handlers.
 //! With `AUTH_MODE=none` it attaches the anonymous principal and checks nothing.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{Request, State};
@@ -9,14 +10,18 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::routes::AppState;
+use crate::limits::Limits;
 
-pub async fn authenticate(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// What the middleware needs: who the caller is, and the POST rate per subject.
+#[derive(Clone)]
+pub struct Gate {
+    pub auth: Arc<Auth>,
+    pub limits: Arc<Limits>,
+}
+
+pub async fn authenticate(State(state): State<Gate>, mut request: Request, next: Next) -> Response {
     let principal =
         match state
             .auth

@@ -19,7 +19,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::outbox::Item;
+use super::item::Item;
 
 /// Queue length from which intermediate updates coalesce: three quarters of the capacity.
 /// The quarter above it is headroom for events that never coalesce (terminal updates, other

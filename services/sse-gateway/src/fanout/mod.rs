@@ -3,6 +3,7 @@
 //! transport implements the sink for a socket; tests drive it without one.
 //!
 //! - [`connection`]: one stream: its outbox, position and channels, and their lock order.
+//! - `item`: one queued frame, and the outcome of queueing it.
 //! - `outbox`: the bounded queue, held live events, de-duplication by history id.
 //! - `coalesce`: a lagging stream's intermediate job updates, latest wins.
 //! - `position`: what was written, per channel; the one place events are numbered.
@@ -15,6 +16,7 @@ pub(crate) mod coalesce;
 pub mod connection;
 mod drain;
 mod id_line;
+mod item;
 mod outbox;
 mod position;
 pub mod sink;

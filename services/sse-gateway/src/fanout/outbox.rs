@@ -13,46 +13,9 @@ use std::task::Waker;
 use bytes::Bytes;
 
 use super::coalesce;
-use super::position::{Cursors, Tagged, last_for, set_for};
+pub use super::item::{Item, Push};
+use super::position::{Cursors, last_for, set_for};
 use super::sink::Sink;
-
-/// One queued frame.
-#[derive(Clone, Debug)]
-pub struct Item {
-    pub body: Bytes,
-    pub history: Option<Tagged>,
-    /// The channel of a job update or of an event with history (shares the history's
-    /// `Arc`): what coalescing matches on.
-    pub channel: Option<Arc<str>>,
-    /// An intermediate job update: a newer update of the same job may replace it.
-    pub coalescable: bool,
-}
-
-impl Item {
-    pub fn plain(body: Bytes) -> Self {
-        Self {
-            body,
-            history: None,
-            channel: None,
-            coalescable: false,
-        }
-    }
-}
-
-/// Outcome of queueing a frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Push {
-    Queued,
-    /// Queued; this many older intermediate updates queued before it were dropped, each
-    /// superseded by a newer update of the same job (the queue was past its high-water mark).
-    Coalesced(usize),
-    /// Already queued or written (same channel, same or older event id): skipped.
-    Duplicate,
-    /// The queue was full: the frame was not queued.
-    Full,
-    /// The stream is closing: the frame was not queued.
-    Closed,
-}
 
 #[derive(Default)]
 pub(crate) struct Outbox {

@@ -1,13 +1,15 @@
 //! `MAX_HEADER_BYTES`: requests whose headers are larger in total get 431 with a JSON error.
 //! (hyper refuses far larger ones itself before they reach the router.)
 
+use std::sync::Arc;
+
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::Limits;
 use crate::error::ApiError;
-use crate::routes::AppState;
 
 /// Bytes of the header names and values, as sent.
 pub fn header_bytes(request: &Request) -> usize {
@@ -18,8 +20,8 @@ pub fn header_bytes(request: &Request) -> usize {
         .sum()
 }
 
-pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let max = state.limits.max_header_bytes;
+pub async fn limit(State(limits): State<Arc<Limits>>, request: Request, next: Next) -> Response {
+    let max = limits.max_header_bytes;
     if header_bytes(&request) > max {
         super::count_rejection("headers_too_large");
         return ApiError::new(

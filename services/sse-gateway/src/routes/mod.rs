@@ -23,52 +23,20 @@ pub mod stats;
 mod stream;
 mod subscriptions;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::FromRef;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::routing::{delete, get, post};
-use progress_contract::Publisher;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::error::ApiError;
-use crate::hub::Hub;
 
+pub use crate::queues::Queues;
+pub use crate::state::{ApiSettings, AppState};
 pub use crate::transport::SocketHandle;
-pub use jobs::Queues;
-
-/// Settings the handlers read.
-#[derive(Clone, Debug)]
-pub struct ApiSettings {
-    pub pod: String,
-    pub heartbeat_interval: Duration,
-    pub retry: Duration,
-    pub admin_token: Option<String>,
-    pub cors_allowed_origins: String,
-    pub max_body_bytes: usize,
-    pub request_timeout: Duration,
-    /// Streams end when their token expires (`JWT_CLOSE_EXPIRED_STREAMS`).
-    pub close_expired_streams: bool,
-}
-
-/// Shared by every handler.
-#[derive(Clone)]
-pub struct AppState {
-    pub hub: Arc<Hub>,
-    pub publisher: Publisher,
-    pub settings: Arc<ApiSettings>,
-    pub queues: Arc<Queues>,
-    /// Command client (cluster stats).
-    pub client: fred::prelude::Client,
-    /// Set on SIGTERM: readiness fails and new streams are refused.
-    pub draining: Arc<std::sync::atomic::AtomicBool>,
-    /// Authentication (`AUTH_MODE`).
-    pub auth: Arc<crate::auth::Auth>,
-    /// Streams, subscriptions, POST rate and header limits.
-    pub limits: Arc<crate::limits::Limits>,
-}
 
 /// The whole public router.
 pub fn router(state: AppState) -> Router {
@@ -116,7 +84,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/workers", get(jobs::workers))
         .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            crate::auth::layer::Gate::from_ref(&state),
             crate::auth::layer::authenticate,
         ));
     Router::new()
@@ -137,7 +105,7 @@ pub fn router(state: AppState) -> Router {
             time_limit,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state.limits.clone(),
             crate::limits::headers::limit,
         ))
         .layer(axum::middleware::from_fn(observe::record))

@@ -18,7 +18,6 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use job_queue::{
     AddOutcome, CountsReporter, JobOptions, JobRecord, JobState, NewJob, Queue, StoreOutcome,
-    WorkerRegistry,
 };
 use progress_contract::channel::is_valid_name;
 use progress_contract::events::{JobStatus, JobUpdate};
@@ -31,15 +30,7 @@ use crate::access;
 use crate::auth::Principal;
 use crate::error::{ApiError, FieldError};
 
-/// The queues this gateway accepts jobs for.
-pub struct Queues {
-    pub registry: WorkerRegistry,
-    pub queues: BTreeMap<String, (Queue, CountsReporter)>,
-    pub upload_max_bytes: usize,
-    /// Per organisation, bytes of uploads waiting for analysis.
-    pub upload_max_pending_bytes: u64,
-    pub upload_ttl: Duration,
-}
+pub use crate::queues::Queues;
 
 /// The usage bucket of uploads without an organisation.
 const NO_ORGANISATION: &str = "-";
