@@ -3,6 +3,9 @@
 //! services are configured by nothing but `REDIS_URL`.
 #![allow(clippy::unwrap_used)]
 
+#[path = "../common/mod.rs"]
+mod common;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,7 +42,9 @@ async fn gateway(url: &str) -> Running {
 
 async fn worker(url: &str) -> DropGuard {
     let mut config = WorkerConfig::local(url);
-    config.parse_program = env!("CARGO_BIN_EXE_resume-worker").into();
+    config.parse_program = crate::common::service_binary("resume-worker")
+        .to_string_lossy()
+        .into_owned();
     config.heartbeat = Duration::from_millis(500);
     config.visibility_timeout = Duration::from_secs(2);
     let worker = Worker::build(config).await.expect("worker builds");

@@ -55,7 +55,9 @@ impl Stack {
         let mut config = WorkerConfig::local(self.redis.url());
         config.fetch_allow_hosts = "127.0.0.1".into();
         // The test binary cannot parse documents: the worker binary can.
-        config.parse_program = env!("CARGO_BIN_EXE_resume-worker").into();
+        config.parse_program = crate::common::service_binary("resume-worker")
+            .to_string_lossy()
+            .into_owned();
         config.visibility_timeout = Duration::from_secs(1);
         config.heartbeat = Duration::from_millis(200);
         config.queue_update_interval = Duration::from_millis(100);

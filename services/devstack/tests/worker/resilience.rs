@@ -20,7 +20,7 @@ async fn a_worker_killed_mid_job_is_replaced_and_the_result_stored_once() {
     // The first download hangs, so the first worker is mid-job when it dies.
     stack.files.make_slow(1, Duration::from_secs(60));
 
-    let mut doomed = Command::new(env!("CARGO_BIN_EXE_resume-worker"))
+    let mut doomed = Command::new(crate::common::service_binary("resume-worker"))
         .env("REDIS_URL", stack.redis.url())
         .env("ADMIN_ADDR", "127.0.0.1:0")
         .env("WORKER_ID", "doomed")

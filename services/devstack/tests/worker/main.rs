@@ -1,0 +1,13 @@
+//! End-to-end tests of the worker with a real redis-server, a real gateway and real files
+//! (whole-system tests: they live here, above both services, not in either one).
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
+mod analysis;
+#[path = "../common/mod.rs"]
+mod common;
+mod corpus;
+mod failures;
+mod files;
+mod helpers;
+mod hostile;
+mod resilience;
