@@ -164,6 +164,7 @@ impl Application {
                 upload_ttl: config.upload_ttl,
             }),
             hub: hub.clone(),
+            sessions: sessions.clone(),
             publisher,
             client: client.clone(),
             draining: Arc::new(AtomicBool::new(false)),

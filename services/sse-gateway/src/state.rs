@@ -10,6 +10,7 @@ use progress_contract::Publisher;
 
 use crate::hub::Hub;
 use crate::queues::Queues;
+use crate::resume::session::SessionStore;
 
 /// Settings the handlers read.
 #[derive(Clone, Debug)]
@@ -29,6 +30,8 @@ pub struct ApiSettings {
 #[derive(Clone)]
 pub struct AppState {
     pub hub: Arc<Hub>,
+    /// Sessions in Redis: a stream held on any pod can be changed or resumed from here.
+    pub sessions: SessionStore,
     pub publisher: Publisher,
     pub settings: Arc<ApiSettings>,
     pub queues: Arc<Queues>,

@@ -152,10 +152,6 @@ impl Hub {
         &self.settings
     }
 
-    pub fn sessions(&self) -> &SessionStore {
-        &self.sessions
-    }
-
     /// This pod's control channel: other pods send it requests for streams held here.
     pub fn control_channel(&self) -> String {
         control::channel_of(self.sessions.pod())

@@ -40,8 +40,7 @@ pub(super) async fn reauthorise(
         };
         if !allowed {
             state
-                .hub
-                .sessions()
+                .sessions
                 .remove_channel(&point.connection, &name)
                 .await
                 .map_err(|e| ApiError::redis("the session store is", e))?;

@@ -125,8 +125,8 @@ pub async fn connect(
         .as_deref()
         .and_then(crate::resume::last_event_id::parse)
     {
-        Some(point) => hub
-            .sessions()
+        Some(point) => state
+            .sessions
             .load(&point.connection)
             .await
             .map_err(|e| ApiError::redis("the session store is", e))?

@@ -77,8 +77,7 @@ async fn authorise(
 ) -> Result<(), ApiError> {
     if !principal.is_anonymous() {
         let subject = state
-            .hub
-            .sessions()
+            .sessions
             .subject(&id)
             .await
             .map_err(|e| ApiError::redis("the session store is", e))?
@@ -101,8 +100,7 @@ async fn check_room(state: &AppState, id: Uuid, name: &str) -> Result<(), ApiErr
             connection.channel_count() >= max && !connection.channels().iter().any(|c| c == name)
         }
         None => match state
-            .hub
-            .sessions()
+            .sessions
             .load(&id)
             .await
             .map_err(|e| ApiError::redis("the session store is", e))?
@@ -146,8 +144,8 @@ async fn change(
             "pod": state.settings.pod,
         }));
     }
-    let session = hub
-        .sessions()
+    let session = state
+        .sessions
         .load(&id)
         .await
         .map_err(|e| ApiError::redis("the session store is", e))?
@@ -158,18 +156,21 @@ async fn change(
         // The owner pod records the channel's true start when it applies the request; until
         // then a resume elsewhere replays a job from its start, or anything else from now.
         let added = if replay && channel.kind() == ChannelKind::Job {
-            hub.sessions()
+            state
+                .sessions
                 .add_channels(&id, &[(name.clone(), StreamId::ZERO)], multi)
                 .await
         } else {
-            hub.sessions()
+            state
+                .sessions
                 .add_channel(&id, &name, multi)
                 .await
                 .map(drop)
         };
         added.map_err(|e| ApiError::redis("the session store is", e))?;
     } else {
-        hub.sessions()
+        state
+            .sessions
             .remove_channel(&id, &name)
             .await
             .map_err(|e| ApiError::redis("the session store is", e))?;
