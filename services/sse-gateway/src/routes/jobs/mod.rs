@@ -121,7 +121,7 @@ fn added(outcome: &AddOutcome, queue: &str) -> (StatusCode, Json<Value>) {
 
 /// `POST /api/v1/queue/add`.
 #[utoipa::path(post, path = "/api/v1/queue/add", tag = "jobs",
-    request_body = crate::routes::schema::AddJob,
+    request_body = validate::AddJob,
     responses(
         (status = 201, description = "Queued", body = crate::routes::schema::JobAdded),
         (status = 200, description = "A job with this `opts.jobId` exists; nothing queued", body = crate::routes::schema::JobAdded),

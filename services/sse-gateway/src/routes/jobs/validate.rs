@@ -1,4 +1,5 @@
-//! Validation of the `POST /api/v1/queue/add` body, naming every invalid field at once.
+//! The `POST /api/v1/queue/add` body: its one shape ([`AddJob`], also the OpenAPI document's),
+//! and its validation, naming every invalid field at once.
 
 use std::time::Duration;
 
@@ -6,6 +7,7 @@ use job_queue::JobOptions;
 use progress_contract::channel::is_valid_name;
 use progress_contract::jobs::ResumeJobData;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use crate::error::FieldError;
 
@@ -16,6 +18,54 @@ pub struct AddRequest {
     pub job_name: String,
     pub data: ResumeJobData,
     pub options: JobOptions,
+}
+
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobData {
+    #[schema(pattern = "^[A-Za-z0-9._:-]{1,256}$")]
+    pub resume_id: String,
+    pub candidate_id: Option<String>,
+    /// With `AUTH_MODE=jwt` it must be the token's organisation (or be left out).
+    #[schema(pattern = "^[A-Za-z0-9._:-]{1,256}$")]
+    pub organisation_id: Option<String>,
+    /// `http` or `https`; fetched by the worker with SSRF protection.
+    #[schema(example = "https://example.com/resume.pdf")]
+    pub file_url: String,
+    pub file_name: Option<String>,
+    pub mime_type: Option<String>,
+    pub required_skills: Option<Vec<String>>,
+    pub job_description: Option<String>,
+}
+
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobOptionsBody {
+    /// A caller-chosen id makes the add idempotent.
+    #[schema(pattern = "^[A-Za-z0-9._:-]{1,256}$")]
+    pub job_id: Option<String>,
+    #[schema(minimum = 1, maximum = 20)]
+    pub attempts: Option<u32>,
+    /// First retry delay in ms, or `{"type":"exponential","delay":ms}`.
+    pub backoff: Option<Value>,
+    #[schema(minimum = 0)]
+    pub delay: Option<u64>,
+    /// Order inside the job's organisation: 0 (the default, first) to 1000 (last); lower runs
+    /// sooner, as in BullMQ. Organisations share the workers whatever their priorities.
+    #[schema(minimum = 0, maximum = 1000)]
+    pub priority: Option<u32>,
+}
+
+/// The original `queue/add` body.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddJob {
+    #[schema(example = "resume-analysis")]
+    pub queue_name: String,
+    #[schema(example = "analyze-resume")]
+    pub job_name: String,
+    pub data: JobData,
+    pub opts: Option<JobOptionsBody>,
 }
 
 /// Longest `candidateId`, `fileName` and `mimeType` (both paths: JSON and upload).
@@ -178,7 +228,7 @@ pub fn add_request(body: &Value) -> Result<AddRequest, Vec<FieldError>> {
     };
     errors.append(&mut data.errors);
 
-    let mut options = JobOptions::default();
+    let mut options = None;
     match object.get("opts") {
         None | Some(Value::Null) => {}
         Some(Value::Object(opts)) => {
@@ -187,10 +237,8 @@ pub fn add_request(body: &Value) -> Result<AddRequest, Vec<FieldError>> {
                 object: opts,
                 prefix: "opts.",
             };
-            options.job_id = o.name("jobId", false);
-            if let Some(attempts) = o.integer("attempts", 1, MAX_ATTEMPTS) {
-                options.attempts = attempts as u32;
-            }
+            let job_id = o.name("jobId", false);
+            let attempts = o.integer("attempts", 1, MAX_ATTEMPTS);
             // `backoff` is milliseconds, or `{type: "exponential", delay: ms}` as BullMQ takes it.
             match opts.get("backoff") {
                 Some(Value::Object(backoff)) => {
@@ -204,48 +252,93 @@ pub fn add_request(body: &Value) -> Result<AddRequest, Vec<FieldError>> {
                     {
                         b.fail("type", "only \"exponential\" is supported");
                     }
-                    if let Some(ms) = b.integer("delay", 0, MAX_BACKOFF_MS) {
-                        options.backoff = Duration::from_millis(ms);
-                    }
+                    b.integer("delay", 0, MAX_BACKOFF_MS);
                     o.errors.append(&mut b.errors);
                 }
                 _ => {
-                    if let Some(ms) = o.integer("backoff", 0, MAX_BACKOFF_MS) {
-                        options.backoff = Duration::from_millis(ms);
-                    }
+                    o.integer("backoff", 0, MAX_BACKOFF_MS);
                 }
             }
-            if let Some(ms) = o.integer("delay", 0, MAX_DELAY_MS) {
-                options.delay = Duration::from_millis(ms);
-            }
-            if let Some(priority) = o.integer("priority", 0, u64::from(job_queue::MAX_PRIORITY)) {
-                options.priority = priority as u32;
-            }
+            let delay = o.integer("delay", 0, MAX_DELAY_MS);
+            let priority = o.integer("priority", 0, u64::from(job_queue::MAX_PRIORITY));
+            options = Some(JobOptionsBody {
+                job_id,
+                attempts: attempts.map(|n| n as u32),
+                backoff: opts.get("backoff").cloned(),
+                delay,
+                priority: priority.map(|n| n as u32),
+            });
             errors.append(&mut o.errors);
         }
         Some(_) => errors.push(FieldError::new("opts", "must be an object")),
     }
 
-    match (queue_name, job_name, resume_id) {
-        (Some(queue_name), Some(job_name), Some(resume_id)) if errors.is_empty() => {
-            Ok(AddRequest {
+    match (queue_name, job_name, resume_id, file_url) {
+        (Some(queue_name), Some(job_name), Some(resume_id), Some(file_url))
+            if errors.is_empty() =>
+        {
+            Ok(AddJob {
                 queue_name,
                 job_name,
-                data: ResumeJobData {
+                data: JobData {
                     resume_id,
                     candidate_id,
                     organisation_id,
                     file_url,
                     file_name,
                     mime_type,
-                    required_skills,
+                    required_skills: Some(required_skills),
                     job_description,
-                    uploaded: false,
                 },
-                options,
-            })
+                opts: options,
+            }
+            .into())
         }
         _ => Err(errors),
+    }
+}
+
+impl From<AddJob> for AddRequest {
+    /// A valid body as the job's payload and options (defaults for what it leaves out).
+    fn from(body: AddJob) -> Self {
+        let mut options = JobOptions::default();
+        if let Some(opts) = body.opts {
+            options.job_id = opts.job_id;
+            if let Some(attempts) = opts.attempts {
+                options.attempts = attempts;
+            }
+            let backoff = match &opts.backoff {
+                Some(Value::Object(backoff)) => backoff.get("delay").and_then(Value::as_u64),
+                Some(other) => other.as_u64(),
+                None => None,
+            };
+            if let Some(ms) = backoff {
+                options.backoff = Duration::from_millis(ms);
+            }
+            if let Some(ms) = opts.delay {
+                options.delay = Duration::from_millis(ms);
+            }
+            if let Some(priority) = opts.priority {
+                options.priority = priority;
+            }
+        }
+        let data = body.data;
+        Self {
+            queue_name: body.queue_name,
+            job_name: body.job_name,
+            data: ResumeJobData {
+                resume_id: data.resume_id,
+                candidate_id: data.candidate_id,
+                organisation_id: data.organisation_id,
+                file_url: Some(data.file_url),
+                file_name: data.file_name,
+                mime_type: data.mime_type,
+                required_skills: data.required_skills.unwrap_or_default(),
+                job_description: data.job_description,
+                uploaded: false,
+            },
+            options,
+        }
     }
 }
 
