@@ -14,6 +14,7 @@ JOBS=${JOBS:-2000}
 ROUNDS=${ROUNDS:-3}
 BASE_REF=${BASE_REF:-main}
 TARGET=${CARGO_TARGET_DIR:-target}
+case "$TARGET" in /*) ;; *) TARGET="$PWD/$TARGET" ;; esac
 OUT="$TARGET/bench"
 mkdir -p "$OUT"
 
@@ -24,7 +25,6 @@ git archive "$BASE_REF" | tar -x -C "$BASE_SRC"
 cp services/resume-worker/examples/job_throughput.rs "$BASE_SRC/services/resume-worker/examples/"
 (cd "$BASE_SRC" && CARGO_TARGET_DIR="$TARGET" cargo build --release -p resume-worker \
   --example job_throughput 2>&1 | tail -1 >&2)
-case "$TARGET" in /*) ;; *) TARGET="$PWD/$TARGET" ;; esac
 cp "$TARGET/release/examples/job_throughput" "$OUT/job_throughput-base"
 cargo build --release -p resume-worker --example job_throughput 2>&1 | tail -1 >&2
 cp "$TARGET/release/examples/job_throughput" "$OUT/job_throughput-turns"
