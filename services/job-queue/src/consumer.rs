@@ -6,7 +6,6 @@ use std::time::Duration;
 use fred::prelude::{Client, ClientLike, StreamsInterface};
 use fred::types::{ClusterHash, CustomCommand, Value};
 use progress_contract::time::now_millis;
-use serde_json::Value as Json;
 
 use crate::GROUP;
 use crate::error::QueueError;
@@ -27,6 +26,10 @@ pub struct ConsumerOptions {
     /// Takeovers from stopped workers a job survives; one more and it is dead-lettered
     /// with the code `worker_lost`. Takeovers do not use up the job's attempts.
     pub max_reclaims: u32,
+    /// Cap of one organisation's jobs running (or handed to the stream) at once, across all
+    /// workers of the queue; `None` for no cap. The workers record it in the queue's settings
+    /// (the last one started wins), so the gateway's feeding honours it too.
+    pub organisation_concurrency: Option<u32>,
 }
 
 /// A job this consumer now runs.
@@ -45,6 +48,9 @@ pub enum Delivery {
     Run(Claimed),
     /// Its workers stopped too many times; it was dead-lettered as failed.
     Abandoned(JobRecord),
+    /// A cancel was requested while it ran on a worker that stopped: it was ended as
+    /// cancelled here, and the caller publishes the final event.
+    Cancelled(JobRecord),
 }
 
 /// What happened to a failed attempt.
@@ -56,6 +62,9 @@ pub enum FailOutcome {
     Dead { attempts: u32 },
     /// The job had already finished elsewhere; nothing changed.
     Ignored,
+    /// A cancel was requested while the attempt ran: the job ended cancelled (not retried,
+    /// not dead-lettered) and the caller publishes the final event.
+    Cancelled,
 }
 
 /// Reads and runs jobs of one queue.
@@ -67,7 +76,7 @@ pub struct Consumer {
     options: ConsumerOptions,
 }
 
-fn millis(duration: Duration) -> u64 {
+pub(crate) fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
@@ -95,8 +104,10 @@ impl Consumer {
         &self.options
     }
 
-    /// Creates the consumer group (and the stream) if missing.
+    /// Creates the consumer group (and the stream) if missing, and records this worker's
+    /// settings that scripts run by others (the gateway's cancel, feeding) need.
     pub async fn ensure_group(&self) -> Result<(), QueueError> {
+        self.record_settings().await?;
         let result: Result<Value, _> = self
             .queue
             .client()
@@ -186,6 +197,7 @@ impl Consumer {
                     job_id.clone(),
                     self.options.job_ttl.as_secs().max(1).to_string(),
                     self.options.max_reclaims.to_string(),
+                    keys.prefix(),
                 ],
             )
             .await?;
@@ -200,6 +212,7 @@ impl Consumer {
                 attempt: attempt as u32,
             })),
             "dead" => Some(Delivery::Abandoned(job)),
+            "cancelled" => Some(Delivery::Cancelled(job)),
             _ => None,
         })
     }
@@ -223,45 +236,6 @@ impl Consumer {
             )
             .await?;
         Ok(())
-    }
-
-    /// Stores the result. Returns false when the job had already finished (it ran twice):
-    /// the first result stays.
-    pub async fn complete(&self, claimed: &Claimed, result: &Json) -> Result<bool, QueueError> {
-        self.complete_with_summary(claimed, result, None).await
-    }
-
-    /// As [`Consumer::complete`], also keeping `summary`, the bounded part of the result that
-    /// the completed event carried: what a late subscriber's snapshot shows.
-    pub async fn complete_with_summary(
-        &self,
-        claimed: &Claimed,
-        result: &Json,
-        summary: Option<&Json>,
-    ) -> Result<bool, QueueError> {
-        let keys = self.queue.keys();
-        let job_id = &claimed.job.job_id;
-        let stored: i64 = scripts::COMPLETE
-            .evalsha_with_reload(
-                self.queue.client(),
-                vec![
-                    keys.job(job_id),
-                    keys.stream(),
-                    keys.counts(),
-                    keys.delayed(),
-                ],
-                vec![
-                    GROUP.to_owned(),
-                    claimed.entry_id.clone(),
-                    now_millis().to_string(),
-                    serde_json::to_string(result)?,
-                    self.options.job_ttl.as_secs().max(1).to_string(),
-                    job_id.clone(),
-                    summary.map_or_else(String::new, Json::to_string),
-                ],
-            )
-            .await?;
-        Ok(stored == 1)
     }
 
     /// Records a failed attempt, `code` being the error's machine-readable kind.
@@ -297,6 +271,7 @@ impl Consumer {
                     job_id.clone(),
                     (now + millis(delay)).to_string(),
                     code.to_owned(),
+                    keys.prefix(),
                 ],
             )
             .await?;
@@ -309,6 +284,7 @@ impl Consumer {
             "dead" => FailOutcome::Dead {
                 attempts: attempts as u32,
             },
+            "cancelled" => FailOutcome::Cancelled,
             _ => FailOutcome::Ignored,
         })
     }
@@ -336,7 +312,7 @@ impl Consumer {
     }
 }
 
-fn verdict(reply: &Value) -> Result<(String, i64), QueueError> {
+pub(crate) fn verdict(reply: &Value) -> Result<(String, i64), QueueError> {
     match reply {
         Value::Array(items) if items.len() == 2 => Ok((
             items[0].as_string().unwrap_or_default(),

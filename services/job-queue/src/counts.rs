@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::QueueError;
 use crate::queue::Queue;
 
-/// Jobs per state; `completed` and `failed` count since the queue was created.
+/// Jobs per state; `completed`, `failed` and `cancelled` count since the queue was created.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct QueueCounts {
     pub waiting: u64,
@@ -24,6 +24,9 @@ pub struct QueueCounts {
     pub completed: u64,
     pub failed: u64,
     pub delayed: u64,
+    pub cancelled: u64,
+    /// The queue is paused: no job starts until it is resumed.
+    pub paused: bool,
 }
 
 impl QueueCounts {
@@ -37,7 +40,8 @@ impl QueueCounts {
             completed: self.completed,
             failed: self.failed,
             delayed: self.delayed,
-            ..QueueUpdate::default()
+            cancelled: self.cancelled,
+            paused: self.paused,
         }
     }
 }
@@ -45,6 +49,7 @@ impl QueueCounts {
 impl Queue {
     pub async fn counts(&self) -> Result<QueueCounts, QueueError> {
         let hash: HashMap<String, i64> = self.client().hgetall(self.keys().counts()).await?;
+        let paused: Option<String> = self.client().hget(self.keys().meta(), "paused").await?;
         let get = |key: &str| hash.get(key).copied().unwrap_or(0).max(0) as u64;
         Ok(QueueCounts {
             waiting: get("waiting"),
@@ -52,6 +57,8 @@ impl Queue {
             completed: get("completed"),
             failed: get("failed"),
             delayed: get("delayed"),
+            cancelled: get("cancelled"),
+            paused: paused.as_deref() == Some("1"),
         })
     }
 }

@@ -16,6 +16,7 @@ pub enum JobState {
     Active,
     Completed,
     Failed,
+    Cancelled,
 }
 
 impl JobState {
@@ -26,6 +27,7 @@ impl JobState {
             "active" => JobState::Active,
             "completed" => JobState::Completed,
             "failed" => JobState::Failed,
+            "cancelled" => JobState::Cancelled,
             _ => return None,
         })
     }
@@ -37,9 +39,13 @@ impl JobState {
             JobState::Active => "active",
             JobState::Completed => "completed",
             JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
         }
     }
 }
+
+/// The largest [`JobOptions::priority`]: jobs with it run last within their organisation.
+pub const MAX_PRIORITY: u32 = 1000;
 
 /// Options of `add`, with the original design's defaults.
 #[derive(Clone, Debug)]
@@ -52,6 +58,10 @@ pub struct JobOptions {
     pub backoff: Duration,
     /// Delay before the first attempt (default none).
     pub delay: Duration,
+    /// 0 (default, runs first) ..= [`MAX_PRIORITY`] (runs last); larger values are treated as
+    /// [`MAX_PRIORITY`]. Orders jobs inside one organisation only: organisations take turns
+    /// whatever their jobs' priorities.
+    pub priority: u32,
 }
 
 impl Default for JobOptions {
@@ -61,6 +71,7 @@ impl Default for JobOptions {
             attempts: 3,
             backoff: Duration::from_secs(1),
             delay: Duration::ZERO,
+            priority: 0,
         }
     }
 }
@@ -128,10 +139,19 @@ pub struct JobRecord {
     pub delay_until: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worker: Option<String>,
+    /// A cancel was requested while the job ran; its worker stops it.
+    #[serde(skip_serializing_if = "is_false")]
+    pub cancel_requested: bool,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub priority: u32,
 }
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl JobRecord {
@@ -167,6 +187,8 @@ impl JobRecord {
             organisation_id: hash.remove("organisationId"),
             traceparent: hash.remove("traceparent"),
             worker: hash.remove("worker"),
+            cancel_requested: hash.get("cancelRequested").is_some_and(|v| v == "1"),
+            priority: number(&hash, "priority").unwrap_or(0) as u32,
         })
     }
 
@@ -180,6 +202,7 @@ impl JobRecord {
             JobState::Active => (JobStatus::InProgress, "Being analysed"),
             JobState::Completed => (JobStatus::Completed, "Analysis completed"),
             JobState::Failed => (JobStatus::Failed, "Analysis failed"),
+            JobState::Cancelled => (JobStatus::Cancelled, "Analysis cancelled"),
         };
         let mut update = JobUpdate::new(&self.job_id, status, self.progress).message(message);
         update.timestamp = self

@@ -68,6 +68,44 @@ impl Keys {
     pub fn uploads(&self, organisation: &str) -> String {
         format!("{}:uploads:{organisation}", self.tag)
     }
+
+    /// What every key of the queue starts with: scripts derive the keys of the schedule
+    /// (organisations' waiting jobs, the ring, the fed set) from it.
+    pub fn prefix(&self) -> String {
+        format!("{}:", self.tag)
+    }
+
+    /// Hash of the queue's settings and state: `paused`, `jobTtl` and `organisationCap` (as
+    /// the workers last set them) and `seq` (the insertion sequence of waiting jobs).
+    pub fn meta(&self) -> String {
+        format!("{}:meta", self.tag)
+    }
+
+    /// Sorted set of an organisation's waiting jobs not yet fed to the stream, scored by
+    /// priority then insertion.
+    pub fn waiting(&self, organisation: &str) -> String {
+        format!("{}:wait:{organisation}", self.tag)
+    }
+
+    /// List of the organisations that have jobs in their waiting set, in feeding turn.
+    pub fn ring(&self) -> String {
+        format!("{}:ring", self.tag)
+    }
+
+    /// Set of the job ids fed to the stream and not yet claimed (the feed window).
+    pub fn fed(&self) -> String {
+        format!("{}:fed", self.tag)
+    }
+
+    /// Hash organisation → jobs fed or running (what the per-organisation cap limits).
+    pub fn running(&self) -> String {
+        format!("{}:running", self.tag)
+    }
+
+    /// Sorted set organisation → waiting jobs (fed or not).
+    pub fn organisations(&self) -> String {
+        format!("{}:orgs", self.tag)
+    }
 }
 
 #[cfg(test)]
@@ -82,6 +120,12 @@ mod tests {
             keys.delayed(),
             keys.dead(),
             keys.counts(),
+            keys.meta(),
+            keys.waiting("org-1"),
+            keys.ring(),
+            keys.fed(),
+            keys.running(),
+            keys.organisations(),
             keys.job("j1"),
             keys.file("j1"),
             keys.uploads("org-1"),

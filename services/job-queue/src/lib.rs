@@ -5,17 +5,21 @@
 //!   Redis Cluster slot.
 //! - [`job`]: the job record kept in a hash, options and states.
 //! - [`queue`]: adding (idempotent by job id), reading jobs and counts, uploaded files.
-//! - [`consumer`]: a worker's side: read, claim, keep alive, complete, fail/retry,
+//! - [`consumer`]: a worker's side: read, claim, keep alive, fail/retry,
 //!   reclaim from stopped workers, promote due retries.
+//! - [`finish`]: a running job ends with its result or cancelled, exactly one way.
+//! - [`cancel`]: cancelling a job from outside its worker.
 //! - [`listing`]: jobs newest first, by state and organisation, with an opaque cursor.
 //! - [`counts`]: per-queue counts and the coalescing `queue_update` reporter.
 //! - [`registry`]: live workers and their last status, with a TTL.
 //! - [`scripts`]: the Lua scripts that make each state change atomic.
 //! - [`reply`]: parsing stream replies.
 
+pub mod cancel;
 pub mod consumer;
 pub mod counts;
 pub mod error;
+pub mod finish;
 pub mod job;
 pub mod keys;
 pub mod listing;
@@ -24,10 +28,12 @@ pub mod registry;
 mod reply;
 mod scripts;
 
-pub use consumer::{Claimed, Consumer, ConsumerOptions, FailOutcome};
+pub use cancel::CancelOutcome;
+pub use consumer::{Claimed, Consumer, ConsumerOptions, Delivery, FailOutcome};
 pub use counts::{CountsReporter, QueueCounts};
 pub use error::QueueError;
-pub use job::{AddOutcome, JobOptions, JobRecord, JobState, NewJob};
+pub use finish::Finish;
+pub use job::{AddOutcome, JobOptions, JobRecord, JobState, MAX_PRIORITY, NewJob};
 pub use listing::{JobPage, ListFilter};
 pub use queue::{Queue, StoreOutcome};
 pub use registry::WorkerRegistry;

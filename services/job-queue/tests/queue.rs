@@ -44,6 +44,7 @@ impl Setup {
                 visibility_timeout: visibility,
                 job_ttl: Duration::from_secs(3600),
                 max_reclaims: 1,
+                organisation_concurrency: None,
             },
         )
         .await
@@ -92,6 +93,7 @@ fn counts(waiting: u64, active: u64, completed: u64, failed: u64, delayed: u64) 
         completed,
         failed,
         delayed,
+        ..QueueCounts::default()
     }
 }
 

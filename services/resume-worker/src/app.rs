@@ -70,6 +70,7 @@ impl Application {
                 visibility_timeout: config.visibility_timeout,
                 job_ttl: config.job_ttl,
                 max_reclaims: config.max_reclaims,
+                organisation_concurrency: None,
             },
         )
         .await

@@ -98,6 +98,8 @@ impl Runner {
                     error,
                 };
             }
+            // Ended as cancelled by the queue; nothing runs.
+            Delivery::Cancelled(job) => return Outcome::Ignored { job_id: job.job_id },
         };
         if claimed.attempt > 1 {
             tracing::info!(job.id = %claimed.job.job_id, attempt = claimed.attempt, "running a retried or reclaimed job");
@@ -208,7 +210,9 @@ impl Runner {
                             error: failure.message,
                         }
                     }
-                    Ok(FailOutcome::Ignored) => Outcome::Ignored { job_id },
+                    Ok(FailOutcome::Ignored | FailOutcome::Cancelled) => {
+                        Outcome::Ignored { job_id }
+                    }
                     Err(error) => {
                         tracing::error!(%error, job.id = %job_id, "recording the failure failed");
                         Outcome::Ignored { job_id }

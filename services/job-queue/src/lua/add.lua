@@ -26,6 +26,7 @@ if tonumber(ARGV[2]) > tonumber(ARGV[3]) then
   return {1, 'delayed'}
 end
 redis.call('HSET', KEYS[1], 'status', 'waiting')
-redis.call('XADD', KEYS[2], '*', 'jobId', ARGV[1])
+local entry = redis.call('XADD', KEYS[2], '*', 'jobId', ARGV[1])
+redis.call('HSET', KEYS[1], 'entryId', entry)
 redis.call('HINCRBY', KEYS[4], 'waiting', 1)
 return {1, 'waiting'}

@@ -1,12 +1,21 @@
 -- Marks a delivered stream entry's job as active, counting the attempt.
 -- KEYS: 1 job hash, 2 stream, 3 counts hash, 4 dead-letter stream
--- ARGV: 1 group, 2 entry id, 3 consumer, 4 now (ms), 5 job id, 6 ttl (s), 7 max reclaims
+-- ARGV: 1 group, 2 entry id, 3 consumer, 4 now (ms), 5 job id, 6 ttl (s), 7 max reclaims,
+--       8 key prefix
+local K = queue_keys(ARGV[8])
 local status = redis.call('HGET', KEYS[1], 'status')
-if (not status) or status == 'completed' or status == 'failed' then
-  -- Finished (or expired) already: a duplicate delivery. Drop the entry.
+if (not status) or status == 'completed' or status == 'failed' or status == 'cancelled' then
+  -- Finished, cancelled (or expired) already: a duplicate or withdrawn delivery. Drop it.
   redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
   redis.call('XDEL', KEYS[2], ARGV[2])
   return {'skip', 0}
+end
+if status == 'active' and redis.call('HGET', KEYS[1], 'cancelRequested') == '1' then
+  -- Taken over from a worker that stopped after a cancel was requested: it ends here.
+  redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
+  redis.call('XDEL', KEYS[2], ARGV[2])
+  end_cancelled(K, KEYS[1], 'active', ARGV[4], ARGV[6])
+  return {'cancelled', 0}
 end
 local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 if status == 'waiting' then

@@ -2,7 +2,10 @@
 -- Attempts taken over from stopped workers (reclaims) do not count against the retries.
 -- KEYS: 1 job hash, 2 stream, 3 counts hash, 4 delayed zset, 5 dead-letter stream
 -- ARGV: 1 group, 2 entry id, 3 now (ms), 4 error, 5 ttl (s), 6 permanent (0/1),
---       7 job id, 8 retry due time (ms), 9 error code
+--       7 job id, 8 retry due time (ms), 9 error code, 10 key prefix
+-- A job whose cancel was requested while it ran ends cancelled here, not retried and not
+-- dead-lettered: the cancel is what the caller asked for last.
+local K = queue_keys(ARGV[10])
 redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[2], ARGV[2])
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -10,6 +13,11 @@ if status ~= 'active' then
   return {'ignored', 0}
 end
 local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '1')
+if redis.call('HGET', KEYS[1], 'cancelRequested') == '1' then
+  redis.call('HSET', KEYS[1], 'error', ARGV[4], 'errorCode', ARGV[9])
+  end_cancelled(K, KEYS[1], 'active', ARGV[3], ARGV[5])
+  return {'cancelled', attempts}
+end
 local reclaims = tonumber(redis.call('HGET', KEYS[1], 'reclaims') or '0')
 local max = tonumber(redis.call('HGET', KEYS[1], 'maxAttempts') or '1')
 redis.call('HINCRBY', KEYS[3], 'active', -1)
