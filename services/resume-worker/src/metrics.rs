@@ -21,7 +21,14 @@ pub const QUEUE_DEPTH: &str = "worker_queue_depth";
 pub const PARSE_CHILD_DURATION: &str = "worker_parse_child_duration_seconds";
 
 /// `JOBS`' `outcome` values.
-const OUTCOMES: &[&str] = &["completed", "retrying", "failed", "duplicate", "ignored"];
+const OUTCOMES: &[&str] = &[
+    "completed",
+    "retrying",
+    "failed",
+    "duplicate",
+    "ignored",
+    "cancelled",
+];
 
 /// Registers descriptions so `/metrics` explains every series, and creates the series whose
 /// label values are known in advance at zero, so that rates and ratios over them exist

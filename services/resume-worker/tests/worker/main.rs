@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 mod analysis;
+mod cancel;
+mod control;
 mod corpus;
 mod failures;
 mod files;
