@@ -70,8 +70,8 @@ pub fn describe() {
 }
 
 /// Reads the depth of one queue per state when `/metrics` is scraped: `waiting`, `active`,
-/// `delayed` (waiting for a retry), `failed` (failed for good; kept until the job's TTL) and
-/// `dead` (entries of the dead-letter stream).
+/// `delayed` (waiting for a retry), `failed` (failed for good; kept until the job's TTL),
+/// `cancelled` (since the queue was created) and `dead` (entries of the dead-letter stream).
 pub struct QueueDepth {
     pub queue: Queue,
 }
@@ -88,6 +88,7 @@ impl QueueDepth {
                     ("active", counts.active),
                     ("delayed", counts.delayed),
                     ("failed", counts.failed),
+                    ("cancelled", counts.cancelled),
                     ("dead", dead),
                 ] {
                     metrics::gauge!(QUEUE_DEPTH, "queue" => name.clone(), "state" => state)
