@@ -300,6 +300,7 @@ impl Consumer {
                     now_millis().to_string(),
                     limit.to_string(),
                     keys.job_prefix(),
+                    keys.prefix(),
                 ],
             )
             .await?;

@@ -6,9 +6,9 @@ pub enum QueueError {
     Redis(#[from] fred::error::Error),
     #[error("unexpected reply from Redis: {0}")]
     Reply(String),
-    /// A listing cursor this queue did not hand out (or one made for another filter).
-    #[error("the cursor is not one this listing returned")]
-    BadCursor,
     #[error("encoding job data: {0}")]
     Encode(#[from] serde_json::Error),
+    /// A page cursor this queue did not hand out (or one made for another listing or filter).
+    #[error("the cursor is not one this listing returned")]
+    BadCursor,
 }

@@ -9,8 +9,10 @@
 //!   reclaim from stopped workers, promote due retries.
 //! - [`finish`]: a running job ends with its result or cancelled, exactly one way.
 //! - [`cancel`]: cancelling a job from outside its worker.
+//! - [`dead`]: dead letters: reading them, running a failed or cancelled job again.
 //! - [`listing`]: jobs newest first, by state and organisation, with an opaque cursor.
 //! - [`counts`]: per-queue counts and the coalescing `queue_update` reporter.
+//! - [`schedule`]: organisations take turns; pausing and resuming the queue.
 //! - [`registry`]: live workers and their last status, with a TTL.
 //! - [`scripts`]: the Lua scripts that make each state change atomic.
 //! - [`reply`]: parsing stream replies.
@@ -18,6 +20,7 @@
 pub mod cancel;
 pub mod consumer;
 pub mod counts;
+pub mod dead;
 pub mod error;
 pub mod finish;
 pub mod job;
@@ -26,11 +29,13 @@ pub mod listing;
 pub mod queue;
 pub mod registry;
 mod reply;
+pub mod schedule;
 mod scripts;
 
 pub use cancel::CancelOutcome;
 pub use consumer::{Claimed, Consumer, ConsumerOptions, Delivery, FailOutcome};
 pub use counts::{CountsReporter, QueueCounts};
+pub use dead::{DeadLetter, DeadPage, RetryOutcome};
 pub use error::QueueError;
 pub use finish::Finish;
 pub use job::{AddOutcome, JobOptions, JobRecord, JobState, MAX_PRIORITY, NewJob};

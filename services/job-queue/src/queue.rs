@@ -61,7 +61,12 @@ impl Queue {
     ) -> Result<AddOutcome, QueueError> {
         let now = now_millis();
         let due = now + u64::try_from(options.delay.as_millis()).unwrap_or(u64::MAX / 2);
-        let mut args = vec![job_id.to_owned(), due.to_string(), now.to_string()];
+        let mut args = vec![
+            job_id.to_owned(),
+            due.to_string(),
+            now.to_string(),
+            self.keys.prefix(),
+        ];
         let mut field = |name: &str, value: String| {
             args.push(name.to_owned());
             args.push(value);
@@ -86,6 +91,12 @@ impl Queue {
         }
         if let Some(traceparent) = &job.traceparent {
             field("traceparent", traceparent.clone());
+        }
+        if options.priority > 0 {
+            field(
+                "priority",
+                options.priority.min(crate::job::MAX_PRIORITY).to_string(),
+            );
         }
         let mut keys = vec![
             self.keys.job(job_id),

@@ -20,6 +20,10 @@ pub static PROMOTE: LazyLock<Script> = LazyLock::new(|| with_lib(include_str!("l
 pub static CANCEL: LazyLock<Script> = LazyLock::new(|| with_lib(include_str!("lua/cancel.lua")));
 pub static CANCEL_RUNNING: LazyLock<Script> =
     LazyLock::new(|| with_lib(include_str!("lua/cancel_running.lua")));
+pub static RETRY: LazyLock<Script> = LazyLock::new(|| with_lib(include_str!("lua/retry.lua")));
+pub static DELETE_DEAD: LazyLock<Script> =
+    LazyLock::new(|| with_lib(include_str!("lua/delete_dead.lua")));
+pub static RESUME: LazyLock<Script> = LazyLock::new(|| with_lib(include_str!("lua/resume.lua")));
 pub static STORE_FILE: LazyLock<Script> =
     LazyLock::new(|| Script::from_lua(include_str!("lua/store_file.lua")));
 pub static LIST: LazyLock<Script> =

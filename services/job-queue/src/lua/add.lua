@@ -1,7 +1,8 @@
 -- Adds a job unless one with the same id exists (idempotent add).
 -- KEYS: 1 job hash, 2 stream, 3 delayed zset, 4 counts hash,
 --       5 listing index, 6 (optional) the organisation's listing index
--- ARGV: 1 job id, 2 due time (ms), 3 now (ms), 4.. field/value pairs
+-- ARGV: 1 job id, 2 due time (ms), 3 now (ms), 4 key prefix, 5.. field/value pairs
+local K = queue_keys(ARGV[4])
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return {0, redis.call('HGET', KEYS[1], 'status') or 'unknown'}
 end
@@ -17,7 +18,7 @@ for i = 5, math.min(#KEYS, 6) do
   end
 end
 local fields = {}
-for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 if tonumber(ARGV[2]) > tonumber(ARGV[3]) then
   redis.call('HSET', KEYS[1], 'status', 'delayed', 'delayUntil', ARGV[2])
@@ -26,7 +27,6 @@ if tonumber(ARGV[2]) > tonumber(ARGV[3]) then
   return {1, 'delayed'}
 end
 redis.call('HSET', KEYS[1], 'status', 'waiting')
-local entry = redis.call('XADD', KEYS[2], '*', 'jobId', ARGV[1])
-redis.call('HSET', KEYS[1], 'entryId', entry)
+enqueue(K, KEYS[1], ARGV[1])
 redis.call('HINCRBY', KEYS[4], 'waiting', 1)
 return {1, 'waiting'}

@@ -24,6 +24,8 @@ elseif status == 'waiting' or status == 'delayed' then
     redis.call('HDEL', job, 'delayUntil')
   end
   end_cancelled(K, job, status, ARGV[3], job_ttl(K))
+  -- A fed job leaves room in the window.
+  feed(K)
   verdict = 'cancelled'
 else
   return {'unknown', {}}

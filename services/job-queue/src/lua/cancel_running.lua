@@ -9,4 +9,5 @@ if redis.call('HGET', KEYS[1], 'status') ~= 'active' then
   return 0
 end
 end_cancelled(K, KEYS[1], 'active', ARGV[4], ARGV[5])
+feed(K)
 return 1

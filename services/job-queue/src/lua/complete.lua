@@ -17,9 +17,11 @@ if (not status) or status == 'completed' or status == 'failed' then
 end
 if status == 'active' and redis.call('HGET', KEYS[1], 'cancelRequested') == '1' then
   end_cancelled(K, KEYS[1], 'active', ARGV[3], ARGV[5])
+  feed(K)
   return 2
 end
 if status == 'active' then
+  release(K, KEYS[1])
   redis.call('HINCRBY', KEYS[3], 'active', -1)
 elseif status == 'delayed' then
   redis.call('ZREM', KEYS[4], ARGV[6])
@@ -35,4 +37,5 @@ if ARGV[7] and ARGV[7] ~= '' then
 end
 redis.call('HINCRBY', KEYS[3], 'completed', 1)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
+feed(K)
 return 1

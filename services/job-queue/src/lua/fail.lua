@@ -16,8 +16,11 @@ local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '1')
 if redis.call('HGET', KEYS[1], 'cancelRequested') == '1' then
   redis.call('HSET', KEYS[1], 'error', ARGV[4], 'errorCode', ARGV[9])
   end_cancelled(K, KEYS[1], 'active', ARGV[3], ARGV[5])
+  feed(K)
   return {'cancelled', attempts}
 end
+release(K, KEYS[1])
+feed(K)
 local reclaims = tonumber(redis.call('HGET', KEYS[1], 'reclaims') or '0')
 local max = tonumber(redis.call('HGET', KEYS[1], 'maxAttempts') or '1')
 redis.call('HINCRBY', KEYS[3], 'active', -1)
@@ -30,8 +33,7 @@ if ARGV[6] == '0' and attempts - reclaims < max then
 end
 redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[4], 'errorCode', ARGV[9],
   'finishedAt', ARGV[3], 'updatedAt', ARGV[3])
-redis.call('XADD', KEYS[5], '*', 'jobId', ARGV[7], 'error', ARGV[4], 'code', ARGV[9],
-  'attempts', attempts)
+dead_letter(K, KEYS[1], ARGV[7], ARGV[4], ARGV[9], attempts)
 redis.call('HINCRBY', KEYS[3], 'failed', 1)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return {'dead', attempts}

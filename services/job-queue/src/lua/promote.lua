@@ -1,6 +1,7 @@
 -- Moves due delayed jobs back onto the stream. Safe to run from many workers at once.
 -- KEYS: 1 delayed zset, 2 stream, 3 counts hash
--- ARGV: 1 now (ms), 2 limit, 3 job key prefix (same hash tag as the keys)
+-- ARGV: 1 now (ms), 2 limit, 3 job key prefix (same hash tag as the keys), 4 key prefix
+local K = queue_keys(ARGV[4])
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local moved = 0
 for _, id in ipairs(due) do
@@ -9,7 +10,7 @@ for _, id in ipairs(due) do
   if redis.call('HGET', key, 'status') == 'delayed' then
     redis.call('HSET', key, 'status', 'waiting', 'updatedAt', ARGV[1])
     redis.call('HDEL', key, 'delayUntil')
-    redis.call('XADD', KEYS[2], '*', 'jobId', id)
+    enqueue(K, key, id)
     redis.call('HINCRBY', KEYS[3], 'delayed', -1)
     redis.call('HINCRBY', KEYS[3], 'waiting', 1)
     moved = moved + 1
