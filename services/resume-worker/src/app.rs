@@ -171,9 +171,7 @@ impl Application {
             readiness,
             "resume-worker",
             env!("CARGO_PKG_VERSION"),
-            vec![Arc::new(m::QueueDepth {
-                queue: runner.pipeline.queue.clone(),
-            })],
+            vec![Arc::new(m::QueueDepth::new(runner.pipeline.queue.clone()))],
             background.clone(),
         );
         let presence_stop = CancellationToken::new();

@@ -31,6 +31,11 @@ pub struct Control {
 }
 
 pub async fn control() -> Control {
+    control_on("resume-analysis").await
+}
+
+/// On a queue of its own name: for a test that reads the process-wide metrics.
+pub async fn control_on(queue: &str) -> Control {
     let redis = RedisServer::start();
     let client = RedisOptions::new(redis.url())
         .connect_client()
@@ -39,7 +44,7 @@ pub async fn control() -> Control {
     let files = FileServer::start([127, 0, 0, 1]).await;
     files.put("resume.txt", RESUME.as_bytes().to_vec(), "text/plain");
     Control {
-        queue: Queue::new(client.clone(), "resume-analysis"),
+        queue: Queue::new(client.clone(), queue),
         client,
         files,
         redis,
@@ -57,6 +62,7 @@ impl Control {
         config.queue_update_interval = Duration::from_millis(100);
         config.shutdown_timeout = Duration::from_secs(10);
         config.cancel_check_interval = Duration::from_millis(50);
+        config.queue_name = self.queue.name().to_owned();
         config
     }
 
@@ -65,16 +71,26 @@ impl Control {
         config: WorkerConfig,
         gate: Option<StageGate>,
     ) -> RunningWorker {
+        self.start_worker_with_admin(config, gate).await.0
+    }
+
+    /// Also returns the worker's admin port (`/metrics`).
+    pub async fn start_worker_with_admin(
+        &self,
+        config: WorkerConfig,
+        gate: Option<StageGate>,
+    ) -> (RunningWorker, u16) {
         let worker = resume_worker::Application::build(config)
             .await
             .expect("worker builds");
+        let admin = worker.admin_port();
         if let Some(gate) = gate {
             let _ = worker.runner().pipeline.stage_gate.set(gate);
         }
         let id = worker.worker_id().to_owned();
         let stop = tokio_util::sync::CancellationToken::new();
         let handle = tokio::spawn(worker.run_until_stopped(stop.clone()));
-        RunningWorker { id, stop, handle }
+        (RunningWorker { id, stop, handle }, admin)
     }
 
     /// Adds a job as the gateway does, reading `path` from the file server.

@@ -10,3 +10,4 @@ mod files;
 mod helpers;
 mod hostile;
 mod resilience;
+mod schedule;
