@@ -142,3 +142,36 @@ async fn a_paused_queue_finishes_its_running_job_and_starts_nothing_until_resume
     control.wait_state("p-next", "completed").await;
     stop(worker).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organisation_concurrency_caps_one_organisation_not_the_others() {
+    let control = control().await;
+    let (gate, mut entered) = Gate::new(&[("x-1", Stage::Analyzing)]);
+    let mut config = control.worker_config();
+    config.concurrency = 4;
+    config.organisation_concurrency = 1;
+    let worker = control.start_worker(config, Some(gate.stage_gate())).await;
+    control
+        .add("x-1", "org-x", "/files/resume.txt", once())
+        .await;
+    assert_eq!(next_held(&mut entered).await, "x-1");
+    control
+        .add("x-2", "org-x", "/files/resume.txt", once())
+        .await;
+    control
+        .add("y-1", "org-y", "/files/resume.txt", once())
+        .await;
+
+    // Free slots take org-y's job; org-x's second waits for its first.
+    control.wait_state("y-1", "completed").await;
+    let second = control.job("x-2").await;
+    assert_eq!(
+        (second.state, second.attempts),
+        (JobState::Waiting, 0),
+        "x-2 must not start while org-x's first job runs"
+    );
+    gate.release("x-1");
+    control.wait_state("x-1", "completed").await;
+    control.wait_state("x-2", "completed").await;
+    stop(worker).await;
+}
