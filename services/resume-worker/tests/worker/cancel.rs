@@ -102,7 +102,9 @@ async fn a_running_job_cancelled_in_any_stage_stops_there() {
     let (gate, mut entered) = Gate::new(&holds);
     let mut config = control.worker_config();
     config.concurrency = 6;
-    let worker = control.start_worker(config, Some(gate.stage_gate())).await;
+    let (worker, admin) = control
+        .start_worker_with_admin(config, Some(gate.stage_gate()))
+        .await;
     for id in &ids {
         control.add(id, "org-1", "/files/resume.txt", once()).await;
     }
@@ -137,6 +139,19 @@ async fn a_running_job_cancelled_in_any_stage_stops_there() {
     }
     let counts = control.queue.counts().await.unwrap();
     assert_eq!((counts.active, counts.cancelled), (0, 6), "{counts:?}");
+    // Counted by outcome (the registry is shared by the tests of this process: at least).
+    let metrics = reqwest::get(format!("http://127.0.0.1:{admin}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let cancelled: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("worker_jobs_total{outcome=\"cancelled\"}"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the cancelled outcome is exported");
+    assert!(cancelled >= 6.0, "{cancelled}");
     stop(worker).await;
 }
 
@@ -280,6 +295,47 @@ async fn a_cancel_racing_the_completion_gives_exactly_one_outcome() {
         (counts.completed, counts.cancelled, counts.active),
         (completed as u64, cancelled as u64, 0),
         "{counts:?}"
+    );
+    stop(worker).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_taken_over_after_its_cancel_was_requested_ends_cancelled() {
+    let control = control().await;
+    control
+        .add("lost-1", "org-1", "/files/resume.txt", once())
+        .await;
+    // Claimed by a worker that then stops answering.
+    let stopped = control.bare_consumer("stopped-worker").await;
+    let mut claimed = Vec::new();
+    for _ in 0..50 {
+        claimed = stopped
+            .read_new(1, Duration::from_millis(100))
+            .await
+            .unwrap();
+        if !claimed.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(claimed.len(), 1, "the job was claimed");
+    let outcome = control.queue.cancel("lost-1").await.unwrap();
+    assert!(
+        matches!(outcome, CancelOutcome::Requested(_)),
+        "{outcome:?}"
+    );
+
+    let mut config = control.worker_config();
+    config.visibility_timeout = Duration::from_millis(500);
+    let worker = control.start_worker(config, None).await;
+    let job = control.wait_state("lost-1", "cancelled").await;
+    assert_eq!(job.attempts, 1, "it did not run again");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let history = control.history("lost-1").await;
+    assert_ends_cancelled("lost-1", &history);
+    assert_eq!(
+        history.len(),
+        1,
+        "the taking worker published only the end: {history:?}"
     );
     stop(worker).await;
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fred::prelude::{Client, StreamsInterface};
-use job_queue::{JobOptions, JobRecord, NewJob, Queue};
+use job_queue::{Consumer, ConsumerOptions, JobOptions, JobRecord, NewJob, Queue};
 use progress_contract::events::Stage;
 use progress_contract::history::history_key;
 use resume_worker::WorkerConfig;
@@ -108,6 +108,28 @@ impl Control {
         };
         let added = self.queue.add(job_id, &job, &options).await.unwrap();
         assert!(added.created, "{job_id} is new");
+    }
+
+    /// A consumer of the queue that is not a worker: it claims jobs and then does nothing,
+    /// like a worker that stopped.
+    pub async fn bare_consumer(&self, name: &str) -> Consumer {
+        let reader = RedisOptions::new(self.redis.url())
+            .connect_client()
+            .await
+            .unwrap();
+        Consumer::new(
+            self.queue.clone(),
+            reader,
+            ConsumerOptions {
+                consumer: name.into(),
+                visibility_timeout: Duration::from_secs(1),
+                job_ttl: Duration::from_secs(3600),
+                max_reclaims: 2,
+                organisation_concurrency: None,
+            },
+        )
+        .await
+        .unwrap()
     }
 
     pub async fn job(&self, job_id: &str) -> JobRecord {
