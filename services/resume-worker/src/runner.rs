@@ -116,7 +116,6 @@ impl Runner {
                     .cancelled(stage)
                     .instrument(job_span(&job))
                     .await;
-                self.discard_upload(&job.job_id, &data).await;
                 self.reporter.changed();
                 metrics::counter!(m::JOBS, "outcome" => "cancelled").increment(1);
                 return Outcome::Cancelled { job_id: job.job_id };
@@ -166,11 +165,11 @@ impl Runner {
         }
     }
 
-    /// A running job ended as cancelled: its final event, and its upload is no longer needed.
+    /// A running job ended as cancelled: its final event. An uploaded file stays (until
+    /// `UPLOAD_TTL`), as for a job cancelled while waiting, so the job can be run again.
     async fn cancelled(&self, progress: &JobProgress<'_>, stage: Option<Stage>) -> Outcome {
         tracing::info!(job.id = progress.job_id, "job cancelled");
         progress.cancelled(stage).await;
-        self.discard_upload(progress.job_id, progress.data).await;
         Outcome::Cancelled {
             job_id: progress.job_id.to_owned(),
         }

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use job_queue::JobOptions;
 use job_queue::cancel::CancelOutcome;
+use job_queue::{JobOptions, RetryOutcome};
 use progress_contract::events::Stage;
 
 use crate::control::{Gate, assert_ends_cancelled, control, next_held, statuses, stop};
@@ -337,5 +337,37 @@ async fn a_job_taken_over_after_its_cancel_was_requested_ends_cancelled() {
         1,
         "the taking worker published only the end: {history:?}"
     );
+    stop(worker).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_upload_keeps_its_file_and_can_run_again() {
+    let control = control().await;
+    let (gate, mut entered) = Gate::new(&[("up-1", Stage::Parsing)]);
+    let worker = control
+        .start_worker(control.worker_config(), Some(gate.stage_gate()))
+        .await;
+    control
+        .add_upload("up-1", "org-1", crate::control::RESUME.as_bytes())
+        .await;
+    assert_eq!(next_held(&mut entered).await, "up-1");
+    let outcome = control.queue.cancel("up-1").await.unwrap();
+    assert!(
+        matches!(outcome, CancelOutcome::Requested(_)),
+        "{outcome:?}"
+    );
+    gate.release("up-1");
+    control.wait_state("up-1", "cancelled").await;
+    assert!(
+        control.queue.load_file("up-1").await.unwrap().is_some(),
+        "the upload stays for a retry"
+    );
+
+    let retried = control.queue.retry("up-1").await.unwrap();
+    assert!(matches!(retried, RetryOutcome::Requeued(_)), "{retried:?}");
+    assert_eq!(next_held(&mut entered).await, "up-1");
+    gate.release("up-1");
+    let job = control.wait_state("up-1", "completed").await;
+    assert_eq!(job.result.unwrap()["document"]["source"], "upload");
     stop(worker).await;
 }

@@ -132,6 +132,37 @@ impl Control {
         .unwrap()
     }
 
+    /// Adds a job whose file was uploaded (kept in Redis), as the gateway's upload does.
+    pub async fn add_upload(&self, job_id: &str, organisation: &str, bytes: &[u8]) {
+        self.queue
+            .store_file(job_id, bytes.to_vec(), Duration::from_secs(600))
+            .await
+            .unwrap();
+        let job = NewJob {
+            name: "analyze-resume".into(),
+            data: json!({
+                "resumeId": format!("r-{job_id}"),
+                "organisationId": organisation,
+                "fileName": "resume.txt",
+                "mimeType": "text/plain",
+                "uploaded": true,
+            }),
+            organisation_id: Some(organisation.to_owned()),
+            traceparent: None,
+        };
+        let options = JobOptions {
+            attempts: 1,
+            ..JobOptions::default()
+        };
+        assert!(
+            self.queue
+                .add(job_id, &job, &options)
+                .await
+                .unwrap()
+                .created
+        );
+    }
+
     pub async fn job(&self, job_id: &str) -> JobRecord {
         self.queue
             .get(job_id)
