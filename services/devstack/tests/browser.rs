@@ -13,6 +13,9 @@
 //!   EventSource gives up and the page's own backoff reopens the stream with
 //!   `?lastEventId=`, which resumes it all the same.
 //!
+//! - cancel: a job waits in `fetching`; its Cancel button is pressed, the file is let through,
+//!   and the page shows the job cancelled (by its worker's final update), with no button left.
+//!
 //! - seed client: the original design's Vanilla JavaScript example
 //!   (`tests/browser/seed-vanilla.js`, its code unchanged apart from the base URL), opened
 //!   after its job finished, shows the job completed with its whole story.
@@ -78,8 +81,9 @@ fn stored_state(redis: &RedisServer, job_id: &str) -> String {
     redis.cli(&["HGET", &key, "status"])
 }
 
-/// Answers the restart scenario's requests: kill the gateway while a job waits in
-/// `fetching`, let the job finish with no gateway running, start the gateway again.
+/// Answers the page scripts' requests: `restart-gateway <job>` kills the gateway while a job
+/// waits in `fetching`, lets the job finish with no gateway running and starts the gateway
+/// again; `open-file` lets the held file through.
 struct Restart<'a> {
     redis: &'a RedisServer,
     gateway: &'a mut Gateway,
@@ -89,6 +93,10 @@ struct Restart<'a> {
 
 impl Restart<'_> {
     async fn handle(&mut self, request: &str) {
+        if request == "open-file" {
+            self.file.open();
+            return;
+        }
         let job_id = request
             .strip_prefix("restart-gateway ")
             .unwrap_or_else(|| panic!("unexpected request {request}"));
@@ -242,6 +250,43 @@ async fn demo_page_resumes_after_the_gateway_restarts_mid_job() {
     ] {
         assert!(artifacts().join(name).exists(), "{name} saved");
     }
+}
+
+/// The demo page's cancel button on a job held in `fetching`: the page shows the job
+/// cancelled by its worker's final update, and the job ends cancelled in Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_page_cancels_a_running_job() {
+    prerequisites();
+    let redis = RedisServer::start();
+    let mut gateway = Gateway::start(&redis.url(), &[]).await;
+    let _worker = Worker::start(&redis.url(), "cancel-test-worker").await;
+    let resume = resume_analysis::fixtures::sample_resume_lines().join("\n");
+    let file = GatedFile::start(resume.into_bytes()).await;
+    let mut requests = Restart {
+        redis: &redis,
+        gateway: &mut gateway,
+        file: &file,
+        restarts: 0,
+    };
+    run_page_script(
+        "cancel",
+        &[
+            ("BASE_URL", requests.gateway.base()),
+            ("FILE_URL", file.url("jane-doe.txt")),
+        ],
+        Some(&mut requests),
+    )
+    .await;
+    let key = job_queue::keys::Keys::new("resume-analysis");
+    let jobs = redis.cli(&["KEYS", &format!("{}*", key.job_prefix())]);
+    let job_id = jobs
+        .lines()
+        .next()
+        .and_then(|key| key.rsplit(':').next())
+        .expect("the page's job")
+        .to_owned();
+    assert_eq!(stored_state(&redis, &job_id), "cancelled");
+    assert!(artifacts().join("cancel-2-cancelled.png").exists());
 }
 
 /// The original design's Vanilla JavaScript client, as its README tells a frontend developer

@@ -4,6 +4,7 @@
 use fred::prelude::StreamsInterface;
 use fred::types::Value;
 use progress_contract::time::now_millis;
+use serde::Serialize;
 
 use crate::cancel::verdict_and_hash;
 use crate::error::QueueError;
@@ -12,7 +13,8 @@ use crate::queue::Queue;
 use crate::scripts;
 
 /// One dead-lettered job, as its dead-letter entry recorded it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DeadLetter {
     pub job_id: String,
     pub name: String,

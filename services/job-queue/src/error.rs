@@ -8,7 +8,7 @@ pub enum QueueError {
     Reply(String),
     #[error("encoding job data: {0}")]
     Encode(#[from] serde_json::Error),
-    /// A page cursor this crate did not make.
-    #[error("not a cursor of this list")]
+    /// A page cursor this queue did not hand out (or one made for another listing or filter).
+    #[error("the cursor is not one this listing returned")]
     BadCursor,
 }

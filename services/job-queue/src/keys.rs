@@ -53,6 +53,17 @@ impl Keys {
         format!("{}:file:", self.tag)
     }
 
+    /// Sorted set of every job id of the queue, scored by creation (see `listing`).
+    pub fn index(&self) -> String {
+        format!("{}:index", self.tag)
+    }
+
+    /// Sorted set of an organisation's job ids, scored like [`Keys::index`], so listing one
+    /// organisation never reads another's jobs.
+    pub fn organisation_index(&self, organisation: &str) -> String {
+        format!("{}:index:org:{organisation}", self.tag)
+    }
+
     /// Hash of an organisation's uploads waiting for analysis: job id → bytes.
     pub fn uploads(&self, organisation: &str) -> String {
         format!("{}:uploads:{organisation}", self.tag)
@@ -118,6 +129,8 @@ mod tests {
             keys.job("j1"),
             keys.file("j1"),
             keys.uploads("org-1"),
+            keys.index(),
+            keys.organisation_index("org-1"),
         ] {
             assert!(key.starts_with("rq:{resume-analysis}:"), "{key}");
         }

@@ -10,6 +10,7 @@
 //! - [`finish`]: a running job ends with its result or cancelled, exactly one way.
 //! - [`cancel`]: cancelling a job from outside its worker.
 //! - [`dead`]: dead letters: reading them, running a failed or cancelled job again.
+//! - [`listing`]: jobs newest first, by state and organisation, with an opaque cursor.
 //! - [`counts`]: per-queue counts and the coalescing `queue_update` reporter.
 //! - [`schedule`]: organisations take turns; pausing and resuming the queue.
 //! - [`registry`]: live workers and their last status, with a TTL.
@@ -24,6 +25,7 @@ pub mod error;
 pub mod finish;
 pub mod job;
 pub mod keys;
+pub mod listing;
 pub mod queue;
 pub mod registry;
 mod reply;
@@ -37,6 +39,7 @@ pub use dead::{DeadLetter, DeadPage, RetryOutcome};
 pub use error::QueueError;
 pub use finish::Finish;
 pub use job::{AddOutcome, JobOptions, JobRecord, JobState, MAX_PRIORITY, NewJob};
+pub use listing::{JobPage, ListFilter};
 pub use queue::{Queue, StoreOutcome};
 pub use registry::WorkerRegistry;
 

@@ -98,12 +98,13 @@ impl Queue {
                 options.priority.min(crate::job::MAX_PRIORITY).to_string(),
             );
         }
-        let keys = vec![
+        let mut keys = vec![
             self.keys.job(job_id),
             self.keys.stream(),
             self.keys.delayed(),
             self.keys.counts(),
         ];
+        keys.extend(crate::listing::index_keys(&self.keys, job));
         let reply: Value = scripts::ADD
             .evalsha_with_reload(&self.client, keys, args)
             .await?;

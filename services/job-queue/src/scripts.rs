@@ -26,3 +26,5 @@ pub static DELETE_DEAD: LazyLock<Script> =
 pub static RESUME: LazyLock<Script> = LazyLock::new(|| with_lib(include_str!("lua/resume.lua")));
 pub static STORE_FILE: LazyLock<Script> =
     LazyLock::new(|| Script::from_lua(include_str!("lua/store_file.lua")));
+pub static LIST: LazyLock<Script> =
+    LazyLock::new(|| Script::from_lua(include_str!("lua/list.lua")));

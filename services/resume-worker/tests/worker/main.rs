@@ -2,9 +2,12 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 mod analysis;
+mod cancel;
+mod control;
 mod corpus;
 mod failures;
 mod files;
 mod helpers;
 mod hostile;
 mod resilience;
+mod schedule;

@@ -29,7 +29,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use progress_contract::Publisher;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -98,9 +98,22 @@ pub fn router(state: AppState) -> Router {
             "/resumes",
             post(jobs::upload).layer(DefaultBodyLimit::max(upload_limit)),
         )
-        .route("/jobs/{job_id}", get(jobs::get))
+        .route("/jobs", get(jobs::listing::list))
+        .route(
+            "/jobs/{job_id}",
+            get(jobs::get).delete(jobs::control::cancel),
+        )
         .route("/jobs/{job_id}/result", get(jobs::result))
+        .route("/jobs/{job_id}/retry", post(jobs::control::retry))
         .route("/queues/{queue_name}", get(jobs::counts))
+        .route("/queues/{queue_name}/pause", post(jobs::control::pause))
+        .route("/queues/{queue_name}/resume", post(jobs::control::resume))
+        .route("/queues/{queue_name}/dead", get(jobs::dead::list))
+        .route("/queues/{queue_name}/dead/retry", post(jobs::dead::retry))
+        .route(
+            "/queues/{queue_name}/dead/{job_id}",
+            delete(jobs::dead::delete),
+        )
         .route("/workers", get(jobs::workers))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

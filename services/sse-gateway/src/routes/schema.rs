@@ -129,6 +129,10 @@ pub struct JobOptionsBody {
     pub backoff: Option<Value>,
     #[schema(minimum = 0)]
     pub delay: Option<u64>,
+    /// Order inside the job's organisation: 0 (the default, first) to 1000 (last); lower runs
+    /// sooner, as in BullMQ. Organisations share the workers whatever their priorities.
+    #[schema(minimum = 0, maximum = 1000)]
+    pub priority: Option<u32>,
 }
 
 /// The original `queue/add` body.
@@ -176,7 +180,7 @@ pub struct Job {
     pub job_id: String,
     pub queue_name: String,
     pub name: String,
-    /// `waiting`, `delayed`, `active`, `completed` or `failed`.
+    /// `waiting`, `delayed`, `active`, `completed`, `failed` or `cancelled`.
     pub state: String,
     pub stage: Option<String>,
     pub progress: u8,
@@ -219,6 +223,9 @@ pub struct QueueCounts {
     pub completed: u64,
     pub failed: u64,
     pub delayed: u64,
+    pub cancelled: u64,
+    /// Workers take no new jobs while paused.
+    pub paused: bool,
 }
 
 #[derive(ToSchema)]
@@ -290,4 +297,93 @@ pub struct Channels {
     pub total_channels: u64,
     pub channels: Vec<ChannelInfo>,
     pub redis_subscriptions: Vec<String>,
+}
+
+/// A job after cancel or retry.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobChanged {
+    pub job_id: String,
+    pub queue_name: String,
+    /// The job's state now: `cancelled`, `waiting`, or `active` while its worker stops it.
+    pub status: String,
+    /// True while a running job's worker has yet to stop it.
+    pub cancel_requested: bool,
+}
+
+/// A queue's pause state.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueuePaused {
+    pub queue_name: String,
+    pub paused: bool,
+}
+
+/// `GET /api/v1/jobs`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobList {
+    pub queue_name: String,
+    pub jobs: Vec<Job>,
+    /// Pass as `cursor` for the next page; null after the last.
+    pub next_cursor: Option<String>,
+}
+
+/// One dead letter: a job that failed its last attempt.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetter {
+    pub job_id: String,
+    pub name: String,
+    pub error: String,
+    /// Machine-readable kind of `error`.
+    pub code: String,
+    pub attempts: u32,
+    /// Milliseconds since the epoch.
+    pub failed_at: u64,
+    pub organisation_id: Option<String>,
+}
+
+/// `GET /api/v1/queues/{queueName}/dead`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetters {
+    pub queue_name: String,
+    pub jobs: Vec<DeadLetter>,
+    /// Pass as `cursor` for the next page; null after the last.
+    pub next_cursor: Option<String>,
+}
+
+/// `POST /api/v1/queues/{queueName}/dead/retry`: either `jobIds` or `"all": true`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadRetry {
+    /// 1 to 1000 job ids.
+    pub job_ids: Option<Vec<String>>,
+    /// Retry every dead letter (up to 1000 per request; call again for the rest).
+    pub all: Option<bool>,
+}
+
+/// A skipped job of a dead-letter retry.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadSkipped {
+    pub job_id: String,
+    pub reason: String,
+}
+
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadRetried {
+    pub queue_name: String,
+    pub retried: Vec<String>,
+    pub skipped: Vec<DeadSkipped>,
+}
+
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadDeleted {
+    pub queue_name: String,
+    pub job_id: String,
+    pub deleted: bool,
 }

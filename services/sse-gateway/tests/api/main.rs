@@ -9,6 +9,7 @@ mod custom_events;
 mod faults;
 mod helpers;
 mod idle_sockets;
+mod job_control;
 mod jobs;
 mod late_subscribers;
 mod openapi;

@@ -1,7 +1,12 @@
 //! Jobs: `POST /api/v1/queue/add` (the original body), `POST /api/v1/resumes` (multipart
 //! upload), `GET /api/v1/jobs/{jobId}`, `GET /api/v1/jobs/{jobId}/result` and
-//! `GET /api/v1/queues/{queueName}`.
+//! `GET /api/v1/queues/{queueName}`; changing jobs and queues in [`control`], dead letters in
+//! [`dead`], listings in [`listing`].
 
+pub mod control;
+pub mod dead;
+pub mod listing;
+mod paging;
 pub mod validate;
 
 use std::collections::BTreeMap;
@@ -379,32 +384,42 @@ fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiError 
     }
 }
 
-/// The job `job_id` of any configured queue, if the caller may see it.
-async fn find_job(
-    state: &AppState,
-    principal: &Principal,
+/// The job `job_id` and the queue holding it, whoever asks.
+async fn locate_job<'a>(
+    state: &'a AppState,
     job_id: &str,
-) -> Result<JobRecord, ApiError> {
+) -> Result<(&'a (Queue, CountsReporter), JobRecord), ApiError> {
     if !is_valid_name(job_id) {
         return Err(ApiError::bad_request(
             "invalid_name",
             "jobId must be 1 to 256 characters from A-Z a-z 0-9 . _ : -",
         ));
     }
-    for (queue, _) in state.queues.queues.values() {
+    for queue in state.queues.queues.values() {
         if let Some(job) = queue
+            .0
             .get(job_id)
             .await
             .map_err(|e| ApiError::redis("the job store is", e))?
         {
-            principal.check_job_owner(job.organisation_id.as_deref())?;
-            return Ok(job);
+            return Ok((queue, job));
         }
     }
     Err(ApiError::not_found(
         "job_not_found",
         format!("no job {job_id:?} (unknown, or expired after its retention)"),
     ))
+}
+
+/// The job `job_id` of any configured queue, if the caller may see it.
+async fn find_job(
+    state: &AppState,
+    principal: &Principal,
+    job_id: &str,
+) -> Result<JobRecord, ApiError> {
+    let (_, job) = locate_job(state, job_id).await?;
+    principal.check_job_owner(job.organisation_id.as_deref())?;
+    Ok(job)
 }
 
 /// `GET /api/v1/jobs/{jobId}`.
@@ -486,6 +501,8 @@ pub async fn counts(
         "completed": counts.completed,
         "failed": counts.failed,
         "delayed": counts.delayed,
+        "cancelled": counts.cancelled,
+        "paused": counts.paused,
     })))
 }
 

@@ -218,6 +218,9 @@ pub fn add_request(body: &Value) -> Result<AddRequest, Vec<FieldError>> {
             if let Some(ms) = o.integer("delay", 0, MAX_DELAY_MS) {
                 options.delay = Duration::from_millis(ms);
             }
+            if let Some(priority) = o.integer("priority", 0, u64::from(job_queue::MAX_PRIORITY)) {
+                options.priority = priority as u32;
+            }
             errors.append(&mut o.errors);
         }
         Some(_) => errors.push(FieldError::new("opts", "must be an object")),
@@ -283,13 +286,14 @@ mod tests {
         assert_eq!(
             fields(
                 json!({"queueName": "q", "jobName": "j", "data": {"resumeId": "r", "fileUrl": "https://x.io/a"},
-                          "opts": {"attempts": 0, "backoff": {"type": "linear"}, "delay": -1, "jobId": "a b"}})
+                          "opts": {"attempts": 0, "backoff": {"type": "linear"}, "delay": -1, "jobId": "a b", "priority": 1001}})
             ),
             [
                 "opts.jobId",
                 "opts.attempts",
                 "opts.backoff.type",
-                "opts.delay"
+                "opts.delay",
+                "opts.priority"
             ]
         );
         assert_eq!(fields(json!([1])), ["body"]);
@@ -300,12 +304,13 @@ mod tests {
         let request = add_request(&json!({
             "queueName": "q", "jobName": "j",
             "data": {"resumeId": "r", "fileUrl": "http://files.local/a.pdf", "requiredSkills": ["Rust", "SQL"]},
-            "opts": {"jobId": "fixed-1", "attempts": 5, "backoff": {"type": "exponential", "delay": 250}, "delay": 1000}
+            "opts": {"jobId": "fixed-1", "attempts": 5, "backoff": {"type": "exponential", "delay": 250}, "delay": 1000, "priority": 7}
         }))
         .unwrap();
         assert_eq!(request.options.job_id.as_deref(), Some("fixed-1"));
         assert_eq!(request.options.attempts, 5);
         assert_eq!(request.options.backoff, Duration::from_millis(250));
+        assert_eq!(request.options.priority, 7);
         assert_eq!(request.options.delay, Duration::from_secs(1));
         assert_eq!(request.data.required_skills, ["Rust", "SQL"]);
     }
