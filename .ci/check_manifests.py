@@ -229,6 +229,15 @@ def check_render(f: Failures, path: str, chart: Path) -> None:
             queue = env_value(target["spec"]["template"]["spec"]["containers"][0], "QUEUE_NAME")
             for trig in so["spec"]["triggers"]:
                 md = trig["metadata"]
+                if trig["type"] == "metrics-api":
+                    # The gateway's queue counts, through its Service, in the same namespace.
+                    services = [sv for sv in by_kind.get("Service", []) if component(sv) == "gateway"]
+                    urls = {f"http://{sv['metadata']['name']}.{sv['metadata']['namespace']}.svc:{port['port']}/api/v1/queues/{queue}"
+                            for sv in services for port in sv["spec"]["ports"] if port["name"] == "http"}
+                    f.check(md.get("url") in urls, f"{tag} {name_of(so)}: url {md.get('url')} is not the gateway Service's queue counts {urls}")
+                    f.check(md.get("valueLocation") == "waiting", f"{tag} {name_of(so)}: valueLocation is not waiting")
+                    f.check("targetValue" in md, f"{tag} {name_of(so)}: needs targetValue")
+                    continue
                 f.check(md.get("stream") == f"rq:{{{queue}}}:stream", f"{tag} {name_of(so)}: stream {md.get('stream')} is not rq:{{{queue}}}:stream")
                 f.check(md.get("consumerGroup") == "workers", f"{tag} {name_of(so)}: consumerGroup is not workers")
                 f.check(("lagCount" in md) != ("pendingEntriesCount" in md), f"{tag} {name_of(so)}: needs one of lagCount / pendingEntriesCount")
@@ -400,7 +409,8 @@ def cmd_negative(args: argparse.Namespace) -> int:
         ("no Redis at all", ["--set", "redis.url="], "redis: set redis.url, redis.existingSecret"),
         ("Kubernetes older than 1.30", ["--kube-version", "1.29.9"], "kubeVersion"),
         ("KEDA with an existing Secret and no address",
-         ["--set", "worker.keda.enabled=true,redis.existingSecret=r", *apis], "worker.keda.address is required"),
+         ["--set", "worker.keda.enabled=true,worker.keda.metric=lag,redis.existingSecret=r", *apis],
+         "worker.keda.address is required"),
     ]
     for what, extra, message in must_fail:
         r = helm_template(args.helm, args.chart, *extra)

@@ -209,3 +209,28 @@ async fn retries_cancels_and_takeovers_keep_the_bookkeeping_exact() {
     );
     assert_schedule_empty(&s);
 }
+
+#[tokio::test]
+async fn a_window_filled_by_jobs_claimed_elsewhere_is_repaired() {
+    let s = setup().await;
+    let consumer = s.consumer("w").await;
+    // Fed ids the previous version's workers claimed without clearing them, and one whose
+    // entry was lost: the window looks full.
+    for i in 0..15 {
+        s.cli(&["SADD", &s.queue.keys().fed(), &format!("gone-{i}")]);
+    }
+    s.add("lost", Some("org-1")).await;
+    let entry = s.cli(&["HGET", &s.queue.keys().job("lost"), "entryId"]);
+    s.cli(&["XDEL", &s.queue.keys().stream(), &entry]);
+    s.add("next", Some("org-1")).await;
+    assert!(read_once(&consumer, 50).await.is_empty(), "nothing fed");
+    consumer.promote_due(10).await.unwrap();
+    let mut done = Vec::new();
+    for _ in 0..2 {
+        let claimed = next_job(&consumer).await;
+        assert!(consumer.complete(&claimed, &json!({})).await.unwrap());
+        done.push(claimed.job.job_id);
+    }
+    assert_eq!(done, ["lost", "next"], "the lost one keeps its place");
+    assert_schedule_empty(&s);
+}

@@ -275,3 +275,26 @@ async fn cursors_it_did_not_make_are_refused() {
     let page = queue.list(&all, Some(&cursor), 2).await.unwrap();
     assert_eq!(page.jobs.len(), 2);
 }
+
+#[tokio::test]
+async fn cancelled_jobs_are_listed_by_their_state() {
+    let (_redis, queue) = setup().await;
+    for i in 0..6 {
+        add(&queue, &format!("j{i}"), Some("org-1"), 0).await;
+    }
+    for id in ["j1", "j4"] {
+        queue.cancel(id).await.unwrap();
+    }
+    let cancelled = ListFilter {
+        state: Some(JobState::Cancelled),
+        organisation_id: Some("org-1".into()),
+    };
+    let page = queue.list(&cancelled, None, 10).await.unwrap();
+    let ids: Vec<&str> = page.jobs.iter().map(|j| j.job_id.as_str()).collect();
+    assert_eq!(ids, ["j4", "j1"]);
+    let waiting = ListFilter {
+        state: Some(JobState::Waiting),
+        organisation_id: None,
+    };
+    assert_eq!(all_pages(&queue, &waiting, 10).await.concat().len(), 4);
+}

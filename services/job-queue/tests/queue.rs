@@ -4,86 +4,16 @@
 
 use std::time::Duration;
 
+mod common;
+
+use common::{next_job, options, setup};
 use job_queue::consumer::Delivery;
-use job_queue::{
-    Claimed, Consumer, ConsumerOptions, FailOutcome, JobOptions, JobState, NewJob, Queue,
-    QueueCounts,
-};
+use job_queue::{FailOutcome, JobOptions, JobState, NewJob, QueueCounts};
 use serde_json::json;
-use service_runtime::redis::RedisOptions;
-use test_support::RedisServer;
 
-struct Setup {
-    redis: RedisServer,
-    queue: Queue,
-}
-
-async fn setup() -> Setup {
-    let redis = RedisServer::start();
-    let client = RedisOptions::new(redis.url())
-        .connect_client()
-        .await
-        .unwrap();
-    Setup {
-        queue: Queue::new(client, "resume-analysis"),
-        redis,
-    }
-}
-
-impl Setup {
-    async fn consumer(&self, name: &str, visibility: Duration) -> Consumer {
-        let reader = RedisOptions::new(self.redis.url())
-            .connect_client()
-            .await
-            .unwrap();
-        Consumer::new(
-            self.queue.clone(),
-            reader,
-            ConsumerOptions {
-                consumer: name.into(),
-                visibility_timeout: visibility,
-                job_ttl: Duration::from_secs(3600),
-                max_reclaims: 1,
-                organisation_concurrency: None,
-            },
-        )
-        .await
-        .unwrap()
-    }
-
-    fn stream_len(&self) -> String {
-        self.redis.cli(&["XLEN", &self.queue.keys().stream()])
-    }
-}
-
+/// The jobs of these tests belong to one organisation.
 fn job() -> NewJob {
-    NewJob {
-        name: "analyze-resume".into(),
-        data: json!({"resumeId": "r1"}),
-        organisation_id: Some("org-1".into()),
-        traceparent: None,
-    }
-}
-
-fn options(attempts: u32, backoff_ms: u64) -> JobOptions {
-    JobOptions {
-        attempts,
-        backoff: Duration::from_millis(backoff_ms),
-        ..JobOptions::default()
-    }
-}
-
-async fn next_job(consumer: &Consumer) -> Claimed {
-    for _ in 0..50 {
-        let mut delivered = consumer
-            .read_new(1, Duration::from_millis(100))
-            .await
-            .unwrap();
-        if let Some(Delivery::Run(claimed)) = delivered.pop() {
-            return claimed;
-        }
-    }
-    panic!("no job delivered");
+    common::job(Some("org-1"))
 }
 
 fn counts(waiting: u64, active: u64, completed: u64, failed: u64, delayed: u64) -> QueueCounts {
@@ -114,7 +44,7 @@ async fn adding_the_same_id_twice_enqueues_once() {
         .unwrap();
     assert!(!again.created);
     assert_eq!(again.state, JobState::Waiting);
-    assert_eq!(s.stream_len(), "1");
+    assert_eq!(s.stream_len(), 1);
     assert_eq!(s.queue.counts().await.unwrap(), counts(1, 0, 0, 0, 0));
     let record = s.queue.get("job-1").await.unwrap().unwrap();
     assert_eq!(record.max_attempts, 3);
@@ -130,7 +60,7 @@ async fn a_job_runs_and_its_result_is_stored_once() {
         .add("job-1", &job(), &JobOptions::default())
         .await
         .unwrap();
-    let consumer = s.consumer("w1", Duration::from_secs(30)).await;
+    let consumer = s.consumer_with("w1", Duration::from_secs(30), None).await;
     let claimed = next_job(&consumer).await;
     assert_eq!(claimed.attempt, 1);
     assert_eq!(claimed.job.state, JobState::Active);
@@ -159,7 +89,7 @@ async fn a_job_runs_and_its_result_is_stored_once() {
         .parse()
         .unwrap();
     assert!(ttl > 3000, "finished jobs expire (ttl {ttl})");
-    assert_eq!(s.stream_len(), "0", "acknowledged entries are removed");
+    assert_eq!(s.stream_len(), 0, "acknowledged entries are removed");
 }
 
 #[tokio::test]
@@ -169,7 +99,7 @@ async fn failures_retry_with_exponential_backoff_then_dead_letter() {
         .add("flaky", &job(), &options(3, 100))
         .await
         .unwrap();
-    let consumer = s.consumer("w1", Duration::from_secs(30)).await;
+    let consumer = s.consumer_with("w1", Duration::from_secs(30), None).await;
 
     let first = next_job(&consumer).await;
     let outcome = consumer
@@ -240,7 +170,7 @@ async fn permanent_failures_are_not_retried() {
         .add("corrupt", &job(), &options(5, 10))
         .await
         .unwrap();
-    let consumer = s.consumer("w1", Duration::from_secs(30)).await;
+    let consumer = s.consumer_with("w1", Duration::from_secs(30), None).await;
     let claimed = next_job(&consumer).await;
     let outcome = consumer
         .fail(&claimed, "the PDF is corrupt", "corrupt", true)
@@ -261,8 +191,12 @@ async fn a_stopped_workers_job_is_reclaimed_and_stored_once() {
         .add("orphan", &job(), &JobOptions::default())
         .await
         .unwrap();
-    let crashed = s.consumer("crashed", Duration::from_millis(600)).await;
-    let rescuer = s.consumer("rescuer", Duration::from_millis(600)).await;
+    let crashed = s
+        .consumer_with("crashed", Duration::from_millis(600), None)
+        .await;
+    let rescuer = s
+        .consumer_with("rescuer", Duration::from_millis(600), None)
+        .await;
     let abandoned = next_job(&crashed).await;
 
     assert!(
@@ -307,8 +241,12 @@ async fn keep_alive_prevents_reclaiming_a_long_job() {
         .add("long", &job(), &JobOptions::default())
         .await
         .unwrap();
-    let worker = s.consumer("busy", Duration::from_millis(1000)).await;
-    let other = s.consumer("other", Duration::from_millis(1000)).await;
+    let worker = s
+        .consumer_with("busy", Duration::from_millis(1000), None)
+        .await;
+    let other = s
+        .consumer_with("other", Duration::from_millis(1000), None)
+        .await;
     let claimed = next_job(&worker).await;
     // 6 × 250 ms: longer than the visibility timeout, alive all along.
     for _ in 0..6 {
@@ -326,7 +264,7 @@ async fn a_job_abandoned_on_every_attempt_is_dead_lettered() {
         .add("cursed", &job(), &options(2, 10))
         .await
         .unwrap();
-    let a = s.consumer("a", Duration::from_millis(50)).await;
+    let a = s.consumer_with("a", Duration::from_millis(50), None).await;
     let _first = next_job(&a).await;
     tokio::time::sleep(Duration::from_millis(80)).await;
     let second = a.reclaim(10).await.unwrap();
@@ -355,7 +293,7 @@ async fn a_takeover_does_not_use_up_an_attempt() {
         .await
         .unwrap();
     // The job ran on a worker that stopped (with other jobs): it is taken over once...
-    let a = s.consumer("a", Duration::from_millis(50)).await;
+    let a = s.consumer_with("a", Duration::from_millis(50), None).await;
     let _lost = next_job(&a).await;
     tokio::time::sleep(Duration::from_millis(80)).await;
     let taken = match a.reclaim(10).await.unwrap().pop() {
@@ -389,7 +327,7 @@ async fn delayed_jobs_wait_for_their_time() {
         .await
         .unwrap();
     assert_eq!(added.state, JobState::Delayed);
-    let consumer = s.consumer("w", Duration::from_secs(30)).await;
+    let consumer = s.consumer_with("w", Duration::from_secs(30), None).await;
     assert!(
         consumer
             .read_new(1, Duration::from_millis(50))
@@ -406,7 +344,7 @@ async fn delayed_jobs_wait_for_their_time() {
 #[tokio::test]
 async fn the_queue_survives_a_redis_restart() {
     let mut s = setup().await;
-    let consumer = s.consumer("w", Duration::from_secs(30)).await;
+    let consumer = s.consumer_with("w", Duration::from_secs(30), None).await;
     s.redis.restart();
     // Scripts and the consumer group are gone with the data; both come back by themselves.
     let mut added = None;

@@ -1,7 +1,9 @@
 //! Jobs per second of one worker process, end to end through Redis (claim, fetch the upload,
 //! parse, extract, analyse, publish every stage, store), per document type.
 //!
-//! `cargo run --release -p resume-worker --example job_throughput [jobs-per-type]`
+//! `cargo run --release -p resume-worker --example job_throughput [jobs-per-type]
+//! [organisations] [input]`: the jobs spread over `organisations` organisations in turn
+//! (default 0: none), only the input whose name starts with `input` (default all).
 //! Starts its own redis-server on a free port.
 
 use std::io::Write;
@@ -27,6 +29,11 @@ async fn run() -> anyhow::Result<()> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(300);
+    let organisations: usize = std::env::args()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let only = std::env::args().nth(3).unwrap_or_default();
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let lines = sample_resume_lines();
     let five: Vec<Vec<String>> = (0..5).map(|_| lines.clone()).collect();
@@ -43,6 +50,9 @@ async fn run() -> anyhow::Result<()> {
     )?;
     writeln!(out, "|---|---|---|---|")?;
     for (name, bytes) in inputs {
+        if !name.starts_with(only.as_str()) {
+            continue;
+        }
         let redis = RedisServer::start();
         let client = RedisOptions::new(redis.url()).connect_client().await?;
         let queue = Queue::new(client, "resume-analysis");
@@ -59,7 +69,7 @@ async fn run() -> anyhow::Result<()> {
             let job = NewJob {
                 name: "analyze-resume".into(),
                 data: serde_json::to_value(&data)?,
-                organisation_id: None,
+                organisation_id: (organisations > 0).then(|| format!("org-{}", i % organisations)),
                 traceparent: None,
             };
             queue.add(&job_id, &job, &JobOptions::default()).await?;

@@ -70,7 +70,7 @@ impl Application {
                 visibility_timeout: config.visibility_timeout,
                 job_ttl: config.job_ttl,
                 max_reclaims: config.max_reclaims,
-                organisation_concurrency: None,
+                organisation_concurrency: config.organisation_cap(),
             },
         )
         .await
@@ -118,10 +118,12 @@ impl Application {
                         .parse_idle_children
                         .unwrap_or(config.concurrency as usize),
                 ),
+                stage_gate: Default::default(),
             },
             reporter,
             presence,
             concurrency: config.concurrency as usize,
+            cancel_check_interval: config.cancel_check_interval,
         });
         let admin_listener = TcpListener::bind(config.admin_addr)
             .await
@@ -169,9 +171,7 @@ impl Application {
             readiness,
             "resume-worker",
             env!("CARGO_PKG_VERSION"),
-            vec![Arc::new(m::QueueDepth {
-                queue: runner.pipeline.queue.clone(),
-            })],
+            vec![Arc::new(m::QueueDepth::new(runner.pipeline.queue.clone()))],
             background.clone(),
         );
         let presence_stop = CancellationToken::new();

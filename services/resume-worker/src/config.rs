@@ -100,6 +100,16 @@ pub struct WorkerConfig {
     #[arg(long, env = "MAX_RECLAIMS", default_value_t = 2)]
     pub max_reclaims: u32,
 
+    /// Jobs of one organisation running at the same time across all workers of the queue
+    /// (0: no cap). Every worker of a queue should use the same value.
+    #[arg(long, env = "ORGANISATION_CONCURRENCY", default_value_t = 0)]
+    pub organisation_concurrency: u32,
+
+    /// How often a running job checks whether it was cancelled while it reads a document or
+    /// fetches a file (it also checks at every stage boundary).
+    #[arg(long, env = "CANCEL_CHECK_INTERVAL", default_value = "150ms", value_parser = parse_duration)]
+    pub cancel_check_interval: Duration,
+
     /// This pod's name (Kubernetes sets it from metadata.name).
     #[arg(long, env = "POD_NAME", default_value = "")]
     pub pod_name: String,
@@ -144,6 +154,11 @@ impl WorkerConfig {
         }
     }
 
+    /// The per-organisation cap for the queue, `None` when there is none.
+    pub fn organisation_cap(&self) -> Option<u32> {
+        (self.organisation_concurrency > 0).then_some(self.organisation_concurrency)
+    }
+
     pub fn allow_hosts(&self) -> Vec<String> {
         list(&self.fetch_allow_hosts)
     }
@@ -185,6 +200,11 @@ impl WorkerConfig {
         anyhow::ensure!(
             self.parse_timeout >= std::time::Duration::from_millis(100),
             "PARSE_TIMEOUT must be at least 100ms"
+        );
+        anyhow::ensure!(
+            (Duration::from_millis(10)..=Duration::from_secs(10))
+                .contains(&self.cancel_check_interval),
+            "CANCEL_CHECK_INTERVAL must be from 10ms to 10s"
         );
         anyhow::ensure!(
             !self.heartbeat.is_zero(),

@@ -5,6 +5,7 @@
 //! - [`app`]: build (connect) and run (take jobs, drain, stop).
 //! - [`runner`]: the job loop, concurrency, keep-alive, outcomes.
 //! - [`pipeline`]: the stages of one analysis.
+//! - [`cancel`]: noticing that a running job was cancelled.
 //! - [`source`]: the résumé's bytes, from an upload or a URL.
 //! - [`sandbox`]: parsing in a child process under memory, CPU, time and output limits.
 //! - [`summary`]: the bounded summary a `completed` event carries.
@@ -15,6 +16,7 @@
 //! - [`metrics`]: metric names.
 
 pub mod app;
+pub mod cancel;
 pub mod config;
 pub mod failure;
 pub mod metrics;

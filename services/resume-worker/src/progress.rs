@@ -76,6 +76,17 @@ impl JobProgress<'_> {
         self.publish(update).await;
     }
 
+    /// The final event of a cancelled job; `stage` is where it stopped, if it had started.
+    /// Nothing is published for the job after it.
+    pub async fn cancelled(&self, stage: Option<Stage>) {
+        let progress = stage.map_or(0, stage_progress);
+        let mut update = self
+            .update(JobStatus::Cancelled, progress)
+            .message("Analysis cancelled");
+        update.stage = stage;
+        self.publish(update).await;
+    }
+
     pub async fn retrying(&self, error: &str, code: &str, delay_ms: u64) {
         let mut update = self.update(JobStatus::Retrying, 0).message(format!(
             "Attempt {} failed; retrying in {} ms",

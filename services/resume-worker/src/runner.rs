@@ -5,15 +5,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use job_queue::consumer::Delivery;
-use job_queue::{Claimed, Consumer, CountsReporter, FailOutcome, JobRecord, QueueError};
+use job_queue::{Claimed, Consumer, CountsReporter, FailOutcome, Finish, JobRecord, QueueError};
+use progress_contract::events::Stage;
 use progress_contract::jobs::ResumeJobData;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::cancel::CancelWatch;
 use crate::metrics as m;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Interrupted, Pipeline};
 use crate::presence::Presence;
 use crate::progress::JobProgress;
 
@@ -40,6 +42,10 @@ pub enum Outcome {
     Ignored {
         job_id: String,
     },
+    /// A cancel was requested: the job ended as cancelled and its final event went out.
+    Cancelled {
+        job_id: String,
+    },
 }
 
 impl Outcome {
@@ -50,6 +56,7 @@ impl Outcome {
             Outcome::Retrying { .. } => "retrying",
             Outcome::Failed { .. } => "failed",
             Outcome::Ignored { .. } => "ignored",
+            Outcome::Cancelled { .. } => "cancelled",
         }
     }
 }
@@ -61,6 +68,8 @@ pub struct Runner {
     pub reporter: CountsReporter,
     pub presence: Arc<Presence>,
     pub concurrency: usize,
+    /// How often a slow stage (download, document read) checks for a cancel.
+    pub cancel_check_interval: Duration,
 }
 
 impl Runner {
@@ -98,8 +107,19 @@ impl Runner {
                     error,
                 };
             }
-            // Ended as cancelled by the queue; nothing runs.
-            Delivery::Cancelled(job) => return Outcome::Ignored { job_id: job.job_id },
+            // Claimed after a cancel was requested: the queue ended it as cancelled.
+            Delivery::Cancelled(job) => {
+                let data: ResumeJobData =
+                    serde_json::from_value(job.data.clone()).unwrap_or_default();
+                let stage = job.stage.as_deref().and_then(Stage::parse);
+                self.progress(&job.job_id, &data, job.attempts)
+                    .cancelled(stage)
+                    .instrument(job_span(&job))
+                    .await;
+                self.reporter.changed();
+                metrics::counter!(m::JOBS, "outcome" => "cancelled").increment(1);
+                return Outcome::Cancelled { job_id: job.job_id };
+            }
         };
         if claimed.attempt > 1 {
             tracing::info!(job.id = %claimed.job.job_id, attempt = claimed.attempt, "running a retried or reclaimed job");
@@ -145,6 +165,16 @@ impl Runner {
         }
     }
 
+    /// A running job ended as cancelled: its final event. An uploaded file stays (until
+    /// `UPLOAD_TTL`), as for a job cancelled while waiting, so the job can be run again.
+    async fn cancelled(&self, progress: &JobProgress<'_>, stage: Option<Stage>) -> Outcome {
+        tracing::info!(job.id = progress.job_id, "job cancelled");
+        progress.cancelled(stage).await;
+        Outcome::Cancelled {
+            job_id: progress.job_id.to_owned(),
+        }
+    }
+
     async fn run_claimed(&self, claimed: &Claimed) -> Outcome {
         let job_id = claimed.job.job_id.clone();
         let alive = CancellationToken::new();
@@ -153,7 +183,12 @@ impl Runner {
             claimed.clone(),
             alive.clone(),
         ));
-        let result = self.pipeline.run(claimed).await;
+        let cancel = CancelWatch {
+            consumer: &self.consumer,
+            claimed,
+            every: self.cancel_check_interval,
+        };
+        let result = self.pipeline.run(claimed, &cancel).await;
         alive.cancel();
         let _ = keep_alive.await;
         let data: ResumeJobData =
@@ -162,26 +197,39 @@ impl Runner {
         match result {
             Ok(analysed) => match self
                 .consumer
-                .complete_with_summary(
+                .finish(
                     claimed,
                     &analysed.result,
                     serde_json::to_value(&analysed.summary).ok().as_ref(),
                 )
                 .await
             {
-                Ok(true) => {
+                Ok(Finish::Completed) => {
                     progress.completed(&analysed.summary).await;
                     self.discard_upload(&job_id, &data).await;
                     Outcome::Completed { job_id }
                 }
-                Ok(false) => Outcome::Duplicate { job_id },
+                Ok(Finish::Duplicate) => Outcome::Duplicate { job_id },
+                Ok(Finish::Cancelled) => self.cancelled(&progress, Some(Stage::Storing)).await,
                 Err(error) => {
                     // The claim stays pending: another worker reclaims and redoes it.
                     tracing::error!(%error, job.id = %job_id, "storing the result failed");
                     Outcome::Ignored { job_id }
                 }
             },
-            Err(failed) => {
+            Err(Interrupted::Cancelled { stage }) => {
+                match self.consumer.cancel_running(claimed).await {
+                    Ok(true) => self.cancelled(&progress, stage).await,
+                    // It finished another way (taken over and done elsewhere).
+                    Ok(false) => Outcome::Ignored { job_id },
+                    Err(error) => {
+                        // The claim stays pending: whoever takes it over ends it as cancelled.
+                        tracing::error!(%error, job.id = %job_id, "ending the cancelled job failed");
+                        Outcome::Ignored { job_id }
+                    }
+                }
+            }
+            Err(Interrupted::Failed(failed)) => {
                 let failure = failed.failure;
                 tracing::warn!(job.id = %job_id, kind = failure.kind, error = %failure.message, "job attempt failed");
                 match self
@@ -210,9 +258,9 @@ impl Runner {
                             error: failure.message,
                         }
                     }
-                    Ok(FailOutcome::Ignored | FailOutcome::Cancelled) => {
-                        Outcome::Ignored { job_id }
-                    }
+                    Ok(FailOutcome::Ignored) => Outcome::Ignored { job_id },
+                    // A cancel came before the failure was recorded: it ended as cancelled.
+                    Ok(FailOutcome::Cancelled) => self.cancelled(&progress, failed.stage).await,
                     Err(error) => {
                         tracing::error!(%error, job.id = %job_id, "recording the failure failed");
                         Outcome::Ignored { job_id }

@@ -206,13 +206,19 @@ async function cancel() {
   const button = page.getByRole('button', { name: 'Cancel analysis' });
   check(await button.isVisible(), 'a running job has a cancel button');
   await shot('1-fetching');
+  const answer = page.waitForResponse((r) => r.request().method() === 'DELETE');
   await button.click();
+  const status = (await answer).status();
+  check(status === 202, `a running job's cancel answers 202, not ${status}: ${await (await answer).text()}`);
   // The worker stops at the end of the stage it is in: let the held file through.
   await ask('open-file');
   await page.locator('#status').filter({ hasText: 'cancelled' }).waitFor();
   check(await text('#message') === 'The analysis was cancelled.', `message: ${await text('#message')}`);
   check(await button.isHidden(), 'a cancelled job has no cancel button');
   check(!(await page.locator('#barwrap').getAttribute('class')).includes('done'), 'the bar does not say done');
+  check(await page.locator('#timeline li', { hasText: 'fetching' }).locator('.mark').innerText() === '✗',
+    'the stage it stopped in is not marked done');
+  await page.locator('#queue tr', { hasText: 'cancelled' }).filter({ hasText: '1' }).waitFor();
   await shot('2-cancelled');
   // Nothing follows the final update.
   await page.waitForTimeout(1500);

@@ -3,11 +3,14 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 mod analysis;
+mod cancel;
 #[path = "../common/mod.rs"]
 mod common;
+mod control;
 mod corpus;
 mod failures;
 mod files;
 mod helpers;
 mod hostile;
 mod resilience;
+mod schedule;

@@ -106,6 +106,39 @@ local function feed(K)
   return fed
 end
 
+-- Drops from the window what no longer belongs there: jobs claimed or ended by scripts that
+-- did not keep the window (a worker of the previous version during an upgrade), and jobs
+-- whose entry is gone from the stream (those wait again, at their place). Run periodically.
+local function repair_fed(K)
+  local repaired = 0
+  for _, id in ipairs(redis.call('SMEMBERS', K.fed)) do
+    local job = K.prefix .. 'job:' .. id
+    local status = redis.call('HGET', job, 'status')
+    if status ~= 'waiting' then
+      redis.call('SREM', K.fed, id)
+      if status and status ~= 'active' then
+        release(K, job)
+      end
+      repaired = repaired + 1
+    else
+      local entry = redis.call('HGET', job, 'entryId')
+      if (not entry) or #redis.call('XRANGE', K.stream, entry, entry) == 0 then
+        redis.call('SREM', K.fed, id)
+        redis.call('HDEL', job, 'entryId')
+        release(K, job)
+        redis.call('ZADD', wait_key(K, organisation(job)),
+          redis.call('HGET', job, 'score') or '0', id)
+        local wait = wait_key(K, organisation(job))
+        if redis.call('ZCARD', wait) == 1 then
+          redis.call('RPUSH', K.ring, organisation(job))
+        end
+        repaired = repaired + 1
+      end
+    end
+  end
+  return repaired
+end
+
 -- Makes a job wait to run (its status is already 'waiting'): into its organisation's set,
 -- at its place (a retried job keeps the place it had), then feeds.
 local function enqueue(K, job, id)

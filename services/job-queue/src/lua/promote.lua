@@ -1,4 +1,5 @@
--- Moves due delayed jobs back onto the stream. Safe to run from many workers at once.
+-- Moves due delayed jobs back to their organisations' waiting sets, repairs the feed window
+-- and feeds. Run periodically by every worker; safe to run from many at once.
 -- KEYS: 1 delayed zset, 2 stream, 3 counts hash
 -- ARGV: 1 now (ms), 2 limit, 3 job key prefix (same hash tag as the keys), 4 key prefix
 local K = queue_keys(ARGV[4])
@@ -16,4 +17,8 @@ for _, id in ipairs(due) do
     moved = moved + 1
   end
 end
+if redis.call('SCARD', K.fed) >= FEED_WINDOW then
+  repair_fed(K)
+end
+feed(K)
 return moved

@@ -8,6 +8,8 @@
 //! document does — inflate to gigabytes, loop, nest until the stack overflows, abort — only
 //! the child dies, and [`verdict`] turns how it ended into a permanent failure with a
 //! specific code. The worker's memory never holds more than the document and its text.
+//! A parse that is no longer wanted (its job was cancelled) is abandoned with
+//! [`Sandbox::parse_until`]: the child is killed and reaped at once.
 
 pub mod child;
 mod process;
@@ -111,10 +113,28 @@ impl Sandbox {
         mime_type: Option<String>,
         file_name: Option<String>,
     ) -> Result<Document, Failure> {
+        match self
+            .parse_until(bytes, mime_type, file_name, std::future::pending())
+            .await
+        {
+            Some(outcome) => outcome,
+            None => unreachable_stop(),
+        }
+    }
+
+    /// As [`Sandbox::parse`], but gives up when `stop` completes first: the child is killed
+    /// and reaped before this returns `None`.
+    pub async fn parse_until(
+        &self,
+        bytes: Vec<u8>,
+        mime_type: Option<String>,
+        file_name: Option<String>,
+        stop: impl Future<Output = ()>,
+    ) -> Option<Result<Document, Failure>> {
         let started = std::time::Instant::now();
-        let outcome = self.run(&bytes, mime_type, file_name).await;
+        let outcome = self.run(&bytes, mime_type, file_name, stop).await;
         metrics::histogram!(m::PARSE_CHILD_DURATION).record(started.elapsed().as_secs_f64());
-        if let Err(failure) = &outcome {
+        if let Some(Err(failure)) = &outcome {
             metrics::counter!(m::PARSE_FAILURES, "kind" => failure.kind).increment(1);
         }
         outcome
@@ -125,7 +145,8 @@ impl Sandbox {
         bytes: &[u8],
         mime_type: Option<String>,
         file_name: Option<String>,
-    ) -> Result<Document, Failure> {
+        stop: impl Future<Output = ()>,
+    ) -> Option<Result<Document, Failure>> {
         let mut header = serde_json::to_vec(&Hints {
             mime_type,
             file_name,
@@ -135,13 +156,25 @@ impl Sandbox {
         header.push(b'\n');
         // The reply is JSON: allow for escaping on top of the text budget.
         let reply_limit = self.limits.max_output.saturating_mul(2) + 64 * 1024;
-        let mut child = self.take_child()?;
-        let exchanged = tokio::time::timeout(
-            self.limits.timeout,
-            child.exchange(&header, bytes, reply_limit),
-        )
-        .await;
-        match exchanged {
+        let mut child = match self.take_child() {
+            Ok(child) => child,
+            Err(failure) => return Some(Err(failure)),
+        };
+        let exchanged = {
+            let exchange = tokio::time::timeout(
+                self.limits.timeout,
+                child.exchange(&header, bytes, reply_limit),
+            );
+            tokio::select! {
+                exchanged = exchange => Some(exchanged),
+                () = stop => None,
+            }
+        };
+        let Some(exchanged) = exchanged else {
+            child.stop().await;
+            return None;
+        };
+        Some(match exchanged {
             // Dropping the child kills it (SIGKILL).
             Err(_) => Err(verdict::wall_timeout(self.limits.timeout)),
             Ok(Err(NoReply::TooLong)) => Err(verdict::too_much_output(reply_limit)),
@@ -160,6 +193,14 @@ impl Sandbox {
                 self.give_back(child, bytes.len());
                 document
             }
-        }
+        })
     }
+}
+
+/// `parse` never stops early: its `stop` never completes.
+fn unreachable_stop() -> Result<Document, Failure> {
+    Err(Failure::retryable(
+        "internal",
+        "the document reader stopped without a reason",
+    ))
 }

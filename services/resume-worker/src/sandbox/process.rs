@@ -108,6 +108,14 @@ impl ParseChild {
         Err(NoReply::Ended)
     }
 
+    /// Kills the child and waits until it is gone (no zombie left behind): for a parse that
+    /// is abandoned while it runs.
+    pub async fn stop(mut self) {
+        if let Err(error) = self.child.kill().await {
+            tracing::warn!(%error, "stopping a document reader failed");
+        }
+    }
+
     /// Waits (briefly) for a child that stopped, and returns how it ended and the end of
     /// its stderr.
     pub async fn ended(mut self) -> (Option<ExitStatus>, Vec<u8>) {
