@@ -52,17 +52,10 @@ pub async fn control_on(queue: &str) -> Control {
 }
 
 impl Control {
-    /// Worker settings for tests: loopback file server allowed, fast timers.
+    /// Worker settings for tests, checking for cancels often.
     pub fn worker_config(&self) -> WorkerConfig {
-        let mut config = WorkerConfig::local(self.redis.url());
-        config.fetch_allow_hosts = "127.0.0.1".into();
-        config.parse_program = crate::common::service_binary("resume-worker")
-            .to_string_lossy()
-            .into_owned();
+        let mut config = crate::helpers::test_worker_config(&self.redis.url());
         config.visibility_timeout = Duration::from_secs(2);
-        config.heartbeat = Duration::from_millis(200);
-        config.queue_update_interval = Duration::from_millis(100);
-        config.shutdown_timeout = Duration::from_secs(10);
         config.cancel_check_interval = Duration::from_millis(50);
         config.queue_name = self.queue.name().to_owned();
         config

@@ -50,19 +50,9 @@ impl Stack {
         format!("{}{}", self.base, path)
     }
 
-    /// Worker settings for tests: loopback file server allowed, fast timers.
+    /// Worker settings for tests: see [`test_worker_config`].
     pub fn worker_config(&self) -> WorkerConfig {
-        let mut config = WorkerConfig::local(self.redis.url());
-        config.fetch_allow_hosts = "127.0.0.1".into();
-        // The test binary cannot parse documents: the worker binary can.
-        config.parse_program = crate::common::service_binary("resume-worker")
-            .to_string_lossy()
-            .into_owned();
-        config.visibility_timeout = Duration::from_secs(1);
-        config.heartbeat = Duration::from_millis(200);
-        config.queue_update_interval = Duration::from_millis(100);
-        config.shutdown_timeout = Duration::from_secs(10);
-        config
+        test_worker_config(&self.redis.url())
     }
 
     pub async fn start_worker(&self, config: WorkerConfig) -> RunningWorker {
@@ -193,4 +183,19 @@ pub fn stages(updates: &[Value]) -> Vec<String> {
         }
     }
     seen
+}
+
+/// Worker settings for tests: loopback file server allowed, fast timers.
+pub fn test_worker_config(redis_url: &str) -> WorkerConfig {
+    let mut config = WorkerConfig::local(redis_url.to_owned());
+    config.fetch_allow_hosts = "127.0.0.1".into();
+    // The test binary cannot parse documents: the worker binary can.
+    config.parse_program = crate::common::service_binary("resume-worker")
+        .to_string_lossy()
+        .into_owned();
+    config.visibility_timeout = Duration::from_secs(1);
+    config.heartbeat = Duration::from_millis(200);
+    config.queue_update_interval = Duration::from_millis(100);
+    config.shutdown_timeout = Duration::from_secs(10);
+    config
 }
