@@ -123,6 +123,36 @@ impl SessionStore {
         Ok(())
     }
 
+    /// Records a stream held by this pod, owned by `subject` when authentication is on, with
+    /// `channels` but no resume point for them (streams opened here use [`SessionStore::open`]).
+    pub async fn create(
+        &self,
+        id: &Uuid,
+        channels: &[String],
+        subject: Option<&str>,
+    ) -> Result<(), fred::error::Error> {
+        let key = hash_key(id);
+        let mut fields = vec![
+            ("owner", self.pod.to_string()),
+            ("createdAt", now_millis().to_string()),
+            ("seq", "0".into()),
+        ];
+        if let Some(subject) = subject {
+            fields.push(("subject", subject.to_owned()));
+        }
+        let pipeline = self.client.pipeline();
+        let _: () = pipeline.hset(&key, fields).await?;
+        let _: () = pipeline.expire(&key, ttl(self.window) * 2, None).await?;
+        if !channels.is_empty() {
+            let _: () = pipeline.sadd(set_key(id), channels.to_vec()).await?;
+            let _: () = pipeline
+                .expire(set_key(id), ttl(self.window) * 2, None)
+                .await?;
+        }
+        let _: Vec<Value> = pipeline.all().await?;
+        Ok(())
+    }
+
     /// The session, or `None` when unknown or expired.
     pub async fn load(&self, id: &Uuid) -> Result<Option<Session>, fred::error::Error> {
         let parts: Vec<Value> = LOAD
