@@ -1,5 +1,5 @@
 //! Middleware on every `/api/v1` route (the OpenAPI document excepted): authenticates the
-//! request, rate-limits POSTs per subject, and attaches the [`Principal`] for the handlers.
+//! request, rate-limits POSTs per subject, and attaches the [`Principal`](super::Principal) for the handlers.
 //! With `AUTH_MODE=none` it attaches the anonymous principal and checks nothing.
 
 use std::sync::Arc;

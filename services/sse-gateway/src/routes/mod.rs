@@ -1,14 +1,14 @@
 //! The public HTTP API under `/api/v1`.
 //!
-//! - [`stream`]: `GET /sse/connect`, the SSE stream.
-//! - [`resume`]: the same with `Last-Event-ID`: the session continued, what was missed replayed.
-//! - [`subscriptions`]: subscribe/unsubscribe for jobs, queues and workers.
+//! - `stream`: `GET /sse/connect`, the SSE stream.
+//! - `resume`: the same with `Last-Event-ID`: the session continued, what was missed replayed.
+//! - `subscriptions`: subscribe/unsubscribe for jobs, queues and workers.
 //! - [`stats`]: `GET /sse/stats` and `GET /sse/channels`.
-//! - [`publish`]: broadcasts and custom events for one connection.
-//! - [`demo`]: the demo page at `/`.
+//! - `publish`: broadcasts and custom events for one connection.
+//! - `demo`: the demo page at `/`.
 //! - [`jobs`]: job submission (JSON and upload), job state, queue counts.
-//! - [`observe`]: request metrics middleware.
-//! - [`request_span`]: request tracing middleware.
+//! - `observe`: request metrics middleware.
+//! - `request_span`: request tracing middleware.
 //! - [`openapi`]: the OpenAPI document; `schema`: the body shapes it describes.
 
 mod demo;

@@ -1,5 +1,6 @@
 //! `GET /api/v1/openapi.json`: the OpenAPI 3.1 document of the whole HTTP API, generated at
-//! build time from the handlers' annotations and the shapes in [`super::schema`].
+//! build time from the handlers' annotations and the shapes in `routes/schema.rs` and
+//! `routes/jobs/body.rs`.
 
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};

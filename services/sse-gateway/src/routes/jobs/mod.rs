@@ -3,6 +3,7 @@
 //! `GET /api/v1/queues/{queueName}`; changing jobs and queues in [`control`], dead letters in
 //! [`dead`], listings in [`listing`].
 
+mod body;
 pub mod control;
 pub mod dead;
 pub mod listing;

@@ -1,5 +1,5 @@
-//! The `POST /api/v1/queue/add` body: its one shape ([`AddJob`], also the OpenAPI document's),
-//! and its validation, naming every invalid field at once.
+//! Validation of the `POST /api/v1/queue/add` body into its one shape ([`AddJob`], also the
+//! OpenAPI document's), naming every invalid field at once.
 
 use std::time::Duration;
 
@@ -7,8 +7,8 @@ use job_queue::JobOptions;
 use progress_contract::channel::is_valid_name;
 use progress_contract::jobs::ResumeJobData;
 use serde_json::{Map, Value};
-use utoipa::ToSchema;
 
+pub use super::body::{AddJob, JobData, JobOptionsBody};
 use crate::error::FieldError;
 
 /// A valid add request.
@@ -18,54 +18,6 @@ pub struct AddRequest {
     pub job_name: String,
     pub data: ResumeJobData,
     pub options: JobOptions,
-}
-
-#[derive(Debug, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct JobData {
-    #[schema(pattern = "^[A-Za-z0-9._:-]{1,256}$")]
-    pub resume_id: String,
-    pub candidate_id: Option<String>,
-    /// With `AUTH_MODE=jwt` it must be the token's organisation (or be left out).
-    #[schema(pattern = "^[A-Za-z0-9._:-]{1,256}$")]
-    pub organisation_id: Option<String>,
-    /// `http` or `https`; fetched by the worker with SSRF protection.
-    #[schema(example = "https://example.com/resume.pdf")]
-    pub file_url: String,
-    pub file_name: Option<String>,
-    pub mime_type: Option<String>,
-    pub required_skills: Option<Vec<String>>,
-    pub job_description: Option<String>,
-}
-
-#[derive(Debug, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct JobOptionsBody {
-    /// A caller-chosen id makes the add idempotent.
-    #[schema(pattern = "^[A-Za-z0-9._:-]{1,256}$")]
-    pub job_id: Option<String>,
-    #[schema(minimum = 1, maximum = 20)]
-    pub attempts: Option<u32>,
-    /// First retry delay in ms, or `{"type":"exponential","delay":ms}`.
-    pub backoff: Option<Value>,
-    #[schema(minimum = 0)]
-    pub delay: Option<u64>,
-    /// Order inside the job's organisation: 0 (the default, first) to 1000 (last); lower runs
-    /// sooner, as in BullMQ. Organisations share the workers whatever their priorities.
-    #[schema(minimum = 0, maximum = 1000)]
-    pub priority: Option<u32>,
-}
-
-/// The original `queue/add` body.
-#[derive(Debug, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AddJob {
-    #[schema(example = "resume-analysis")]
-    pub queue_name: String,
-    #[schema(example = "analyze-resume")]
-    pub job_name: String,
-    pub data: JobData,
-    pub opts: Option<JobOptionsBody>,
 }
 
 /// Longest `candidateId`, `fileName` and `mimeType` (both paths: JSON and upload).
