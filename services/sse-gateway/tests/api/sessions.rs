@@ -150,7 +150,10 @@ async fn a_session_opened_with_its_channels_is_loaded_and_taken_over_whole() {
     let since = progress_contract::history::StreamId::parse("1700000000000-3").unwrap();
     let channels = vec![
         ("job:a".to_owned(), since),
-        ("job:b".to_owned(), progress_contract::history::StreamId::ZERO),
+        (
+            "job:b".to_owned(),
+            progress_contract::history::StreamId::ZERO,
+        ),
     ];
     store
         .open(&id, &channels, Some("user-1"), true)
@@ -188,7 +191,11 @@ async fn a_session_opened_with_its_channels_is_loaded_and_taken_over_whole() {
     // A stream opened without channels still has its session.
     let bare = Uuid::new_v4();
     store.open(&bare, &[], None, false).await.unwrap();
-    let session = store.load(&bare).await.unwrap().expect("the session exists");
+    let session = store
+        .load(&bare)
+        .await
+        .unwrap()
+        .expect("the session exists");
     assert_eq!(session.subject, None);
     assert!(session.channels.is_empty() && !session.multi);
     assert!(store.load(&Uuid::new_v4()).await.unwrap().is_none());
