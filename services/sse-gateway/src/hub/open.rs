@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::replay::StreamHold;
+use super::subscriptions::Opening;
 use super::{Connection, ConnectionStream, ControlOp, Hub, HubError, Item, closing_frame};
 use crate::resume::last_event_id::LastEventId;
 use crate::resume::points::{adopt_position, cursors_of, resume_points};
@@ -27,18 +28,21 @@ impl Hub {
         connected: impl FnOnce(Uuid) -> Bytes,
     ) -> Result<(ConnectionStream, Arc<Connection>), HubError> {
         let id = Uuid::new_v4();
-        // The channels reach the session as each is subscribed below (with where its history
-        // stands), so the session starts without them: two Redis round trips less per stream.
-        self.sessions
-            .create(&id, &[], subject)
-            .await
-            .map_err(HubError::SessionStore)?;
+        // The session is written with the channels below, in one command, once their first
+        // deliveries are read (where each history stands): nothing outside this pod knows the
+        // stream's id before `connected` is sent, which is after that write.
         let connection = Arc::new(Connection::new(id, now_millis(), socket));
         // On failure `stream` is dropped on return, which unregisters the connection.
         let stream = self.open(connection.clone());
         connection.push(Item::plain(connected(id)), self.settings.capacity);
-        self.subscribe_channels(&connection, channels, replay, true)
-            .await?;
+        self.subscribe_channels(
+            &connection,
+            channels,
+            replay,
+            true,
+            Some(Opening { subject }),
+        )
+        .await?;
         Ok((stream, connection))
     }
 
@@ -71,16 +75,6 @@ impl Hub {
                 adopt_position(&mut session, &position);
             }
         }
-        self.sessions
-            .take_over(&id)
-            .await
-            .map_err(HubError::SessionStore)?;
-        if session.owner != self.sessions.pod() && !session.closed {
-            let op = ControlOp::Superseded { connection_id: id };
-            if let Err(error) = self.send_control(&session.owner, &op).await {
-                tracing::debug!(%error, "telling the previous pod failed");
-            }
-        }
         // An event id from the future is not one this stream was sent (history ids are Redis'
         // clock in ms; a minute of skew is allowed): resume from what the session knows.
         let event = point
@@ -108,20 +102,39 @@ impl Hub {
         let mut listed = names.clone();
         listed.extend(extra.iter().map(Channel::redis_name));
         connection.push_replay(Item::plain(connected(listed)));
+        // Taking the session over and reading what was missed do not depend on each other:
+        // both are in flight at once, and the stream goes on only when both are done.
+        let take_over = async {
+            self.sessions
+                .take_over(&id)
+                .await
+                .map_err(HubError::SessionStore)?;
+            if session.owner != self.sessions.pod() && !session.closed {
+                let op = ControlOp::Superseded { connection_id: id };
+                if let Err(error) = self.send_control(&session.owner, &op).await {
+                    tracing::debug!(%error, "telling the previous pod failed");
+                }
+            }
+            Ok::<_, HubError>(())
+        };
         // Subscribe first, then replay, then release live events that the replay did not cover.
-        for name in &names {
-            self.subscribe_quietly(&connection, name).await?;
-        }
-        let starts: Vec<(Arc<str>, _)> = points
-            .iter()
-            .map(|(channel, from)| (Arc::from(channel.as_str()), *from))
-            .collect();
-        let replayed = self
-            .replay_from(&connection, &starts)
-            .await
-            .map_err(HubError::SessionStore)?;
+        let catch_up = async {
+            for name in &names {
+                self.subscribe_quietly(&connection, name).await?;
+            }
+            let starts: Vec<(Arc<str>, _)> = points
+                .iter()
+                .map(|(channel, from)| (Arc::from(channel.as_str()), *from))
+                .collect();
+            self.replay_from(&connection, &starts)
+                .await
+                .map_err(HubError::SessionStore)
+        };
+        let (taken, replayed) = tokio::join!(take_over, catch_up);
+        taken?;
+        let replayed = replayed?;
         drop(hold);
-        self.subscribe_channels(&connection, &extra, replay, false)
+        self.subscribe_channels(&connection, &extra, replay, false, None)
             .await?;
         tracing::debug!(connection.id = %id, replayed, "stream resumed");
         Ok((stream, connection))

@@ -24,6 +24,13 @@ use super::{ChannelHold, Connection, Hub, HubError};
 use crate::metrics as m;
 use crate::resume::first_delivery::Plan;
 
+/// A stream being opened: its session is written together with its first channels.
+#[derive(Clone, Copy, Debug)]
+pub struct Opening<'a> {
+    /// The token subject the stream belongs to (see [`crate::resume::session::Session`]).
+    pub subject: Option<&'a str>,
+}
+
 /// Channels every pod always listens to (plus its own control channel).
 pub const SYSTEM_CHANNELS: [&str; 2] = [BROADCAST_CHANNEL, CONNECTION_EVENTS_CHANNEL];
 
@@ -39,7 +46,13 @@ impl Hub {
     ) -> Result<bool, HubError> {
         let connection = self.connection(id).ok_or(HubError::UnknownConnection)?;
         let added = self
-            .subscribe_channels(&connection, std::slice::from_ref(channel), replay, true)
+            .subscribe_channels(
+                &connection,
+                std::slice::from_ref(channel),
+                replay,
+                true,
+                None,
+            )
             .await?;
         Ok(added > 0)
     }
@@ -49,14 +62,16 @@ impl Hub {
     /// events, without a gap or a duplicate at the seam: the channel's live events are held
     /// from before its Redis subscription until the first delivery is queued, and those the
     /// history already had are skipped. With `announce` the stream gets `subscribed` for
-    /// every channel, ahead of the first deliveries. Returns how many channels were new; on
-    /// failure the new ones are undone, so the request can simply be sent again.
+    /// every channel, ahead of the first deliveries. With `opening` the stream is new: its
+    /// session is written with the channels, in the same command. Returns how many channels
+    /// were new; on failure the new ones are undone, so the request can simply be sent again.
     pub async fn subscribe_channels(
         self: &Arc<Self>,
         connection: &Arc<Connection>,
         channels: &[Channel],
         replay: bool,
         announce: bool,
+        opening: Option<Opening<'_>>,
     ) -> Result<usize, HubError> {
         if connection.is_closed() {
             return Err(HubError::Closing);
@@ -85,7 +100,7 @@ impl Hub {
             }
         }
         let plans = match self
-            .prepare_first_deliveries(connection, &added, replay)
+            .prepare_first_deliveries(connection, &added, replay, opening)
             .await
         {
             Ok(plans) => plans,
@@ -110,24 +125,33 @@ impl Hub {
     }
 
     /// Reads the first deliveries of `channels` and records them in the stream's session
-    /// (where each resumes until a position is flushed), in two round trips in all.
+    /// (where each resumes until a position is flushed), in two round trips in all; a new
+    /// stream's session is created by that same write.
     async fn prepare_first_deliveries(
         &self,
         connection: &Connection,
         channels: &[Channel],
         replay: bool,
+        opening: Option<Opening<'_>>,
     ) -> Result<Vec<Plan>, fred::error::Error> {
-        if channels.is_empty() {
+        if channels.is_empty() && opening.is_none() {
             return Ok(Vec::new());
         }
         let mut plans = self.first.read(channels, replay).await?;
         let since: Vec<(String, StreamId)> = plans.iter().map(|p| (p.name(), p.since)).collect();
         let id = connection.id();
-        let (written, completed) = tokio::join!(
-            self.sessions
-                .add_channels(&id, &since, connection.is_multi()),
-            self.first.complete(&mut plans),
-        );
+        let multi = connection.is_multi();
+        let write = async {
+            match opening {
+                Some(opening) => {
+                    self.sessions
+                        .open(&id, &since, opening.subject, multi)
+                        .await
+                }
+                None => self.sessions.add_channels(&id, &since, multi).await,
+            }
+        };
+        let (written, completed) = tokio::join!(write, self.first.complete(&mut plans));
         written?;
         completed?;
         Ok(plans)

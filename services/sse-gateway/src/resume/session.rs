@@ -5,8 +5,9 @@
 //! Keys, hash-tagged by connection id so both live on one Cluster slot:
 //! `sse:sess:{id}` (hash: owner, subject, createdAt, seq, cursors, log, closedAt, multi, and
 //! `since:<channel>` per channel) and `sse:sess:{id}:ch` (set of channels). Each operation is
-//! one round trip (a pipeline on the one slot), except adding a channel, which first reads
-//! where the channel's history stands.
+//! one round trip (a script or a pipeline on the one slot), except adding a channel, which
+//! first reads where the channel's history stands. Opening, loading and taking over are one
+//! script each: a reconnect storm costs Redis one command per step and stream.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock};
@@ -24,6 +25,12 @@ use crate::resume::history::HistoryReader;
 
 static FLUSH: LazyLock<Script> =
     LazyLock::new(|| Script::from_lua(include_str!("lua/session_flush.lua")));
+static OPEN: LazyLock<Script> =
+    LazyLock::new(|| Script::from_lua(include_str!("lua/session_open.lua")));
+static TAKE: LazyLock<Script> =
+    LazyLock::new(|| Script::from_lua(include_str!("lua/session_take.lua")));
+static LOAD: LazyLock<Script> =
+    LazyLock::new(|| Script::from_lua(include_str!("lua/session_load.lua")));
 
 fn hash_key(id: &Uuid) -> String {
     crate::keys::session(id)
@@ -86,7 +93,38 @@ impl SessionStore {
         &self.pod
     }
 
-    /// Records a new stream held by this pod, owned by `subject` when authentication is on.
+    /// Records a new stream held by this pod, owned by `subject` when authentication is on,
+    /// with its first `channels`, each with the point a resume replays after until a position
+    /// is flushed (see [`Session::since`]); `multi` marks it as having several channels.
+    pub async fn open(
+        &self,
+        id: &Uuid,
+        channels: &[(String, StreamId)],
+        subject: Option<&str>,
+        multi: bool,
+    ) -> Result<(), fred::error::Error> {
+        let flag = |on: bool| if on { "1" } else { "0" }.to_owned();
+        let mut args = Vec::with_capacity(6 + channels.len() * 2);
+        args.extend([
+            self.pod.to_string(),
+            now_millis().to_string(),
+            (ttl(self.window) * 2).to_string(),
+            flag(subject.is_some()),
+            subject.unwrap_or_default().to_owned(),
+            flag(multi),
+        ]);
+        for (channel, since) in channels {
+            args.push(channel.clone());
+            args.push(since.to_string());
+        }
+        let _: i64 = OPEN
+            .evalsha_with_reload(&self.client, vec![hash_key(id), set_key(id)], args)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a stream held by this pod, owned by `subject` when authentication is on, with
+    /// `channels` but no resume point for them (streams opened here use [`SessionStore::open`]).
     pub async fn create(
         &self,
         id: &Uuid,
@@ -117,11 +155,15 @@ impl SessionStore {
 
     /// The session, or `None` when unknown or expired.
     pub async fn load(&self, id: &Uuid) -> Result<Option<Session>, fred::error::Error> {
-        let pipeline = self.client.pipeline();
-        let _: () = pipeline.hgetall(hash_key(id)).await?;
-        let _: () = pipeline.smembers(set_key(id)).await?;
+        let parts: Vec<Value> = LOAD
+            .evalsha_with_reload(
+                &self.client,
+                vec![hash_key(id), set_key(id)],
+                Vec::<String>::new(),
+            )
+            .await?;
         let (hash, channels): (HashMap<String, String>, HashSet<String>) =
-            match <[Value; 2]>::try_from(pipeline.all::<Vec<Value>>().await?) {
+            match <[Value; 2]>::try_from(parts) {
                 Ok([hash, channels]) => (hash.convert()?, channels.convert()?),
                 Err(_) => return Ok(None),
             };
@@ -176,17 +218,13 @@ impl SessionStore {
 
     /// Makes this pod the owner (a reconnect landed here).
     pub async fn take_over(&self, id: &Uuid) -> Result<(), fred::error::Error> {
-        let key = hash_key(id);
-        let pipeline = self.client.pipeline();
-        let _: () = pipeline
-            .hset(&key, [("owner", self.pod.to_string())])
+        let _: i64 = TAKE
+            .evalsha_with_reload(
+                &self.client,
+                vec![hash_key(id), set_key(id)],
+                vec![self.pod.to_string(), (ttl(self.window) * 2).to_string()],
+            )
             .await?;
-        let _: () = pipeline.hdel(&key, "closedAt").await?;
-        let _: () = pipeline.expire(&key, ttl(self.window) * 2, None).await?;
-        let _: () = pipeline
-            .expire(set_key(id), ttl(self.window) * 2, None)
-            .await?;
-        let _: Vec<Value> = pipeline.all().await?;
         Ok(())
     }
 
@@ -289,9 +327,12 @@ impl SessionStore {
         Ok(written == 1)
     }
 
-    /// Loads the position script into Redis ahead of its first use.
+    /// Loads the session scripts into Redis ahead of their first use.
     pub async fn load_scripts(&self) -> Result<(), fred::error::Error> {
-        FLUSH.load(&self.client).await
+        for script in [&*FLUSH, &*OPEN, &*TAKE, &*LOAD] {
+            script.load(&self.client).await?;
+        }
+        Ok(())
     }
 
     /// Keeps open sessions alive, [`REFRESH_BATCH`] sessions per round trip: a pod with

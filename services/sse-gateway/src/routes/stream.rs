@@ -146,19 +146,27 @@ pub async fn connect(
     } else {
         "new"
     };
+    // Each way is boxed: a request holds the memory of the way it takes only (a resume's is
+    // twice a new stream's), not the largest of them, while it waits for Redis.
     let (stream, connection) = match resumable {
         Some((point, session)) => {
-            let session = super::resume::reauthorise(&state, &principal, &point, session).await?;
-            super::resume::resume(&state, socket, point, session, &channels, replay).await?
+            let session = Box::pin(super::resume::reauthorise(
+                &state, &principal, &point, session,
+            ))
+            .await?;
+            Box::pin(super::resume::resume(
+                &state, socket, point, session, &channels, replay,
+            ))
+            .await?
         }
         None => {
-            fresh(
+            Box::pin(fresh(
                 &state,
                 socket,
                 &channels,
                 principal.subject.as_deref(),
                 replay,
-            )
+            ))
             .await?
         }
     };

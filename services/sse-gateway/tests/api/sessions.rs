@@ -136,3 +136,67 @@ async fn a_position_flush_never_brings_back_an_expired_session() {
     let connected = again.next_event(WAIT).await.unwrap().json();
     assert_eq!(connected["resumed"], false);
 }
+
+#[tokio::test]
+async fn a_session_opened_with_its_channels_is_loaded_and_taken_over_whole() {
+    let redis = RedisServer::start();
+    let client = RedisOptions::new(redis.url())
+        .connect_client()
+        .await
+        .unwrap();
+    let window = Duration::from_secs(60);
+    let store = SessionStore::new(client.clone(), "pod-a", window);
+    let id = Uuid::new_v4();
+    let since = progress_contract::history::StreamId::parse("1700000000000-3").unwrap();
+    let channels = vec![
+        ("job:a".to_owned(), since),
+        (
+            "job:b".to_owned(),
+            progress_contract::history::StreamId::ZERO,
+        ),
+    ];
+    store
+        .open(&id, &channels, Some("user-1"), true)
+        .await
+        .unwrap();
+
+    let session = store.load(&id).await.unwrap().expect("the session exists");
+    assert_eq!(session.owner, "pod-a");
+    assert_eq!(session.subject.as_deref(), Some("user-1"));
+    assert!(session.multi);
+    assert!(!session.closed);
+    assert_eq!(session.seq, 0);
+    let mut names: Vec<&str> = session.channels.iter().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["job:a", "job:b"]);
+    assert_eq!(session.since.get("job:a"), Some(&since));
+    let keys = [
+        format!("sse:sess:{{{id}}}"),
+        format!("sse:sess:{{{id}}}:ch"),
+    ];
+    assert!(ttls(&client, &keys).await.iter().all(|ttl| *ttl > 60));
+
+    // Closed on this pod, then taken over by another: the other owns it, open again.
+    let position = sse_gateway::fanout::connection::Position::default();
+    assert!(store.flush(&id, &position, true).await.unwrap());
+    assert!(store.load(&id).await.unwrap().unwrap().closed);
+    let other = SessionStore::new(client.clone(), "pod-b", window);
+    other.take_over(&id).await.unwrap();
+    let taken = store.load(&id).await.unwrap().unwrap();
+    assert_eq!(taken.owner, "pod-b");
+    assert!(!taken.closed);
+    assert_eq!(taken.channels.len(), 2);
+    assert!(!store.flush(&id, &position, false).await.unwrap());
+
+    // A stream opened without channels still has its session.
+    let bare = Uuid::new_v4();
+    store.open(&bare, &[], None, false).await.unwrap();
+    let session = store
+        .load(&bare)
+        .await
+        .unwrap()
+        .expect("the session exists");
+    assert_eq!(session.subject, None);
+    assert!(session.channels.is_empty() && !session.multi);
+    assert!(store.load(&Uuid::new_v4()).await.unwrap().is_none());
+}
