@@ -29,16 +29,8 @@ impl Queue {
     /// Cancels a job; see [`CancelOutcome`]. A job cancelled here expires after the workers'
     /// `JOB_TTL` as they last recorded it in the queue's settings (24 h if none ever did).
     pub async fn cancel(&self, job_id: &str) -> Result<CancelOutcome, QueueError> {
-        let reply: Value = scripts::CANCEL
-            .evalsha_with_reload(
-                self.client(),
-                vec![self.keys().job(job_id)],
-                vec![
-                    self.keys().prefix(),
-                    job_id.to_owned(),
-                    now_millis().to_string(),
-                ],
-            )
+        let reply: Value = self
+            .run_job_script(&scripts::CANCEL, job_id, vec![now_millis().to_string()])
             .await?;
         let (verdict, hash) = verdict_and_hash(reply)?;
         if verdict == "missing" {

@@ -127,18 +127,8 @@ impl Queue {
     /// A failed (dead-lettered) or cancelled job runs again: attempts and reclaims reset,
     /// removed from the dead letters, waiting again under its organisation, TTL removed.
     pub async fn retry(&self, job_id: &str) -> Result<RetryOutcome, QueueError> {
-        let reply: Value = scripts::RETRY
-            .evalsha_with_reload(
-                self.client(),
-                vec![self.keys().job(job_id)],
-                vec![
-                    self.keys().prefix(),
-                    job_id.to_owned(),
-                    now_millis().to_string(),
-                    self.keys().file(job_id),
-                ],
-            )
-            .await?;
+        let extra = vec![now_millis().to_string(), self.keys().file(job_id)];
+        let reply: Value = self.run_job_script(&scripts::RETRY, job_id, extra).await?;
         let (verdict, hash) = verdict_and_hash(reply)?;
         let Some(job) = JobRecord::from_hash(self.name(), hash) else {
             return Ok(RetryOutcome::NotFound);
@@ -153,15 +143,11 @@ impl Queue {
     /// Removes a dead-lettered job: its entry, its record and its uploaded file. false when it
     /// is not a dead letter.
     pub async fn delete_dead(&self, job_id: &str) -> Result<bool, QueueError> {
-        let deleted: i64 = scripts::DELETE_DEAD
-            .evalsha_with_reload(
-                self.client(),
-                vec![self.keys().job(job_id)],
-                vec![
-                    self.keys().prefix(),
-                    job_id.to_owned(),
-                    self.keys().file(job_id),
-                ],
+        let deleted: i64 = self
+            .run_job_script(
+                &scripts::DELETE_DEAD,
+                job_id,
+                vec![self.keys().file(job_id)],
             )
             .await?;
         Ok(deleted == 1)

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use fred::prelude::{Client, HashesInterface, KeysInterface};
-use fred::types::{Expiration, Value};
+use fred::types::scripts::Script;
+use fred::types::{Expiration, FromValue, Value};
 use progress_contract::time::now_millis;
 
 use crate::error::QueueError;
@@ -120,6 +121,21 @@ impl Queue {
             state: JobState::parse(&state).unwrap_or(JobState::Waiting),
             created,
         })
+    }
+
+    /// Runs one of the scripts that change job `job_id` from outside a worker (cancel, retry,
+    /// delete): KEYS is the job's hash; ARGV the queue's key prefix, the job id, then `extra`.
+    pub(crate) async fn run_job_script<R: FromValue>(
+        &self,
+        script: &Script,
+        job_id: &str,
+        extra: Vec<String>,
+    ) -> Result<R, QueueError> {
+        let mut args = vec![self.keys.prefix(), job_id.to_owned()];
+        args.extend(extra);
+        Ok(script
+            .evalsha_with_reload(&self.client, vec![self.keys.job(job_id)], args)
+            .await?)
     }
 
     /// Whether a job with this id exists (in any state, until it expires).
