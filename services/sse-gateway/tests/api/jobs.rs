@@ -189,27 +189,13 @@ async fn uploads_over_the_limit_or_without_a_file_are_rejected() {
         "file",
         reqwest::multipart::Part::bytes(vec![b'a'; 4096]).file_name("big.txt"),
     );
-    let response = app
-        .http
-        .post(app.url("/api/v1/resumes"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 413);
-    let body: serde_json::Value = response.json().await.unwrap();
+    let (status, body) = post_form(&app, form).await;
+    assert_eq!(status, 413);
     assert_eq!(body["error"]["code"], "file_too_large");
 
     let form = reqwest::multipart::Form::new().text("candidateId", "c");
-    let response = app
-        .http
-        .post(app.url("/api/v1/resumes"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 422);
-    let body: serde_json::Value = response.json().await.unwrap();
+    let (status, body) = post_form(&app, form).await;
+    assert_eq!(status, 422);
     assert_eq!(body["error"]["fields"][0]["field"], "file");
 
     let response = app
@@ -283,15 +269,8 @@ async fn upload_fields_copied_into_events_are_bounded() {
                 .unwrap(),
         )
         .text("candidateId", "c".repeat(257));
-    let response = app
-        .http
-        .post(app.url("/api/v1/resumes"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 422);
-    let body: serde_json::Value = response.json().await.unwrap();
+    let (status, body) = post_form(&app, form).await;
+    assert_eq!(status, 422);
     let fields: Vec<&str> = body["error"]["fields"]
         .as_array()
         .unwrap()
@@ -370,6 +349,11 @@ async fn upload_text(
     for (name, value) in fields {
         form = form.text((*name).to_owned(), (*value).to_owned());
     }
+    post_form(app, form).await
+}
+
+/// `POST /api/v1/resumes` with `form`; returns status and JSON body.
+async fn post_form(app: &TestApp, form: reqwest::multipart::Form) -> (u16, serde_json::Value) {
     let response = app
         .http
         .post(app.url("/api/v1/resumes"))
