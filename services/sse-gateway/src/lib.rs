@@ -12,6 +12,7 @@ pub mod frame;
 pub mod hub;
 pub mod keys;
 pub mod limits;
+pub mod memory;
 pub mod metrics;
 pub mod queues;
 pub mod redis_listener;

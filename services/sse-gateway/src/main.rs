@@ -11,6 +11,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> anyhow::Result<()> {
     let config = GatewayConfig::parse();
     let telemetry = service_runtime::telemetry::init("sse-gateway", config.log_format, "info");
+    sse_gateway::memory::use_small_pages();
     let shutdown = CancellationToken::new();
     tokio::spawn(service_runtime::shutdown::cancel_on_signal(
         shutdown.clone(),
