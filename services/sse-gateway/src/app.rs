@@ -155,7 +155,7 @@ impl Application {
             );
             queues.insert(name, (queue, reporter));
         }
-        let state = AppState {
+        let state = AppState::new(crate::state::Shared {
             queues: Arc::new(Queues {
                 registry: WorkerRegistry::new(client.clone()),
                 queues,
@@ -180,7 +180,7 @@ impl Application {
                 request_timeout: config.request_timeout,
                 close_expired_streams: config.auth.jwt_close_expired_streams,
             }),
-        };
+        });
         Ok(Self {
             config,
             listener,

@@ -26,9 +26,27 @@ pub struct ApiSettings {
     pub close_expired_streams: bool,
 }
 
-/// Shared by every handler.
+/// Shared by every handler: one reference-counted allocation, so the copy each extractor and
+/// middleware makes per request is one counter increment, not one per part.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Shared {
     pub hub: Arc<Hub>,
     /// Sessions in Redis: a stream held on any pod can be changed or resumed from here.
     pub sessions: SessionStore,
