@@ -2,6 +2,8 @@
 //! or not) fed to the SSE parser as it arrives. About 4 KiB of buffer per stream, one
 //! task, no timers.
 
+use std::time::Duration;
+
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -131,6 +133,11 @@ impl SseStream {
         };
         self.buf.clear();
         Ok(open)
+    }
+
+    /// The reconnection time the server last asked for (`retry:`).
+    pub fn retry(&self) -> Option<Duration> {
+        self.parser.retry_ms().map(Duration::from_millis)
     }
 
     /// The last event id received (for `Last-Event-ID` on a reconnect).

@@ -139,6 +139,35 @@ enum Mode {
         #[arg(long, default_value_t = 60.0)]
         timeout: f64,
     },
+    /// C streams over several gateways (`--url` and each `--also`), events flowing, every
+    /// stream reconnecting as EventSource does when its gateway ends it (gateway only): when
+    /// each came back, and what was lost or duplicated. Something else drains a gateway.
+    Drain {
+        /// Further gateways; streams are spread round robin over `--url` and these, and a
+        /// reconnect goes to the next one.
+        #[arg(long)]
+        also: Vec<String>,
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        #[arg(long, default_value_t = 100)]
+        channels: usize,
+        #[arg(long, default_value_t = 10_000)]
+        events: u64,
+        /// Events per second.
+        #[arg(long, default_value_t = 200.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 300)]
+        size: usize,
+        /// Seconds to wait after the last event for every stream to have it.
+        #[arg(long, default_value_t = 60.0)]
+        timeout: f64,
+        /// Created once every stream is open.
+        #[arg(long)]
+        ready_file: Option<String>,
+        /// Milliseconds from the ready file to the first event.
+        #[arg(long, default_value_t = 0)]
+        lead_ms: u64,
+    },
 }
 
 impl Mode {
@@ -148,6 +177,7 @@ impl Mode {
             Mode::Fanout { .. } => "fanout",
             Mode::Connect { .. } => "connect",
             Mode::Subscribe { .. } => "subscribe",
+            Mode::Drain { .. } => "drain",
         }
     }
 
@@ -193,6 +223,27 @@ impl Mode {
                     "--subscribes / --rate: a run subscribes for at most 600 s"
                 );
                 *streams
+            }
+            Mode::Drain {
+                clients,
+                channels,
+                events,
+                rate,
+                timeout,
+                lead_ms,
+                ..
+            } => {
+                anyhow::ensure!((1.0..=600.0).contains(timeout), "--timeout: 1 to 600 s");
+                anyhow::ensure!(*lead_ms <= 600_000, "--lead-ms: at most 600,000");
+                anyhow::ensure!(
+                    *events >= *channels as u64,
+                    "--events: at least one per channel"
+                );
+                anyhow::ensure!(
+                    *rate >= 1.0 && (*events as f64 / *rate) <= 600.0,
+                    "--events / --rate: a run publishes for at most 600 s"
+                );
+                *clients
             }
         };
         anyhow::ensure!(
@@ -349,6 +400,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 timeout_secs: timeout,
             };
             let report = modes::subscribe::run(&harness, params).await?;
+            report::emit(&info, &report.human(), &report)
+        }
+        Mode::Drain {
+            also,
+            clients,
+            channels,
+            events,
+            rate,
+            size,
+            timeout,
+            ready_file,
+            lead_ms,
+        } => {
+            anyhow::ensure!(common.target == Kind::Gateway, "drain: gateway only");
+            let mut gateways = vec![harness.routes.server.clone()];
+            for url in &also {
+                gateways.push(target::loopback(url, "http", 80)?);
+            }
+            let params = modes::drain::Params {
+                clients,
+                channels,
+                events,
+                rate,
+                size,
+                timeout_secs: timeout,
+                ready_file,
+                lead_ms,
+            };
+            let report = modes::drain::run(&harness, gateways, params).await?;
             report::emit(&info, &report.human(), &report)
         }
     }

@@ -22,12 +22,19 @@ pub struct Parser {
     data: Vec<u8>,
     has_data: bool,
     last_id: Vec<u8>,
+    /// The reconnection time the server last asked for (`retry:`), in milliseconds.
+    retry_ms: Option<u64>,
 }
 
 impl Parser {
     /// The last event id seen so far.
     pub fn last_id(&self) -> &[u8] {
         &self.last_id
+    }
+
+    /// The reconnection time the server last asked for (`retry:`), in milliseconds.
+    pub fn retry_ms(&self) -> Option<u64> {
+        self.retry_ms
     }
 
     /// Parses `bytes`, calling `on_event` for every complete event.
@@ -106,6 +113,12 @@ impl Parser {
                 self.last_id.clear();
                 self.last_id.extend_from_slice(value);
             }
+            // As EventSource: only a value of ASCII digits counts.
+            b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
+                if let Some(ms) = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok()) {
+                    self.retry_ms = Some(ms);
+                }
+            }
             _ => {}
         }
     }
@@ -145,6 +158,17 @@ mod tests {
         for piece in 1..=input.len() {
             assert_eq!(parse_in_pieces(input, piece), expected, "pieces of {piece}");
         }
+    }
+
+    #[test]
+    fn the_last_valid_retry_is_kept() {
+        let mut parser = Parser::default();
+        assert_eq!(parser.retry_ms(), None);
+        parser.feed(
+            b"retry: 3000\n\nretry: 12x\nretry:\n\nretry: 750\r\n",
+            &mut |_| {},
+        );
+        assert_eq!(parser.retry_ms(), Some(750));
     }
 
     #[test]

@@ -12,15 +12,24 @@ use crate::frame;
 use crate::hub::{Connection, Hub, closing_frame, duration_millis};
 
 /// Closes `connection` gracefully: what is queued is still written, then a `closing` event
-/// with a jittered `retry:` ends the stream.
-pub fn close_gracefully(connection: &Connection, reason: &str, message: &str, retry: Duration) {
+/// with a `retry:` between `retry` and `spread` times it ends the stream.
+pub fn close_gracefully(
+    connection: &Connection,
+    reason: &str,
+    message: &str,
+    retry: Duration,
+    spread: f64,
+) {
     let base = duration_millis(retry).max(100);
-    let jittered = rand::rng().random_range(base..=base * 3);
+    let most = (base as f64 * spread.max(1.0)) as u64;
+    let jittered = rand::rng().random_range(base..=most);
     let last = closing_frame(reason, message, Duration::from_millis(jittered));
     connection.finish_with(frame::with_retry(jittered, &last));
 }
 
-/// Closes every stream over `window` in batches of about 100 ms.
+/// Closes every stream over `window` in batches of about 100 ms. The window already spreads
+/// the reconnects, so each stream's `retry:` varies by at most half of `retry`: the last
+/// stream is back within `window` + 1.5 × `retry` of the drain's start.
 pub async fn drain(hub: &Arc<Hub>, window: Duration, retry: Duration) {
     let connections = hub.connections();
     if connections.is_empty() {
@@ -37,6 +46,7 @@ pub async fn drain(hub: &Arc<Hub>, window: Duration, retry: Duration) {
                 "shutdown",
                 "the server is restarting; reconnecting",
                 retry,
+                1.5,
             );
         }
         if i + 1 < batches {
@@ -71,6 +81,7 @@ pub fn close_old(hub: &Hub, max_age: Duration, retry: Duration, now_ms: u64) -> 
                 "max_age",
                 "the stream reached its maximum age; reconnecting",
                 retry,
+                3.0,
             );
             closed += 1;
         }

@@ -5,8 +5,10 @@
 //! - [`fanout`]: publish-to-client latency, deliveries per second and per CPU-second.
 //! - [`connect`]: connection rate and a reconnect storm with `Last-Event-ID`.
 //! - [`subscribe`]: the cost of new subscriptions, with and without their first delivery.
+//! - [`drain`]: streams moving off a draining gateway onto the others, events flowing.
 
 pub mod connect;
+pub mod drain;
 pub mod fanout;
 pub mod idle;
 pub mod subscribe;
@@ -211,6 +213,8 @@ pub struct Watched {
     pub reached_at: Option<Instant>,
     /// The server ended the stream (or it failed) before `stop`.
     pub ended_early: bool,
+    /// The reconnection time the server last asked for (`retry:`).
+    pub retry: Option<Duration>,
     /// The stream, still open, when asked to keep it.
     pub stream: Option<SseStream>,
 }
@@ -266,6 +270,7 @@ pub async fn watch(
         last_id,
         reached_at,
         ended_early,
+        retry: stream.retry(),
         stream: keep.then_some(stream),
     }
 }

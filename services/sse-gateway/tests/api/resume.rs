@@ -242,6 +242,42 @@ async fn shutdown_drains_readiness_first_then_closes_streams_gracefully() {
 }
 
 #[tokio::test]
+async fn a_drain_tells_each_stream_to_come_back_within_half_a_retry_of_its_close() {
+    let retry = Duration::from_millis(1000);
+    let app = spawn_app_with(|c| {
+        c.drain_delay = Duration::from_millis(100);
+        c.drain_window = Duration::from_millis(300);
+        c.sse_retry = retry;
+    })
+    .await;
+    let mut clients = Vec::new();
+    for i in 0..12 {
+        let (mut client, _) = app.connect(&format!("?jobs=spread-{i}")).await;
+        client.next_named("subscribed", WAIT).await.unwrap();
+        clients.push(client);
+    }
+    app.shutdown.cancel();
+    let mut retries = Vec::new();
+    for client in &mut clients {
+        let rest = client.until_end(Duration::from_secs(5)).await.unwrap();
+        let closing = rest.iter().find(|e| e.event == "closing").expect("closing");
+        retries.push(closing.retry.expect("a retry with the closing event"));
+    }
+    // The window spreads the reconnects; the jitter stays within 1–1.5 × SSE_RETRY, so the
+    // last client is back soon after the window ends.
+    for got in &retries {
+        assert!(
+            *got >= retry && *got <= retry * 3 / 2,
+            "retry {got:?} outside 1–1.5 × {retry:?}: {retries:?}"
+        );
+    }
+    assert!(
+        retries.iter().any(|r| *r != retries[0]),
+        "the retries are jittered: {retries:?}"
+    );
+}
+
+#[tokio::test]
 async fn the_publish_api_writes_history_and_reaches_subscribers() {
     let app = spawn_app_with(|c| c.admin_token = Some("pub-token".into())).await;
     let (mut client, _) = app.connect("?jobs=api").await;
