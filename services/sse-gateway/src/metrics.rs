@@ -21,6 +21,7 @@ pub const RESUMES: &str = "sse_resumes_total";
 pub const DRAINING: &str = "sse_draining";
 pub const HTTP_REQUESTS: &str = "http_requests_total";
 pub const SOCKETS_CLOSED: &str = "http_sockets_closed_total";
+pub const STREAM_OPENS_WAITING: &str = "sse_stream_opens_waiting";
 pub const HTTP_DURATION: &str = "http_request_duration_seconds";
 
 /// Why events are dropped (`EVENTS_DROPPED`'s `reason`).
@@ -45,6 +46,10 @@ pub fn describe() {
         "SSE streams open on this pod (the autoscaling signal)."
     );
     describe_counter!(CONNECTIONS_OPENED, "SSE streams opened.");
+    describe_gauge!(
+        STREAM_OPENS_WAITING,
+        "Stream requests waiting for their turn to be opened or resumed (at most 512 are at once)."
+    );
     describe_counter!(CONNECTIONS_CLOSED, "SSE streams closed, by reason.");
     describe_counter!(
         EVENTS_DELIVERED,

@@ -6,6 +6,7 @@
 //! - [`rate`]: a token bucket per key: POST requests per subject, streams opened per subject
 //!   and per client address.
 //! - [`client`]: the client address behind `TRUSTED_PROXIES`.
+//! - [`turns`]: streams being opened or resumed at once (a fixed number; the others wait).
 //!
 //! Body, upload, event and time limits are enforced where the data is read (`MAX_BODY_BYTES`,
 //! `UPLOAD_MAX_BYTES`, `MAX_EVENT_BYTES`, `REQUEST_TIMEOUT`); headers by the middleware in
@@ -15,6 +16,7 @@ pub mod client;
 pub mod headers;
 pub mod rate;
 pub mod streams;
+pub mod turns;
 
 use clap::Args;
 
@@ -146,6 +148,8 @@ pub struct Limits {
     pub trusted_proxies: client::TrustedProxies,
     pub max_subscriptions_per_stream: usize,
     pub max_header_bytes: usize,
+    /// Streams being opened or resumed at once.
+    pub opening: turns::Turns,
 }
 
 impl Limits {
@@ -166,6 +170,7 @@ impl Limits {
                 .unwrap_or_default(),
             max_subscriptions_per_stream: args.max_subscriptions_per_stream,
             max_header_bytes: args.max_header_bytes,
+            opening: turns::Turns::new(turns::OPENING_AT_ONCE),
         }
     }
 

@@ -121,6 +121,9 @@ pub async fn connect(
         .map(str::to_owned)
         .or(query.last_event_id.clone());
     let hub = &state.hub;
+    // What follows reads and writes Redis: a few hundred streams at a time (see
+    // `limits/turns.rs`), until the response starts.
+    let _turn = state.limits.opening.take().await;
     let resumable = match last_event_id
         .as_deref()
         .and_then(crate::resume::last_event_id::parse)

@@ -105,3 +105,69 @@ async fn a_subject_opening_streams_too_fast_gets_429_on_its_own() {
     assert_refused(open(&app, &as_alice).await);
     assert_eq!(open(&app, &[("authorization", bob.as_str())]).await.0, 200);
 }
+
+/// Sends a stream request on a raw socket (no client library: hundreds of them at once).
+async fn raw_stream_request(app: &TestApp, job: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let addr = app.base.trim_start_matches("http://");
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!("GET /api/v1/sse/connect?jobs={job} HTTP/1.1\r\nHost: x\r\n\r\n");
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket
+}
+
+/// Reads until the stream's `connected` event has arrived; returns what was read.
+async fn until_connected(socket: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 2048];
+    while !String::from_utf8_lossy(&seen).contains("event: connected") {
+        let read = tokio::time::timeout(crate::helpers::WAIT, socket.read(&mut buf))
+            .await
+            .expect("the stream opens")
+            .unwrap();
+        assert!(read > 0, "closed: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..read]);
+    }
+    String::from_utf8(seen).unwrap()
+}
+
+#[tokio::test]
+async fn a_burst_of_streams_is_opened_a_few_hundred_at_a_time_and_every_one_opens() {
+    let app = spawn_app_with(|c| {
+        c.limits.connect_rate_per_address = 0.0;
+        // Redis is stopped for a moment below: its commands wait rather than fail.
+        c.redis.redis_command_timeout = std::time::Duration::from_secs(20);
+    })
+    .await;
+    let at_once = sse_gateway::limits::turns::OPENING_AT_ONCE;
+    let redis = app.redis.pid().expect("redis runs").to_string();
+    // Redis stops answering (SIGSTOP): every stream being opened waits on it.
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-STOP", &redis])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut sockets = Vec::new();
+    for i in 0..at_once + 8 {
+        sockets.push(raw_stream_request(&app, &format!("burst-{i}")).await);
+    }
+    crate::helpers::eventually("the streams beyond the turns wait for one", || async {
+        app.metric("sse_stream_opens_waiting").await == 8.0
+    })
+    .await;
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-CONT", &redis])
+            .status()
+            .unwrap()
+            .success()
+    );
+    for socket in &mut sockets {
+        let answer = until_connected(socket).await;
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    }
+    assert_eq!(app.metric("sse_stream_opens_waiting").await, 0.0);
+}
