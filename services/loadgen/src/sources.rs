@@ -58,6 +58,15 @@ impl Sources {
         let stream = match target.ip() {
             IpAddr::V4(_) => {
                 let socket = TcpSocket::new_v4()?;
+                // The port is chosen at connect, unique per destination, not at bind: with
+                // tens of thousands of earlier connections in TIME_WAIT (runs one after
+                // another), a bind to port 0 searches the whole range under a lock and the
+                // generator, not the server, becomes the bottleneck.
+                nix::sys::socket::setsockopt(
+                    &socket,
+                    nix::sys::socket::sockopt::IpBindAddressNoPort,
+                    &true,
+                )?;
                 socket.bind(SocketAddr::new(IpAddr::V4(self.next()), 0))?;
                 socket.connect(target).await?
             }
