@@ -4,7 +4,8 @@
 # (DRAIN_DELAY 5 s, DRAIN_WINDOW 20 s, SSE_RETRY 3 s). The clients are LOADGENS load
 # generators (`loadgen drain`), each with its own channels and source addresses; a stream
 # whose gateway ends it reconnects as EventSource does, after the `retry:` it was sent, with
-# Last-Event-ID, to the next gateway. Prints when the drained gateway's streams were back on
+# Last-Event-ID, to one of the other gateways (a drained gateway's streams spread evenly over
+# the other two, as a balancer would send them). Prints when the drained gateway's streams were back on
 # the other two (per second after the SIGTERM), whether all were back within
 # DRAIN_DELAY + DRAIN_WINDOW + 5 s, and what was lost or duplicated. About two minutes; not
 # run in CI.
@@ -71,6 +72,8 @@ kill -TERM "${PIDS[0]}"
 log "SIGTERM to the gateway on ${PORTS[0]} at $T0"
 for pid in "${GENS[@]}"; do wait "$pid" || true; done
 cat "$RUN"/loadgen-*.out | grep -v '^{"loadgen":' >&2 || true
+# Kept when asked (the temporary directory goes when the script ends).
+[ -n "${KEEP:-}" ] && mkdir -p "$KEEP" && cp "$BENCH_DIR"/gateway-*.log "$RUN"/* "$KEEP"/
 
 python3 - "$RUN" "$T0" "$DRAIN_DELAY_S" "$DRAIN_WINDOW_S" "bench-${PORTS[0]}" <<'EOF'
 import glob, json, sys

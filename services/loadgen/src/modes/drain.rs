@@ -21,6 +21,8 @@ use crate::tracking::{Totals, Tracker};
 
 /// EventSource's usual reconnection time when the server has not sent `retry:`.
 const DEFAULT_RETRY: Duration = Duration::from_secs(3);
+/// A reconnect whose response head has not come by then is tried again elsewhere.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Params {
@@ -93,6 +95,7 @@ pub async fn run(
             sources: harness.sources.clone(),
             gateways: gateways.clone(),
             first: i % gateways.len(),
+            step: 1 + (i / gateways.len()) % (gateways.len() - 1).max(1),
             path,
             goal,
             shared: shared.clone(),
@@ -174,6 +177,9 @@ struct Follower {
     sources: Arc<crate::sources::Sources>,
     gateways: Arc<Vec<Endpoint>>,
     first: usize,
+    /// How far along the list a reconnect goes: the streams of one gateway spread evenly over
+    /// the others, as a balancer would send them.
+    step: usize,
     path: String,
     goal: u64,
     shared: Arc<Shared>,
@@ -239,15 +245,19 @@ impl Follower {
                     () = self.stop.cancelled() => break,
                     () = tokio::time::sleep(retry) => {}
                 }
-                turn = (turn + 1) % self.gateways.len();
-                match SseStream::open(
+                turn = (turn + self.step) % self.gateways.len();
+                let open = SseStream::open(
                     &self.sources,
                     &self.gateways[turn],
                     &self.path,
                     last_id.as_deref(),
-                )
-                .await
-                {
+                );
+                // A gateway that does not answer (its accept queue full) counts as a failure.
+                match tokio::time::timeout(OPEN_TIMEOUT, open)
+                    .await
+                    .unwrap_or(Err(crate::client::OpenError::Io(
+                        std::io::ErrorKind::TimedOut.into(),
+                    ))) {
                     Ok(opened) => {
                         followed
                             .reconnected_at_ms
