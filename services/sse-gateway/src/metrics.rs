@@ -105,6 +105,7 @@ pub fn describe() {
     metrics::gauge!(CONNECTIONS_OPEN).increment(0.0);
     metrics::gauge!(REDIS_SUBSCRIPTIONS).increment(0.0);
     metrics::gauge!(DRAINING).increment(0.0);
+    metrics::gauge!(STREAM_OPENS_WAITING).increment(0.0);
     for counter in [
         CONNECTIONS_OPENED,
         EVENTS_COALESCED,
