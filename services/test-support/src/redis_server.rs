@@ -89,6 +89,26 @@ impl RedisServer {
         }
     }
 
+    /// Stops the server answering without closing its connections (SIGSTOP), as a server
+    /// frozen by its host would; [`RedisServer::unpause`] lets it go on.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused server go on (SIGCONT).
+    pub fn unpause(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.pid().expect("the server runs").to_string();
+        let sent = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .expect("running kill");
+        assert!(sent.success(), "kill {signal} {pid}");
+    }
+
     /// Starts the server again on the same port (empty: nothing is persisted).
     pub fn restart(&mut self) {
         self.kill();

@@ -141,15 +141,8 @@ async fn a_burst_of_streams_is_opened_a_few_hundred_at_a_time_and_every_one_open
     })
     .await;
     let at_once = sse_gateway::limits::turns::OPENING_AT_ONCE;
-    let redis = app.redis.pid().expect("redis runs").to_string();
     // Redis stops answering (SIGSTOP): every stream being opened waits on it.
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-STOP", &redis])
-            .status()
-            .unwrap()
-            .success()
-    );
+    app.redis.pause();
     let mut sockets = Vec::new();
     for i in 0..at_once + 8 {
         sockets.push(raw_stream_request(&app, &format!("burst-{i}")).await);
@@ -158,13 +151,7 @@ async fn a_burst_of_streams_is_opened_a_few_hundred_at_a_time_and_every_one_open
         app.metric("sse_stream_opens_waiting").await == 8.0
     })
     .await;
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-CONT", &redis])
-            .status()
-            .unwrap()
-            .success()
-    );
+    app.redis.unpause();
     for socket in &mut sockets {
         let answer = until_connected(socket).await;
         assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
