@@ -127,6 +127,20 @@ fn publish_sequence_from(
 }
 
 /// Reads events from `stream` until `last` is seen; returns the seqs in arrival order.
+/// A stream on `job` through `gateway`, once it is subscribed.
+async fn subscribed_stream(gateway: &Running, job: &str) -> SseClient {
+    let url = format!("{}/api/v1/sse/connect?jobs={job}", gateway.base);
+    let mut stream = SseClient::connect(&url).await.unwrap();
+    stream.next_named("subscribed", WAIT).await.unwrap();
+    stream
+}
+
+/// A publisher on the cluster at `url`, with sharded pub/sub as the services use it there.
+async fn sharded_publisher(url: &str) -> Publisher {
+    let client = RedisOptions::new(url).connect_client().await.unwrap();
+    Publisher::new(client).sharded(true)
+}
+
 async fn read_sequence(stream: &mut SseClient, last: u64) -> Vec<u64> {
     let mut seen = Vec::new();
     let deadline = Instant::now() + WAIT;
@@ -237,13 +251,9 @@ async fn cluster_primary_killed_mid_stream_replica_takes_over_and_replay_fills_t
     let a = gateway(&url).await;
     let job = "failover-1";
     let channel = Channel::job(job).unwrap();
-    let mut stream = SseClient::connect(&format!("{}/api/v1/sse/connect?jobs={job}", a.base))
-        .await
-        .unwrap();
-    stream.next_named("subscribed", WAIT).await.unwrap();
+    let mut stream = subscribed_stream(&a, job).await;
 
-    let client = RedisOptions::new(&url).connect_client().await.unwrap();
-    let publisher = Publisher::new(client).sharded(true);
+    let publisher = sharded_publisher(&url).await;
     let stop = CancellationToken::new();
     let (sent, publishing) = publish_sequence(publisher, channel.clone(), stop.clone());
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -274,13 +284,9 @@ async fn cluster_slot_migrated_mid_stream_delivery_follows_the_channel() {
     let a = gateway(&url).await;
     let job = "migrating-1";
     let channel = Channel::job(job).unwrap();
-    let mut stream = SseClient::connect(&format!("{}/api/v1/sse/connect?jobs={job}", a.base))
-        .await
-        .unwrap();
-    stream.next_named("subscribed", WAIT).await.unwrap();
+    let mut stream = subscribed_stream(&a, job).await;
 
-    let client = RedisOptions::new(&url).connect_client().await.unwrap();
-    let publisher = Publisher::new(client).sharded(true);
+    let publisher = sharded_publisher(&url).await;
     let stop = CancellationToken::new();
     let (sent, publishing) = publish_sequence(publisher.clone(), channel.clone(), stop.clone());
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -327,10 +333,7 @@ async fn sentinel_failover_mid_stream_loses_nothing_and_both_services_follow_the
     let _worker = worker(&url).await;
     let job = "sentinel-seq";
     let channel = Channel::job(job).unwrap();
-    let mut stream = SseClient::connect(&format!("{}/api/v1/sse/connect?jobs={job}", a.base))
-        .await
-        .unwrap();
-    stream.next_named("subscribed", WAIT).await.unwrap();
+    let mut stream = subscribed_stream(&a, job).await;
 
     // A publisher that follows failovers like the services do.
     let client = RedisOptions::new(&url).connect_client().await.unwrap();
