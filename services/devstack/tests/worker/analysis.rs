@@ -69,13 +69,7 @@ async fn an_uploaded_pdf_is_analysed_end_to_end_through_the_gateway() {
         )
         .text("jobId", "upload-pdf")
         .text("requiredSkills", "Rust, Kubernetes, Haskell");
-    let response = stack
-        .http
-        .post(stack.url("/api/v1/resumes"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = stack.upload(form).await;
     assert_eq!(response.status(), 201);
 
     let updates = until_finished(&mut stream).await;
@@ -236,15 +230,7 @@ async fn queue_and_worker_events_reach_subscribers() {
         "active: {saw_active}, completed: {saw_completed}"
     );
 
-    let workers: Value = stack
-        .http
-        .get(stack.url("/api/v1/workers"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let workers = stack.get_json("/api/v1/workers").await;
     assert!(
         workers["workers"]
             .as_array()
@@ -270,15 +256,7 @@ async fn queue_and_worker_events_reach_subscribers() {
     };
     assert_eq!(paused["status"], "paused");
     worker.handle.await.unwrap().unwrap();
-    let workers: Value = stack
-        .http
-        .get(stack.url("/api/v1/workers"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let workers = stack.get_json("/api/v1/workers").await;
     assert_eq!(
         workers["totalWorkers"], 0,
         "a stopped worker leaves the registry"

@@ -231,13 +231,7 @@ async fn the_upload_of_a_job_that_failed_for_good_is_deleted() {
             reqwest::multipart::Part::bytes(fixtures::corrupt_pdf()).file_name("cv.pdf"),
         )
         .text("jobId", "upload-corrupt");
-    let response = stack
-        .http
-        .post(stack.url("/api/v1/resumes"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = stack.upload(form).await;
     assert_eq!(response.status(), 201);
     let last = until_finished(&mut stream).await.pop().unwrap();
     assert_eq!(last["status"], "failed", "{last}");

@@ -107,15 +107,30 @@ impl Stack {
         (status, response.json().await.unwrap_or_default())
     }
 
-    pub async fn job(&self, job_id: &str) -> Value {
+    /// The JSON body of `GET path`.
+    pub async fn get_json(&self, path: &str) -> Value {
         self.http
-            .get(self.url(&format!("/api/v1/jobs/{job_id}")))
+            .get(self.url(path))
             .send()
             .await
             .unwrap()
             .json()
             .await
             .unwrap()
+    }
+
+    /// Posts a résumé upload form; returns the response.
+    pub async fn upload(&self, form: reqwest::multipart::Form) -> reqwest::Response {
+        self.http
+            .post(self.url("/api/v1/resumes"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn job(&self, job_id: &str) -> Value {
+        self.get_json(&format!("/api/v1/jobs/{job_id}")).await
     }
 
     /// The full result a `completed` event points to with `resultUrl`.
@@ -145,14 +160,7 @@ impl Stack {
     }
 
     pub async fn counts(&self) -> Value {
-        self.http
-            .get(self.url("/api/v1/queues/resume-analysis"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.get_json("/api/v1/queues/resume-analysis").await
     }
 }
 
