@@ -73,7 +73,8 @@ impl Connection {
         let Some(sink) = sink.as_deref_mut() else {
             return Ok(Flushed::Idle);
         };
-        if !sink.write_backlog()? {
+        // The response head leaves with the first frames when there are some.
+        if !sink.write_backlog(!frames.is_empty() || *closed)? {
             return Ok(Flushed::Blocked);
         }
         loop {

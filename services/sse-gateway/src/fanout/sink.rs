@@ -30,11 +30,13 @@ pub trait Sink: Send {
     /// The end of the body is written (or waiting to be).
     fn is_finished(&self) -> bool;
 
-    /// Writes what a full sink refused earlier; true once nothing is left.
-    fn write_backlog(&mut self) -> io::Result<bool>;
+    /// Writes what a full sink refused earlier; true once nothing is left. With `more` (a
+    /// chunk is written next) a response head not sent yet may wait for that chunk.
+    fn write_backlog(&mut self, more: bool) -> io::Result<bool>;
 
-    /// Writes `parts` as one unit (then the body's end when `last`); what does not fit is kept
-    /// for [`Sink::write_backlog`]. Called with nothing left in the backlog.
+    /// Writes `parts` as one unit (then the body's end when `last`), after a response head
+    /// not sent yet; what does not fit is kept for [`Sink::write_backlog`]. Called with
+    /// nothing else left in the backlog.
     fn write_chunk(&mut self, parts: &[&[u8]], last: bool) -> io::Result<Flushed>;
 
     /// Ready once the sink can take more.

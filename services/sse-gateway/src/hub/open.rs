@@ -16,6 +16,13 @@ use crate::resume::last_event_id::LastEventId;
 use crate::resume::points::{adopt_position, cursors_of, resume_points};
 use crate::resume::session::Session;
 
+/// A new stream's id: random (version 4), from the thread's cryptographic generator, which
+/// the OS seeds, rather than one system call per stream. Ids must not be guessable: they name
+/// a stream in the subscription API.
+fn new_stream_id() -> Uuid {
+    uuid::Builder::from_random_bytes(rand::random()).into_uuid()
+}
+
 impl Hub {
     /// Opens a new stream for `subject`: its session, then `connected` (made from its id),
     /// then `channels` announced and subscribed, each with its first delivery (`replay`).
@@ -27,7 +34,7 @@ impl Hub {
         replay: bool,
         connected: impl FnOnce(Uuid) -> Bytes,
     ) -> Result<(ConnectionStream, Arc<Connection>), HubError> {
-        let id = Uuid::new_v4();
+        let id = new_stream_id();
         // The session is written with the channels below, in one command, once their first
         // deliveries are read (where each history stands): nothing outside this pod knows the
         // stream's id before `connected` is sent, which is after that write.
@@ -138,5 +145,16 @@ impl Hub {
             .await?;
         tracing::debug!(connection.id = %id, replayed, "stream resumed");
         Ok((stream, connection))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stream_ids_are_random_version_4_uuids() {
+        let (a, b) = (super::new_stream_id(), super::new_stream_id());
+        assert_ne!(a, b);
+        assert_eq!(a.get_version(), Some(uuid::Version::Random));
+        assert_eq!(a.get_variant(), uuid::Variant::RFC4122);
     }
 }

@@ -83,7 +83,7 @@ pub async fn serve(
     stop_accepting: CancellationToken,
     cut_all: CancellationToken,
 ) {
-    socket::deepen_accept_queue(&listener, ACCEPT_BACKLOG);
+    socket::prepare_listener(&listener, ACCEPT_BACKLOG);
     let tracker = TaskTracker::new();
     loop {
         let accepted = tokio::select! {
@@ -103,7 +103,6 @@ pub async fn serve(
         let Some(pending) = admission.admit() else {
             continue;
         };
-        socket::prepare_accepted(&socket);
         let router = router.clone();
         let socket_token = cut_all.child_token();
         let graceful = stop_accepting.clone();

@@ -27,6 +27,9 @@ pub struct Wire {
     chunked: bool,
     /// Written before anything else: the response head, then whatever a full socket refused.
     backlog: BytesMut,
+    /// The backlog is the response head, not sent yet: it leaves in the same write as the
+    /// first chunk (one segment to the client instead of two).
+    head: bool,
     /// The end of the body is written (or in the backlog).
     finished: bool,
 }
@@ -38,6 +41,7 @@ impl Wire {
             socket,
             chunked,
             backlog: BytesMut::from(head),
+            head: !head.is_empty(),
             finished: false,
         }
     }
@@ -55,13 +59,19 @@ impl Wire {
         self.finished
     }
 
-    /// Nothing is waiting to be written and the body goes on: a frame can be written now.
+    /// Nothing is waiting to be written (but the head, which goes with the next chunk) and
+    /// the body goes on: a frame can be written now.
     pub fn is_ready(&self) -> bool {
-        self.backlog.is_empty() && !self.finished
+        (self.backlog.is_empty() || self.head) && !self.finished
     }
 
-    /// Writes what is left of the backlog; true once it is empty.
-    pub fn write_backlog(&mut self) -> io::Result<bool> {
+    /// Writes what is left of the backlog; true once it is empty. With `more` (a chunk
+    /// follows at once) the head not sent yet is left for that chunk's write.
+    pub fn write_backlog(&mut self, more: bool) -> io::Result<bool> {
+        if self.head && more {
+            return Ok(true);
+        }
+        self.head = false;
         while !self.backlog.is_empty() {
             match self.socket.try_write(&self.backlog) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -75,14 +85,18 @@ impl Wire {
         Ok(true)
     }
 
-    /// Writes `parts` as one chunk (then the body's end when `last`) in one vectored write;
-    /// what the socket does not take goes to the backlog. Call with an empty backlog.
+    /// Writes `parts` as one chunk (then the body's end when `last`) in one vectored write,
+    /// after the head if it is not sent yet; what the socket does not take goes to the
+    /// backlog. Call with an empty backlog (but the head).
     pub fn write_chunk(&mut self, parts: &[&[u8]], last: bool) -> io::Result<Flushed> {
-        debug_assert!(self.backlog.is_empty() && parts.len() <= 2 * MAX_BATCH);
+        debug_assert!((self.backlog.is_empty() || self.head) && parts.len() <= 2 * MAX_BATCH);
         let size: usize = parts.iter().map(|p| p.len()).sum();
         let mut size_line = [0u8; 18];
-        let mut slices = [IoSlice::new(&[]); 2 * MAX_BATCH + 3];
+        let mut slices = [IoSlice::new(&[]); 2 * MAX_BATCH + 4];
         let mut count = 0;
+        let head = std::mem::take(&mut self.backlog);
+        self.head = false;
+        add(&head, &mut slices, &mut count);
         let framed = self.chunked && size > 0;
         let size_line = if framed {
             chunk_size_line(size, &mut size_line)
@@ -132,8 +146,8 @@ impl Sink for Wire {
         Wire::is_finished(self)
     }
 
-    fn write_backlog(&mut self) -> io::Result<bool> {
-        Wire::write_backlog(self)
+    fn write_backlog(&mut self, more: bool) -> io::Result<bool> {
+        Wire::write_backlog(self, more)
     }
 
     fn write_chunk(&mut self, parts: &[&[u8]], last: bool) -> io::Result<Flushed> {
@@ -245,7 +259,7 @@ mod tests {
     async fn head_then_chunks_then_the_end() {
         let (server, mut client) = pair().await;
         let mut wire = Wire::new(server, b"HEAD\r\n\r\n", true);
-        assert!(wire.write_backlog().unwrap());
+        assert!(wire.write_backlog(false).unwrap());
         assert_eq!(
             wire.write_chunk(&[b"id: 1\n", b"data: x\n\n"], false)
                 .unwrap(),
@@ -257,6 +271,31 @@ mod tests {
         let mut received = String::new();
         client.read_to_string(&mut received).await.unwrap();
         assert_eq!(received, "HEAD\r\n\r\nf\r\nid: 1\ndata: x\n\n\r\n0\r\n\r\n");
+    }
+
+    #[tokio::test]
+    async fn the_head_leaves_with_the_first_chunk() {
+        let (server, mut client) = pair().await;
+        let mut wire = Wire::new(server, b"HEAD\r\n\r\n", true);
+        // A chunk follows: the head is not written on its own.
+        assert!(wire.write_backlog(true).unwrap());
+        assert!(wire.is_ready());
+        let mut first = [0u8; 64];
+        let early = tokio::time::timeout(
+            std::time::Duration::from_millis(50),
+            client.read(&mut first),
+        );
+        assert!(early.await.is_err(), "the head was sent alone");
+        assert_eq!(
+            wire.write_chunk(&[b"data: x\n\n"], false).unwrap(),
+            Flushed::Idle
+        );
+        assert!(wire.is_ready());
+        assert_eq!(wire.write_chunk(&[], true).unwrap(), Flushed::Ended);
+        drop(wire);
+        let mut received = String::new();
+        client.read_to_string(&mut received).await.unwrap();
+        assert_eq!(received, "HEAD\r\n\r\n9\r\ndata: x\n\n\r\n0\r\n\r\n");
     }
 
     #[tokio::test]
@@ -275,7 +314,7 @@ mod tests {
             client.read_to_end(&mut received).await.unwrap();
             received
         });
-        while !wire.write_backlog().unwrap() {
+        while !wire.write_backlog(false).unwrap() {
             wire.socket().writable().await.unwrap();
         }
         drop(wire);
