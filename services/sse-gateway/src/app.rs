@@ -12,7 +12,7 @@ use job_queue::{CountsReporter, Queue, WorkerRegistry};
 use progress_contract::Publisher;
 use progress_contract::publisher::HistoryLimits;
 use service_runtime::admin::{self, Check, Readiness};
-use service_runtime::redis::{Pubsub, RedisOptions};
+use service_runtime::redis::{Deployment, Pubsub, RedisOptions};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -22,6 +22,7 @@ use crate::queues::Queues;
 use crate::resume::first_delivery::FirstDelivery;
 use crate::resume::history::HistoryReader;
 use crate::resume::session::SessionStore;
+use crate::resume::{opening, resuming};
 use crate::routes;
 use crate::state::{ApiSettings, AppState};
 use crate::{cluster, drain, metrics as m, redis_listener, transport};
@@ -100,6 +101,7 @@ impl Application {
                 slow_client_grace: config.slow_client_grace,
                 retry: config.sse_retry,
                 sharded: pubsub.sharded,
+                one_node: redis.deployment()? != Deployment::Cluster,
             },
             subscriber.clone(),
             client.clone(),
@@ -138,6 +140,8 @@ impl Application {
             ("publish", publisher.load_script().await),
             ("session", sessions.load_scripts().await),
             ("history", history.load_scripts().await),
+            ("opening", opening::load_script(&client).await),
+            ("resuming", resuming::load_script(&client).await),
         ];
         for (script, loaded) in scripts {
             if let Err(error) = loaded {

@@ -51,6 +51,9 @@ pub struct HubSettings {
     pub retry: Duration,
     /// Job, queue and worker channels use sharded pub/sub (`SSUBSCRIBE`).
     pub sharded: bool,
+    /// Every key is on one Redis node (not a Cluster): a new stream's first deliveries and
+    /// session are one command (see [`crate::resume::opening`]).
+    pub one_node: bool,
 }
 
 /// Errors a caller branches on.

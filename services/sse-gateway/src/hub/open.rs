@@ -109,37 +109,53 @@ impl Hub {
         let mut listed = names.clone();
         listed.extend(extra.iter().map(Channel::redis_name));
         connection.push_replay(Item::plain(connected(listed)));
-        // Taking the session over and reading what was missed do not depend on each other:
-        // both are in flight at once, and the stream goes on only when both are done.
-        let take_over = async {
-            self.sessions
-                .take_over(&id)
-                .await
-                .map_err(HubError::SessionStore)?;
+        let starts: Vec<(Arc<str>, _)> = points
+            .iter()
+            .map(|(channel, from)| (Arc::from(channel.as_str()), *from))
+            .collect();
+        // Once the session is this pod's, the previous pod, if its stream may still be open,
+        // is told to stop writing it.
+        let tell = async {
             if session.owner != self.sessions.pod() && !session.closed {
                 let op = ControlOp::Superseded { connection_id: id };
                 if let Err(error) = self.send_control(&session.owner, &op).await {
                     tracing::debug!(%error, "telling the previous pod failed");
                 }
             }
-            Ok::<_, HubError>(())
         };
-        // Subscribe first, then replay, then release live events that the replay did not cover.
-        let catch_up = async {
-            for name in &names {
-                self.subscribe_quietly(&connection, name).await?;
-            }
-            let starts: Vec<(Arc<str>, _)> = points
-                .iter()
-                .map(|(channel, from)| (Arc::from(channel.as_str()), *from))
-                .collect();
-            self.replay_from(&connection, &starts)
+        // Subscribe first, then replay, then release live events that the replay did not
+        // cover. On one Redis node the take-over goes with the replay, in one command;
+        // elsewhere both are in flight at once, and the stream goes on when both are done.
+        for name in &names {
+            self.subscribe_quietly(&connection, name).await?;
+        }
+        let replayed = if self.settings.one_node {
+            let replays = self
+                .sessions
+                .take_over_and_replay(&id, &starts)
                 .await
-                .map_err(HubError::SessionStore)
+                .map_err(HubError::SessionStore)?;
+            let replayed = self.deliver_replays(&connection, &starts, replays);
+            tell.await;
+            replayed
+        } else {
+            let take_over = async {
+                self.sessions
+                    .take_over(&id)
+                    .await
+                    .map_err(HubError::SessionStore)?;
+                tell.await;
+                Ok::<_, HubError>(())
+            };
+            let replay = async {
+                self.replay_from(&connection, &starts)
+                    .await
+                    .map_err(HubError::SessionStore)
+            };
+            let (taken, replayed) = tokio::join!(take_over, replay);
+            taken?;
+            replayed?
         };
-        let (taken, replayed) = tokio::join!(take_over, catch_up);
-        taken?;
-        let replayed = replayed?;
         drop(hold);
         self.subscribe_channels(&connection, &extra, replay, false, None)
             .await?;

@@ -68,12 +68,27 @@ impl Hub {
         connection: &Connection,
         starts: &[(Arc<str>, ResumeFrom)],
     ) -> Result<usize, fred::error::Error> {
-        let mut backlogs = Vec::with_capacity(starts.len());
+        let mut replays = Vec::with_capacity(starts.len());
         for (channel, from) in starts {
-            let replay = self.history.replay(channel, *from).await?;
-            backlogs.push(Backlog::from_history(Arc::clone(channel), replay));
+            replays.push(self.history.replay(channel, *from).await?);
         }
-        Ok(self.deliver_backlogs(connection, backlogs))
+        Ok(self.deliver_replays(connection, starts, replays))
+    }
+
+    /// Queues `replays`, one per channel of `starts` in order (see
+    /// [`Hub::deliver_backlogs`]). Returns how many events were queued.
+    pub fn deliver_replays(
+        &self,
+        connection: &Connection,
+        starts: &[(Arc<str>, ResumeFrom)],
+        replays: Vec<Replay>,
+    ) -> usize {
+        let backlogs = starts
+            .iter()
+            .zip(replays)
+            .map(|((channel, _), replay)| Backlog::from_history(Arc::clone(channel), replay))
+            .collect();
+        self.deliver_backlogs(connection, backlogs)
     }
 
     /// Queues each backlog's events and state on `connection`, ahead of its held live events

@@ -23,6 +23,7 @@ use super::replay::Backlog;
 use super::{ChannelHold, Connection, Hub, HubError};
 use crate::metrics as m;
 use crate::resume::first_delivery::Plan;
+use crate::resume::opening::{self, NewStream};
 
 /// A stream being opened: its session is written together with its first channels.
 #[derive(Clone, Copy, Debug)]
@@ -126,7 +127,8 @@ impl Hub {
 
     /// Reads the first deliveries of `channels` and records them in the stream's session
     /// (where each resumes until a position is flushed), in two round trips in all; a new
-    /// stream's session is created by that same write.
+    /// stream's session is created by that same write, and on one Redis node a new stream's
+    /// whole step is one command.
     async fn prepare_first_deliveries(
         &self,
         connection: &Connection,
@@ -137,10 +139,23 @@ impl Hub {
         if channels.is_empty() && opening.is_none() {
             return Ok(Vec::new());
         }
-        let mut plans = self.first.read(channels, replay).await?;
-        let since: Vec<(String, StreamId)> = plans.iter().map(|p| (p.name(), p.since)).collect();
         let id = connection.id();
         let multi = connection.is_multi();
+        if let Some(opening) = opening
+            && self.settings.one_node
+            && opening::fits(channels, replay)
+        {
+            let stream = NewStream {
+                id,
+                subject: opening.subject,
+                multi,
+                channels,
+                replay,
+            };
+            return self.first.open_stream(&self.sessions, &stream).await;
+        }
+        let mut plans = self.first.read(channels, replay).await?;
+        let since: Vec<(String, StreamId)> = plans.iter().map(|p| (p.name(), p.since)).collect();
         let write = async {
             match opening {
                 Some(opening) => {

@@ -19,7 +19,7 @@ use progress_contract::events::ProgressEvent;
 use progress_contract::history::StreamId;
 use progress_contract::{Channel, ChannelKind};
 
-use crate::resume::history::HistoryReader;
+use crate::resume::history::{HistoryReader, Story};
 
 /// Where a plan's first events come from (the `source` label of its metric).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +79,56 @@ impl Plan {
         }
     }
 
+    /// A job channel's plan from its story. A story from the job's first event is sent
+    /// whole, and a resume before the first position flush replays from the start too (twice
+    /// rather than never); otherwise the plan waits for the job's record
+    /// ([`Plan::complete_with`]) and resumes after the newest event.
+    pub fn from_story(channel: &Channel, story: Story) -> Self {
+        if story.exists && story.complete {
+            let mut plan = Plan::new(channel, StreamId::ZERO);
+            plan.events = story.events;
+            plan.source = Source::History;
+            return plan;
+        }
+        let newest = story.events.into_iter().last();
+        let since = newest.as_ref().map_or(StreamId::ZERO, |(id, _)| *id);
+        let mut plan = Plan::new(channel, since);
+        plan.events.extend(newest);
+        plan.needs_record = true;
+        plan
+    }
+
+    /// A plan live only: it starts after `since`, where the history stands.
+    pub fn live_only(channel: &Channel, since: StreamId) -> Self {
+        Plan::new(channel, since)
+    }
+
+    /// Ends a plan whose story does not reach the job's start with the job's record as a
+    /// snapshot (`None`: the job has no record).
+    pub fn complete_with(&mut self, record: Option<String>) {
+        if !std::mem::take(&mut self.needs_record) {
+            return;
+        }
+        match (record, self.events.pop()) {
+            (Some(snapshot), Some((id, _))) => {
+                self.events.push((id, snapshot));
+                self.source = Source::Snapshot;
+            }
+            (Some(snapshot), None) => {
+                self.state = Some(snapshot);
+                self.source = Source::Snapshot;
+            }
+            // No record: what is left of the history, and a hint that some is missing.
+            (None, Some(newest)) => {
+                self.events.push(newest);
+                self.resync = true;
+                self.source = Source::History;
+            }
+            // Nothing known yet (a client may subscribe before it adds the job).
+            (None, None) => {}
+        }
+    }
+
     /// The redis channel name.
     pub fn name(&self) -> String {
         self.channel.redis_name()
@@ -131,6 +181,11 @@ impl FirstDelivery {
         .await
     }
 
+    /// The queues a job's record is looked up in, in order.
+    pub(super) fn queues(&self) -> &[Queue] {
+        &self.queues
+    }
+
     async fn latest(&self, name: &str) -> Result<StreamId, fred::error::Error> {
         Ok(self.history.latest(name).await?.unwrap_or(StreamId::ZERO))
     }
@@ -138,26 +193,10 @@ impl FirstDelivery {
     async fn read_one(&self, channel: &Channel, replay: bool) -> Result<Plan, fred::error::Error> {
         let name = channel.redis_name();
         if !replay {
-            return Ok(Plan::new(channel, self.latest(&name).await?));
+            return Ok(Plan::live_only(channel, self.latest(&name).await?));
         }
         match channel.kind() {
-            ChannelKind::Job => {
-                let story = self.history.story(&name).await?;
-                if story.exists && story.complete {
-                    // Everything from the job's first event: a resume before the first
-                    // position flush replays from the start too (twice rather than never).
-                    let mut plan = Plan::new(channel, StreamId::ZERO);
-                    plan.events = story.events;
-                    plan.source = Source::History;
-                    return Ok(plan);
-                }
-                let newest = story.events.into_iter().last();
-                let since = newest.as_ref().map_or(StreamId::ZERO, |(id, _)| *id);
-                let mut plan = Plan::new(channel, since);
-                plan.events.extend(newest);
-                plan.needs_record = true;
-                Ok(plan)
-            }
+            ChannelKind::Job => Ok(Plan::from_story(channel, self.history.story(&name).await?)),
             ChannelKind::Queue => {
                 let queue = self.queues.iter().find(|q| q.name() == channel.id());
                 let counts = async {
@@ -202,26 +241,7 @@ impl FirstDelivery {
             .map(|plan| self.record(plan.channel.id()));
         let mut records = try_join_all(lookups).await?.into_iter();
         for plan in plans.iter_mut().filter(|plan| plan.needs_record) {
-            plan.needs_record = false;
-            let record = records.next().flatten();
-            match (record, plan.events.pop()) {
-                (Some(snapshot), Some((id, _))) => {
-                    plan.events.push((id, snapshot));
-                    plan.source = Source::Snapshot;
-                }
-                (Some(snapshot), None) => {
-                    plan.state = Some(snapshot);
-                    plan.source = Source::Snapshot;
-                }
-                // No record: what is left of the history, and a hint that some is missing.
-                (None, Some(newest)) => {
-                    plan.events.push(newest);
-                    plan.resync = true;
-                    plan.source = Source::History;
-                }
-                // Nothing known yet (a client may subscribe before it adds the job).
-                (None, None) => {}
-            }
+            plan.complete_with(records.next().flatten());
         }
         Ok(())
     }
@@ -240,7 +260,7 @@ impl FirstDelivery {
 
     /// The record as a `job_update`; a result too large for one event is left out (the
     /// message says where it is).
-    fn snapshot(&self, job: &job_queue::JobRecord) -> String {
+    pub(super) fn snapshot(&self, job: &job_queue::JobRecord) -> String {
         let mut update = job.snapshot_update();
         let json = event_json(ProgressEvent::JobUpdate(update.clone()));
         if json.len() <= self.max_event_bytes.saturating_sub(64) {

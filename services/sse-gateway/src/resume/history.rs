@@ -21,8 +21,20 @@ pub struct Replay {
 /// Most events replayed per channel on one reconnect.
 pub const REPLAY_LIMIT: usize = 10_000;
 
-static STORY: LazyLock<Script> =
-    LazyLock::new(|| Script::from_lua(include_str!("lua/history_story.lua")));
+static STORY: LazyLock<Script> = LazyLock::new(|| {
+    Script::from_lua(concat!(
+        include_str!("lua/trimmed.lua"),
+        include_str!("lua/story.lua"),
+        include_str!("lua/history_story.lua")
+    ))
+});
+static REPLAY: LazyLock<Script> = LazyLock::new(|| {
+    Script::from_lua(concat!(
+        include_str!("lua/trimmed.lua"),
+        include_str!("lua/replay.lua"),
+        include_str!("lua/history_replay.lua")
+    ))
+});
 
 /// A channel's history from its start, for a new subscriber.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -34,6 +46,28 @@ pub struct Story {
     /// `exists` is false).
     pub complete: bool,
     pub exists: bool,
+}
+
+impl Story {
+    /// The story from the reply of the `story()` Lua function (`lua/story.lua`):
+    /// `{exists, reaches the start, entries}`; anything else is an empty story.
+    pub fn from_reply(value: Value) -> Self {
+        let Value::Array(mut parts) = value else {
+            return Story::default();
+        };
+        parts.truncate(3);
+        let events = if parts.len() == 3 {
+            entries(parts.pop().unwrap_or(Value::Null))
+        } else {
+            Vec::new()
+        };
+        let flag = |value: Option<&Value>| value.and_then(Value::as_i64) == Some(1);
+        Story {
+            exists: flag(parts.first()),
+            complete: flag(parts.get(1)),
+            events,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -70,30 +104,6 @@ impl HistoryReader {
         Self { client }
     }
 
-    async fn range(
-        &self,
-        key: &str,
-        start: String,
-        end: &str,
-        count: usize,
-    ) -> Result<Vec<(StreamId, String)>, fred::error::Error> {
-        let args: Vec<Value> = vec![
-            key.into(),
-            start.into(),
-            end.into(),
-            "COUNT".into(),
-            (count as i64).into(),
-        ];
-        let value: Value = self
-            .client
-            .custom(
-                CustomCommand::new_static("XRANGE", ClusterHash::FirstKey, false),
-                args,
-            )
-            .await?;
-        Ok(entries(value))
-    }
-
     /// The newest event id of `channel`, if it has history.
     pub async fn latest(&self, channel: &str) -> Result<Option<StreamId>, fred::error::Error> {
         let args: Vec<Value> = vec![
@@ -122,109 +132,76 @@ impl HistoryReader {
                 vec![REPLAY_LIMIT.to_string()],
             )
             .await?;
-        let Value::Array(mut parts) = value else {
-            return Ok(Story::default());
-        };
-        let events = if parts.len() == 3 {
-            entries(parts.pop().unwrap_or(Value::Null))
-        } else {
-            Vec::new()
-        };
-        let flag = |value: Option<&Value>| value.and_then(Value::as_i64) == Some(1);
-        Ok(Story {
-            exists: flag(parts.first()),
-            complete: flag(parts.get(1)),
-            events,
-        })
+        Ok(Story::from_reply(value))
     }
 
-    /// Loads the story script into Redis ahead of its first use.
+    /// Loads the story and replay scripts into Redis ahead of its first use.
     pub async fn load_scripts(&self) -> Result<(), fred::error::Error> {
-        STORY.load(&self.client).await
+        STORY.load(&self.client).await?;
+        REPLAY.load(&self.client).await
     }
 
-    /// Events of `channel` from `from` on, and whether some were lost to retention.
+    /// Events of `channel` from `from` on, and whether some were lost to retention: one
+    /// command.
     pub async fn replay(
         &self,
         channel: &str,
         from: ResumeFrom,
     ) -> Result<Replay, fred::error::Error> {
-        let key = history_key(channel);
-        if from == ResumeFrom::After(StreamId::ZERO) {
-            return self.replay_all(&key).await;
-        }
-        let (start, boundary, inclusive) = match from {
-            ResumeFrom::Live => return Ok(Replay::default()),
-            // Nothing can follow the largest id (Redis refuses an interval starting after it);
-            // a client may send it in its Last-Event-ID.
-            ResumeFrom::After(id) if id == StreamId::MAX => return Ok(Replay::default()),
-            ResumeFrom::After(id) => (format!("({id}"), id, false),
-            ResumeFrom::Including(id) => (id.to_string(), id, true),
+        let Some([start, all]) = replay_args(from) else {
+            return Ok(Replay::default());
         };
-        let oldest = self
-            .range(&key, "-".into(), "+", 1)
-            .await?
-            .into_iter()
-            .next();
-        let gap = match oldest {
-            None => true,
-            Some((oldest, _)) => {
-                if inclusive {
-                    oldest > boundary
-                } else {
-                    oldest > boundary && !is_next(boundary, oldest)
-                }
-            }
-        };
-        let events = if oldest.is_some() {
-            self.range(&key, start, "+", REPLAY_LIMIT).await?
-        } else {
-            Vec::new()
-        };
-        Ok(Replay { events, gap })
+        let reply: Value = REPLAY
+            .evalsha_with_reload(
+                &self.client,
+                vec![history_key(channel)],
+                vec![start, REPLAY_LIMIT.to_string(), all],
+            )
+            .await?;
+        Ok(Replay::from_reply(from, reply))
     }
 }
 
-impl HistoryReader {
-    /// Everything in the history (the stream subscribed before the channel had any); events
-    /// were lost only if the history was ever trimmed.
-    async fn replay_all(&self, key: &str) -> Result<Replay, fred::error::Error> {
-        let events = self.range(key, "-".into(), "+", REPLAY_LIMIT).await?;
-        let gap = !events.is_empty() && self.ever_trimmed(key).await?;
-        Ok(Replay { events, gap })
+/// The `replay()` Lua function's first id and whole-history flag for a stream resuming
+/// `from` (`lua/replay.lua`); `None` when nothing is to be replayed.
+pub fn replay_args(from: ResumeFrom) -> Option<[String; 2]> {
+    match from {
+        ResumeFrom::Live => None,
+        // The stream subscribed before the channel had any history: all of it.
+        ResumeFrom::After(StreamId::ZERO) => Some(["-".into(), "1".into()]),
+        // Nothing can follow the largest id (Redis refuses an interval starting after it);
+        // a client may send it in its Last-Event-ID.
+        ResumeFrom::After(StreamId::MAX) => None,
+        ResumeFrom::After(id) => Some([format!("({id}"), "0".into()]),
+        ResumeFrom::Including(id) => Some([id.to_string(), "0".into()]),
     }
+}
 
-    /// Whether entries were ever removed from `key` (`entries-added` above `length`, Redis
-    /// 7); unknown counts as yes, so a client refetches rather than misses something.
-    async fn ever_trimmed(&self, key: &str) -> Result<bool, fred::error::Error> {
-        let info: Value = self
-            .client
-            .custom(
-                CustomCommand::new_static("XINFO", ClusterHash::Offset(1), false),
-                vec![Value::from("STREAM"), Value::from(key)],
-            )
-            .await?;
-        let fields = match info {
-            Value::Array(items) => items,
-            Value::Map(map) => map
-                .inner()
-                .into_iter()
-                .flat_map(|(k, v)| [Value::from(k), v])
-                .collect(),
-            _ => return Ok(true),
+impl Replay {
+    /// A replay from `from` out of the `replay()` Lua function's reply,
+    /// `{oldest id, entries, ever trimmed}`. Events were lost when the history no longer
+    /// reaches the point: it is empty, or its oldest entry is past it; for the whole history,
+    /// when any of it was ever trimmed.
+    pub fn from_reply(from: ResumeFrom, reply: Value) -> Self {
+        let Value::Array(mut parts) = reply else {
+            return Replay::default();
         };
-        // Trimming does not move `max-deleted-entry-id` (only XDEL does): entries ever added
-        // beyond those still there were trimmed or deleted.
-        let number = |name: &str| {
-            fields
-                .chunks(2)
-                .find(|pair| pair[0].as_string().as_deref() == Some(name))
-                .and_then(|pair| pair.get(1)?.as_i64())
+        let trimmed = parts.pop().and_then(|v| v.as_i64()) == Some(1);
+        let events = entries(parts.pop().unwrap_or(Value::Null));
+        let oldest = parts
+            .pop()
+            .and_then(|v| v.as_string())
+            .and_then(|id| StreamId::parse(&id));
+        let gap = match (from, oldest) {
+            (ResumeFrom::After(StreamId::ZERO), _) => !events.is_empty() && trimmed,
+            (ResumeFrom::Live, _) => false,
+            (_, None) => true,
+            (ResumeFrom::After(boundary), Some(oldest)) => {
+                oldest > boundary && !is_next(boundary, oldest)
+            }
+            (ResumeFrom::Including(boundary), Some(oldest)) => oldest > boundary,
         };
-        Ok(match (number("entries-added"), number("length")) {
-            (Some(added), Some(length)) => added > length,
-            _ => true,
-        })
+        Replay { events, gap }
     }
 }
 

@@ -7,10 +7,14 @@
 //! - [`history`]: reading channel history for replays.
 //! - [`first_delivery`]: what a new subscription gets before live events (a job's story so
 //!   far, a queue's counts, a worker's status).
+//! - [`opening`]: a new stream's first deliveries and session in one command.
+//! - [`resuming`]: a resume's take-over and replays in one command.
 //! - [`last_event_id`]: the resume point a reconnecting client sends.
 
 pub mod first_delivery;
 pub mod history;
 pub mod last_event_id;
+pub mod opening;
 pub mod points;
+pub mod resuming;
 pub mod session;

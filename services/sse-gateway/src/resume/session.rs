@@ -25,10 +25,18 @@ use crate::resume::history::HistoryReader;
 
 static FLUSH: LazyLock<Script> =
     LazyLock::new(|| Script::from_lua(include_str!("lua/session_flush.lua")));
-static OPEN: LazyLock<Script> =
-    LazyLock::new(|| Script::from_lua(include_str!("lua/session_open.lua")));
-static TAKE: LazyLock<Script> =
-    LazyLock::new(|| Script::from_lua(include_str!("lua/session_take.lua")));
+static OPEN: LazyLock<Script> = LazyLock::new(|| {
+    Script::from_lua(concat!(
+        include_str!("lua/session_create.lua"),
+        include_str!("lua/session_open.lua")
+    ))
+});
+static TAKE: LazyLock<Script> = LazyLock::new(|| {
+    Script::from_lua(concat!(
+        include_str!("lua/take_over.lua"),
+        include_str!("lua/session_take.lua")
+    ))
+});
 static LOAD: LazyLock<Script> =
     LazyLock::new(|| Script::from_lua(include_str!("lua/session_load.lua")));
 
@@ -76,6 +84,11 @@ pub struct SessionStore {
     window: Duration,
 }
 
+/// A Lua script's yes or no.
+pub fn flag(on: bool) -> String {
+    if on { "1" } else { "0" }.to_owned()
+}
+
 fn ttl(window: Duration) -> i64 {
     i64::try_from(window.as_secs().max(1)).unwrap_or(i64::MAX)
 }
@@ -103,8 +116,26 @@ impl SessionStore {
         subject: Option<&str>,
         multi: bool,
     ) -> Result<(), fred::error::Error> {
-        let flag = |on: bool| if on { "1" } else { "0" }.to_owned();
-        let mut args = Vec::with_capacity(6 + channels.len() * 2);
+        let mut args = self.creation_args(subject, multi, channels.len() * 2);
+        for (channel, since) in channels {
+            args.push(channel.clone());
+            args.push(since.to_string());
+        }
+        let _: i64 = OPEN
+            .evalsha_with_reload(&self.client, self.keys(id), args)
+            .await?;
+        Ok(())
+    }
+
+    /// The keys of session `id`: its hash, then its channel set.
+    pub fn keys(&self, id: &Uuid) -> Vec<String> {
+        vec![hash_key(id), set_key(id)]
+    }
+
+    /// The arguments of `create_session()` (`lua/session_create.lua`) for a new stream held
+    /// by this pod, with room for `more`.
+    pub fn creation_args(&self, subject: Option<&str>, multi: bool, more: usize) -> Vec<String> {
+        let mut args = Vec::with_capacity(6 + more);
         args.extend([
             self.pod.to_string(),
             now_millis().to_string(),
@@ -113,14 +144,16 @@ impl SessionStore {
             subject.unwrap_or_default().to_owned(),
             flag(multi),
         ]);
-        for (channel, since) in channels {
-            args.push(channel.clone());
-            args.push(since.to_string());
-        }
-        let _: i64 = OPEN
-            .evalsha_with_reload(&self.client, vec![hash_key(id), set_key(id)], args)
-            .await?;
-        Ok(())
+        args
+    }
+
+    /// The arguments of `take_over()` (`lua/take_over.lua`): this pod, the session's expiry.
+    pub fn take_over_args(&self) -> Vec<String> {
+        vec![self.pod.to_string(), (ttl(self.window) * 2).to_string()]
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     /// Records a stream held by this pod, owned by `subject` when authentication is on, with
@@ -156,11 +189,7 @@ impl SessionStore {
     /// The session, or `None` when unknown or expired.
     pub async fn load(&self, id: &Uuid) -> Result<Option<Session>, fred::error::Error> {
         let parts: Vec<Value> = LOAD
-            .evalsha_with_reload(
-                &self.client,
-                vec![hash_key(id), set_key(id)],
-                Vec::<String>::new(),
-            )
+            .evalsha_with_reload(&self.client, self.keys(id), Vec::<String>::new())
             .await?;
         let (hash, channels): (HashMap<String, String>, HashSet<String>) =
             match <[Value; 2]>::try_from(parts) {
@@ -219,11 +248,7 @@ impl SessionStore {
     /// Makes this pod the owner (a reconnect landed here).
     pub async fn take_over(&self, id: &Uuid) -> Result<(), fred::error::Error> {
         let _: i64 = TAKE
-            .evalsha_with_reload(
-                &self.client,
-                vec![hash_key(id), set_key(id)],
-                vec![self.pod.to_string(), (ttl(self.window) * 2).to_string()],
-            )
+            .evalsha_with_reload(&self.client, self.keys(id), self.take_over_args())
             .await?;
         Ok(())
     }
@@ -312,7 +337,7 @@ impl SessionStore {
         let written: i64 = FLUSH
             .evalsha_with_reload(
                 &self.client,
-                vec![hash_key(id), set_key(id)],
+                self.keys(id),
                 vec![
                     self.pod.to_string(),
                     window.to_string(),

@@ -12,6 +12,7 @@ mod idle_sockets;
 mod job_control;
 mod jobs;
 mod late_subscribers;
+mod one_command;
 mod openapi;
 mod resume;
 mod secrets;
