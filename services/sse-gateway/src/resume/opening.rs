@@ -21,14 +21,14 @@ use super::first_delivery::{FirstDelivery, Plan};
 use super::history::{REPLAY_LIMIT, Story};
 use super::session::{SessionStore, flag};
 
-static OPEN: LazyLock<Script> = LazyLock::new(|| {
-    Script::from_lua(concat!(
-        include_str!("lua/trimmed.lua"),
-        include_str!("lua/story.lua"),
-        include_str!("lua/session_create.lua"),
-        include_str!("lua/stream_open.lua")
-    ))
-});
+/// The script opening a stream.
+pub const OPEN_LUA: &str = concat!(
+    include_str!("lua/trimmed.lua"),
+    include_str!("lua/story.lua"),
+    include_str!("lua/session_create.lua"),
+    include_str!("lua/stream_open.lua")
+);
+static OPEN: LazyLock<Script> = LazyLock::new(|| Script::from_lua(OPEN_LUA));
 
 /// Loads the script into Redis ahead of its first use.
 pub async fn load_script(client: &fred::prelude::Client) -> Result<(), fred::error::Error> {

@@ -15,14 +15,14 @@ use super::history::{REPLAY_LIMIT, Replay, replay_args};
 use super::points::ResumeFrom;
 use super::session::SessionStore;
 
-static RESUME: LazyLock<Script> = LazyLock::new(|| {
-    Script::from_lua(concat!(
-        include_str!("lua/take_over.lua"),
-        include_str!("lua/trimmed.lua"),
-        include_str!("lua/replay.lua"),
-        include_str!("lua/stream_resume.lua")
-    ))
-});
+/// The script taking a session over with its replays.
+pub const RESUME_LUA: &str = concat!(
+    include_str!("lua/take_over.lua"),
+    include_str!("lua/trimmed.lua"),
+    include_str!("lua/replay.lua"),
+    include_str!("lua/stream_resume.lua")
+);
+static RESUME: LazyLock<Script> = LazyLock::new(|| Script::from_lua(RESUME_LUA));
 
 /// Loads the script into Redis ahead of its first use.
 pub async fn load_script(client: &fred::prelude::Client) -> Result<(), fred::error::Error> {
