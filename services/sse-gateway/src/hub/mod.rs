@@ -5,14 +5,12 @@
 //! - `dispatch`: a Redis message → one shared frame → every local subscriber's queue.
 //! - `control`: requests from other pods for streams held here.
 //! - `expiry`: streams that end when their token expires.
-//! - `final_positions`: the final positions of closing streams, written in batches.
 //! - `stats`: the `/sse/stats` and `/sse/channels` views.
 
 mod catch_up;
 mod control;
 mod dispatch;
 mod expiry;
-mod final_positions;
 pub mod heartbeat;
 mod open;
 pub mod replay;
@@ -41,7 +39,6 @@ use crate::metrics as m;
 use crate::resume::first_delivery::FirstDelivery;
 use crate::resume::history::HistoryReader;
 use crate::resume::session::SessionStore;
-use final_positions::FinalPositions;
 
 /// Tunables of the hub.
 #[derive(Clone, Debug)]
@@ -94,8 +91,6 @@ pub struct Hub {
     first: FirstDelivery,
     /// Session writes in flight (drain waits for them).
     flushes: TaskTracker,
-    /// Final positions of closed streams waiting to be written.
-    final_positions: FinalPositions,
     /// Streams closed as slow consumers: counted when evicted, not again when they end.
     evicted: RwLock<HashSet<Uuid>>,
     /// Delivery counters and latency histograms per kind of progress event, taken from the
@@ -151,7 +146,6 @@ impl Hub {
             history,
             first,
             flushes: TaskTracker::new(),
-            final_positions: FinalPositions::default(),
             evicted: RwLock::new(HashSet::new()),
             delivery_series: OnceLock::new(),
         })
@@ -262,9 +256,15 @@ impl Hub {
             };
             metrics::counter!(m::CONNECTIONS_CLOSED, "reason" => reason).increment(1);
         }
-        if let Some(position) = connection.position_if_changed(true) {
-            self.write_final_position(connection.id(), position);
-        }
+        let position = connection.position_if_changed(true);
+        let id = connection.id();
+        let sessions = self.sessions.clone();
+        self.flushes.spawn(async move {
+            let Some(position) = position else { return };
+            if let Err(error) = sessions.flush(&id, &position, true).await {
+                tracing::warn!(%error, connection.id = %id, "writing the final position failed");
+            }
+        });
     }
 
     /// Writes the positions that changed since the last flush; returns how many.

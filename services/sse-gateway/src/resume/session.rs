@@ -23,18 +23,8 @@ use uuid::Uuid;
 use crate::fanout::connection::Position;
 use crate::resume::history::HistoryReader;
 
-static FLUSH: LazyLock<Script> = LazyLock::new(|| {
-    Script::from_lua(concat!(
-        include_str!("lua/flush_position.lua"),
-        include_str!("lua/session_flush.lua")
-    ))
-});
-/// The script writing a batch of final positions.
-pub const FLUSH_FINAL_LUA: &str = concat!(
-    include_str!("lua/flush_position.lua"),
-    include_str!("lua/session_flush_final.lua")
-);
-static FLUSH_FINAL: LazyLock<Script> = LazyLock::new(|| Script::from_lua(FLUSH_FINAL_LUA));
+static FLUSH: LazyLock<Script> =
+    LazyLock::new(|| Script::from_lua(include_str!("lua/session_flush.lua")));
 static OPEN: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(concat!(
         include_str!("lua/session_create.lua"),
@@ -92,26 +82,6 @@ pub struct SessionStore {
     pod: Arc<str>,
     /// How long a session is kept after its stream closes.
     window: Duration,
-}
-
-/// A position as `flush_position()` (`lua/flush_position.lua`) takes it: seq, cursors and
-/// log (JSON).
-fn position_args(position: &Position) -> [String; 3] {
-    let cursors: HashMap<&str, String> = position
-        .cursors
-        .iter()
-        .map(|(c, id)| (&**c, id.to_string()))
-        .collect();
-    let log: Vec<(u64, &str, String)> = position
-        .log
-        .iter()
-        .map(|(n, c, id)| (*n, &**c, id.to_string()))
-        .collect();
-    [
-        position.seq.to_string(),
-        serde_json::to_string(&cursors).unwrap_or_default(),
-        serde_json::to_string(&log).unwrap_or_default(),
-    ]
 }
 
 /// A Lua script's yes or no.
@@ -349,12 +319,21 @@ impl SessionStore {
         position: &Position,
         closed: bool,
     ) -> Result<bool, fred::error::Error> {
+        let cursors: HashMap<&str, String> = position
+            .cursors
+            .iter()
+            .map(|(c, id)| (&**c, id.to_string()))
+            .collect();
+        let log: Vec<(u64, &str, String)> = position
+            .log
+            .iter()
+            .map(|(n, c, id)| (*n, &**c, id.to_string()))
+            .collect();
         let window = if closed {
             ttl(self.window)
         } else {
             ttl(self.window) * 2
         };
-        let [seq, cursors, log] = position_args(position);
         let written: i64 = FLUSH
             .evalsha_with_reload(
                 &self.client,
@@ -362,10 +341,10 @@ impl SessionStore {
                 vec![
                     self.pod.to_string(),
                     window.to_string(),
-                    seq,
-                    cursors,
-                    log,
-                    flag(closed),
+                    position.seq.to_string(),
+                    serde_json::to_string(&cursors).unwrap_or_default(),
+                    serde_json::to_string(&log).unwrap_or_default(),
+                    if closed { "1" } else { "0" }.to_owned(),
                     now_millis().to_string(),
                 ],
             )
@@ -373,35 +352,9 @@ impl SessionStore {
         Ok(written == 1)
     }
 
-    /// Writes the final positions of streams that closed (see [`SessionStore::flush`]) in
-    /// one command: every session must be on one Redis node. Returns how many were written.
-    pub async fn flush_final(
-        &self,
-        closed: &[(Uuid, Position)],
-    ) -> Result<usize, fred::error::Error> {
-        if closed.is_empty() {
-            return Ok(0);
-        }
-        let mut keys = Vec::with_capacity(closed.len() * 2);
-        let mut args = Vec::with_capacity(3 + closed.len() * 3);
-        args.extend([
-            self.pod.to_string(),
-            ttl(self.window).to_string(),
-            now_millis().to_string(),
-        ]);
-        for (id, position) in closed {
-            keys.extend(self.keys(id));
-            args.extend(position_args(position));
-        }
-        let written: i64 = FLUSH_FINAL
-            .evalsha_with_reload(&self.client, keys, args)
-            .await?;
-        Ok(usize::try_from(written).unwrap_or(0))
-    }
-
     /// Loads the session scripts into Redis ahead of their first use.
     pub async fn load_scripts(&self) -> Result<(), fred::error::Error> {
-        for script in [&*FLUSH, &*FLUSH_FINAL, &*OPEN, &*TAKE, &*LOAD] {
+        for script in [&*FLUSH, &*OPEN, &*TAKE, &*LOAD] {
             script.load(&self.client).await?;
         }
         Ok(())

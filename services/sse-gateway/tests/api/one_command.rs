@@ -65,6 +65,22 @@ async fn stores() -> Stores {
 }
 
 impl Stores {
+    /// Watches every command Redis runs from now on (`MONITOR`).
+    async fn monitor(&self) -> Monitor {
+        let socket = TcpStream::connect(("127.0.0.1", self.redis.port()))
+            .await
+            .unwrap();
+        let mut lines = BufReader::new(socket).lines();
+        lines
+            .get_mut()
+            .get_mut()
+            .write_all(b"MONITOR\r\n")
+            .await
+            .unwrap();
+        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("+OK"));
+        Monitor { lines }
+    }
+
     fn add_history(&self, channel: &str, events: u64) {
         let key = format!("sse:hist:{{{channel}}}");
         for seq in 1..=events {
@@ -85,22 +101,6 @@ struct Monitor {
 }
 
 impl Monitor {
-    /// Watches every command `redis` runs from now on (`MONITOR`).
-    async fn watch(redis: &RedisServer) -> Self {
-        let socket = TcpStream::connect(("127.0.0.1", redis.port()))
-            .await
-            .unwrap();
-        let mut lines = BufReader::new(socket).lines();
-        lines
-            .get_mut()
-            .get_mut()
-            .write_all(b"MONITOR\r\n")
-            .await
-            .unwrap();
-        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("+OK"));
-        Monitor { lines }
-    }
-
     /// The commands clients sent until now (not those scripts ran), by name.
     async fn sent(&mut self, redis: &RedisServer) -> Vec<String> {
         let marker = Uuid::new_v4().to_string();
@@ -194,7 +194,7 @@ async fn a_new_streams_first_deliveries_and_session_are_one_command_and_the_same
             .unwrap();
         stores.first.complete(&mut steps).await.unwrap();
 
-        let mut monitor = Monitor::watch(&stores.redis).await;
+        let mut monitor = stores.monitor().await;
         let stream = NewStream {
             id: b,
             subject,
@@ -314,7 +314,7 @@ async fn a_resumes_take_over_and_replays_are_one_command_and_the_same_as_in_step
         Duration::from_secs(60),
     );
     other.open(&id, &[], None, false).await.unwrap();
-    let mut monitor = Monitor::watch(&stores.redis).await;
+    let mut monitor = stores.monitor().await;
     let one = stores
         .sessions
         .take_over_and_replay(&id, &starts)
@@ -349,86 +349,4 @@ async fn a_resumes_take_over_and_replays_are_one_command_and_the_same_as_in_step
     let session = stores.sessions.load(&id).await.unwrap().unwrap();
     assert_eq!(session.owner, "pod-a", "taken over");
     assert!(!session.closed);
-}
-
-#[tokio::test]
-async fn final_positions_are_written_a_batch_per_command_and_only_where_this_pod_holds_the_session()
-{
-    let stores = stores().await;
-    let other = SessionStore::new(
-        RedisOptions::new(stores.redis.url())
-            .connect_client()
-            .await
-            .unwrap(),
-        "pod-b",
-        Duration::from_secs(60),
-    );
-    let (mine, taken, expired) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-    stores.sessions.open(&mine, &[], None, false).await.unwrap();
-    other.open(&taken, &[], None, false).await.unwrap();
-    let position = |seq: u64| sse_gateway::fanout::connection::Position {
-        seq,
-        ..Default::default()
-    };
-    let mut monitor = Monitor::watch(&stores.redis).await;
-    let written = stores
-        .sessions
-        .flush_final(&[
-            (mine, position(7)),
-            (taken, position(8)),
-            (expired, position(9)),
-        ])
-        .await
-        .unwrap();
-    assert_eq!(
-        monitor.sent(&stores.redis).await,
-        ["EVALSHA"],
-        "one command"
-    );
-    assert_eq!(written, 1, "only the session this pod holds");
-    let session = stores.sessions.load(&mine).await.unwrap().unwrap();
-    assert_eq!((session.seq, session.closed), (7, true));
-    let session = stores.sessions.load(&taken).await.unwrap().unwrap();
-    assert_eq!(
-        (session.owner.as_str(), session.seq, session.closed),
-        ("pod-b", 0, false)
-    );
-    assert!(
-        stores.sessions.load(&expired).await.unwrap().is_none(),
-        "not brought back"
-    );
-}
-
-#[tokio::test]
-async fn streams_closing_together_write_their_final_positions_in_a_few_commands() {
-    const STREAMS: usize = 40;
-    let app = crate::helpers::spawn_app().await;
-    let mut streams = Vec::new();
-    for _ in 0..STREAMS {
-        streams.push(app.connect("?jobs=together").await);
-    }
-    crate::helpers::publish_seq(&app, "job:together", 1).await;
-    for (client, _) in &mut streams {
-        client
-            .next_named("job_update", crate::helpers::WAIT)
-            .await
-            .unwrap();
-    }
-    let mut monitor = Monitor::watch(&app.redis).await;
-    let ids: Vec<String> = streams.into_iter().map(|(_, id)| id).collect();
-    for id in &ids {
-        app.wait_session_closed(id).await;
-    }
-    let sent = monitor.sent(&app.redis).await;
-    let scripts = sent.iter().filter(|name| *name == "EVALSHA").count();
-    assert!(
-        scripts <= STREAMS / 4,
-        "{scripts} scripts for {STREAMS} final positions"
-    );
-    for id in &ids {
-        let seq = app
-            .redis
-            .cli(&["HGET", &format!("sse:sess:{{{id}}}"), "seq"]);
-        assert_ne!(seq.trim(), "0", "{id}'s final position is written");
-    }
 }

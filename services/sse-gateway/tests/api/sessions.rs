@@ -56,7 +56,7 @@ async fn a_refresh_extends_every_open_session_over_several_round_trips() {
 async fn the_gateway_loads_its_scripts_when_it_starts() {
     let app = crate::helpers::spawn_app().await;
     let publish = fred::util::sha1_hash(progress_contract::history::PUBLISH_SCRIPT);
-    let flush = fred::util::sha1_hash(sse_gateway::resume::session::FLUSH_FINAL_LUA);
+    let flush = fred::util::sha1_hash(include_str!("../../src/resume/lua/session_flush.lua"));
     let open = fred::util::sha1_hash(sse_gateway::resume::opening::OPEN_LUA);
     let resume = fred::util::sha1_hash(sse_gateway::resume::resuming::RESUME_LUA);
     // Nothing has been published and no stream has opened, resumed or closed: only the start
