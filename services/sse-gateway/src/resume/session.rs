@@ -7,7 +7,9 @@
 //! `since:<channel>` per channel) and `sse:sess:{id}:ch` (set of channels). Each operation is
 //! one round trip (a script or a pipeline on the one slot), except adding a channel, which
 //! first reads where the channel's history stands. Opening, loading and taking over are one
-//! script each: a reconnect storm costs Redis one command per step and stream.
+//! script each: a reconnect storm costs Redis one command per step and stream. On one Redis
+//! node, a new stream's session is written by the script that also reads its first deliveries
+//! ([`super::opening`]), and a take-over goes with the replays ([`super::resuming`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock};
