@@ -163,6 +163,47 @@ async fn same_sessions(stores: &Stores, a: &Uuid, b: &Uuid) -> Session {
     a
 }
 
+/// Opens a stream on `channels` in steps (the way a Cluster takes) and another in one
+/// command, watching that one command is sent; both get the same plans and sessions.
+async fn open_both_ways(
+    stores: &Stores,
+    channels: &[Channel],
+    replay: bool,
+    subject: Option<&str>,
+) -> (Vec<Plan>, Session) {
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let mut steps = stores.first.read(channels, replay).await.unwrap();
+    let since: Vec<(String, StreamId)> = steps.iter().map(|p| (p.name(), p.since)).collect();
+    stores
+        .sessions
+        .open(&a, &since, subject, true)
+        .await
+        .unwrap();
+    stores.first.complete(&mut steps).await.unwrap();
+
+    let mut monitor = stores.monitor().await;
+    let stream = NewStream {
+        id: b,
+        subject,
+        multi: true,
+        channels,
+        replay,
+    };
+    let one = stores
+        .first
+        .open_stream(&stores.sessions, &stream)
+        .await
+        .unwrap();
+    assert_eq!(
+        monitor.sent(&stores.redis).await,
+        ["EVALSHA"],
+        "one command"
+    );
+    same_plans(&one, &steps);
+    let session = same_sessions(stores, &a, &b).await;
+    (one, session)
+}
+
 #[tokio::test]
 async fn a_new_streams_first_deliveries_and_session_are_one_command_and_the_same_as_in_steps() {
     let stores = stores().await;
@@ -183,38 +224,7 @@ async fn a_new_streams_first_deliveries_and_session_are_one_command_and_the_same
     let sources: Vec<&str> = ["history", "snapshot", "history", "snapshot", "none"].to_vec();
 
     for (replay, subject) in [(true, Some("user-1")), (false, None)] {
-        // In steps: the stories, the session's write with the records.
-        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        let mut steps = stores.first.read(&channels, replay).await.unwrap();
-        let since: Vec<(String, StreamId)> = steps.iter().map(|p| (p.name(), p.since)).collect();
-        stores
-            .sessions
-            .open(&a, &since, subject, true)
-            .await
-            .unwrap();
-        stores.first.complete(&mut steps).await.unwrap();
-
-        let mut monitor = stores.monitor().await;
-        let stream = NewStream {
-            id: b,
-            subject,
-            multi: true,
-            channels: &channels,
-            replay,
-        };
-        let one = stores
-            .first
-            .open_stream(&stores.sessions, &stream)
-            .await
-            .unwrap();
-        assert_eq!(
-            monitor.sent(&stores.redis).await,
-            ["EVALSHA"],
-            "one command"
-        );
-
-        same_plans(&one, &steps);
-        let session = same_sessions(&stores, &a, &b).await;
+        let (one, session) = open_both_ways(&stores, &channels, replay, subject).await;
         assert_eq!(session.subject.as_deref(), subject);
         assert!(session.multi);
         assert_eq!(session.channels.len(), channels.len());
@@ -248,24 +258,7 @@ async fn live_only_openings_with_queues_and_workers_are_one_command_too() {
     ];
     assert!(sse_gateway::resume::opening::fits(&channels, false));
     assert!(!sse_gateway::resume::opening::fits(&channels, true));
-    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-    let steps = stores.first.read(&channels, false).await.unwrap();
-    let since: Vec<(String, StreamId)> = steps.iter().map(|p| (p.name(), p.since)).collect();
-    stores.sessions.open(&a, &since, None, true).await.unwrap();
-    let stream = NewStream {
-        id: b,
-        subject: None,
-        multi: true,
-        channels: &channels,
-        replay: false,
-    };
-    let one = stores
-        .first
-        .open_stream(&stores.sessions, &stream)
-        .await
-        .unwrap();
-    same_plans(&one, &steps);
-    same_sessions(&stores, &a, &b).await;
+    open_both_ways(&stores, &channels, false, None).await;
 }
 
 #[tokio::test]
