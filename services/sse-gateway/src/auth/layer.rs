@@ -10,7 +10,7 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::Auth;
+use crate::auth::{Auth, Principal};
 use crate::error::ApiError;
 use crate::limits::Limits;
 
@@ -22,26 +22,30 @@ pub struct Gate {
 }
 
 pub async fn authenticate(State(state): State<Gate>, mut request: Request, next: Next) -> Response {
-    let principal =
-        match state
-            .auth
-            .authenticate(request.method(), request.headers(), request.uri().query())
-        {
-            Ok(principal) => principal,
-            Err(error) => return error.into_response(),
-        };
-    if request.method() == Method::POST
-        && let Some(subject) = principal.subject.as_deref()
-        && let Err(wait) = state.limits.rate.check(subject, Instant::now())
-    {
-        crate::limits::count_rejection("rate_limited");
-        return ApiError::too_many(
-            "rate_limited",
-            "too many requests; slow down and retry after the time in Retry-After",
-            wait.as_secs_f64().ceil().max(1.0) as u64,
-        )
-        .into_response();
-    }
-    request.extensions_mut().insert(principal);
+    match state.admit(&request) {
+        Ok(principal) => request.extensions_mut().insert(principal),
+        Err(error) => return error.into_response(),
+    };
     next.run(request).await
+}
+
+impl Gate {
+    /// Authenticates `request` and rate-limits it if it is a POST: who the caller is.
+    pub fn admit(&self, request: &Request) -> Result<Principal, ApiError> {
+        let principal =
+            self.auth
+                .authenticate(request.method(), request.headers(), request.uri().query())?;
+        if request.method() == Method::POST
+            && let Some(subject) = principal.subject.as_deref()
+            && let Err(wait) = self.limits.rate.check(subject, Instant::now())
+        {
+            crate::limits::count_rejection("rate_limited");
+            return Err(ApiError::too_many(
+                "rate_limited",
+                "too many requests; slow down and retry after the time in Retry-After",
+                wait.as_secs_f64().ceil().max(1.0) as u64,
+            ));
+        }
+        Ok(principal)
+    }
 }

@@ -21,15 +21,22 @@ pub fn header_bytes(request: &Request) -> usize {
 }
 
 pub async fn limit(State(limits): State<Arc<Limits>>, request: Request, next: Next) -> Response {
+    if let Err(error) = check(&limits, &request) {
+        return error.into_response();
+    }
+    next.run(request).await
+}
+
+/// 431 when `request`'s headers are larger than `MAX_HEADER_BYTES`.
+pub fn check(limits: &Limits, request: &Request) -> Result<(), ApiError> {
     let max = limits.max_header_bytes;
-    if header_bytes(&request) > max {
+    if header_bytes(request) > max {
         super::count_rejection("headers_too_large");
-        return ApiError::new(
+        return Err(ApiError::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "headers_too_large",
             format!("the request's headers exceed {max} bytes"),
-        )
-        .into_response();
+        ));
     }
-    next.run(request).await
+    Ok(())
 }

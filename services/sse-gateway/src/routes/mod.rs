@@ -21,6 +21,7 @@ mod resume;
 mod schema;
 pub mod stats;
 mod stream;
+mod stream_direct;
 mod subscriptions;
 
 use std::time::Duration;
@@ -114,6 +115,18 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// What a connection that opens with `GET /api/v1/sse/connect` is served by (the
+/// transport's lean path, see `transport/stream_http1.rs`): the same steps as through
+/// [`router`], behind the same CORS layer, without a service per layer
+/// ([`stream_direct::serve`]).
+pub fn stream_router(state: AppState) -> Router {
+    let cors = cors(&state.settings.cors_allowed_origins);
+    Router::new()
+        .fallback(stream_direct::serve)
+        .layer(cors)
+        .with_state(state)
+}
+
 /// `REQUEST_TIMEOUT` until the response starts (a stream's body is not cut), then 408 with
 /// the usual JSON error.
 async fn time_limit(
@@ -123,12 +136,16 @@ async fn time_limit(
 ) -> axum::response::Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => axum::response::IntoResponse::into_response(ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            format!("the request took longer than {limit:?}"),
-        )),
+        Err(_) => axum::response::IntoResponse::into_response(timed_out(limit)),
     }
+}
+
+fn timed_out(limit: Duration) -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+        format!("the request took longer than {limit:?}"),
+    )
 }
 
 fn cors(origins: &str) -> CorsLayer {

@@ -17,17 +17,22 @@ pub async fn record(request: Request, next: Next) -> Response {
     let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
+    count(route, method, started, &response);
+    response
+}
+
+/// Counts a request to `route` answered by `response`, started at `started`.
+pub fn count(route: String, method: &'static str, started: Instant, response: &Response) {
     let status = response.status().as_u16().to_string();
     metrics::counter!(m::HTTP_REQUESTS, "route" => route.clone(), "method" => method, "status" => status.clone())
         .increment(1);
     metrics::histogram!(m::HTTP_DURATION, "route" => route, "status" => status)
         .record(started.elapsed().as_secs_f64());
-    response
 }
 
 /// The method as a label; any other method a client makes up counts as `other`, so requests
 /// cannot create series at will.
-fn method_label(method: &Method) -> &'static str {
+pub fn method_label(method: &Method) -> &'static str {
     ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
         .into_iter()
         .find(|known| method.as_str() == *known)

@@ -5,8 +5,8 @@
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
-use tracing::Instrument;
 use tracing::field::Empty;
+use tracing::{Instrument, Span};
 
 pub async fn trace(request: Request, next: Next) -> Response {
     let route = request
@@ -14,7 +14,15 @@ pub async fn trace(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str)
         .to_owned();
-    let method = request.method().as_str().to_owned();
+    let span = span_for(&request, &route);
+    let response = next.run(request).instrument(span.clone()).await;
+    finish(&span, &response);
+    response
+}
+
+/// The span of `request` to `route`, continuing the caller's trace.
+pub fn span_for(request: &Request, route: &str) -> Span {
+    let method = request.method().as_str();
     let span = tracing::info_span!(
         "http.request",
         otel.name = %format_args!("{method} {route}"),
@@ -30,11 +38,14 @@ pub async fn trace(request: Request, next: Next) -> Response {
         .and_then(|value| value.to_str().ok())
         .filter(|value| service_runtime::telemetry::is_traceparent(value));
     service_runtime::telemetry::continue_trace(&span, incoming);
-    let response = next.run(request).instrument(span.clone()).await;
+    span
+}
+
+/// Records the status `response` answers with.
+pub fn finish(span: &Span, response: &Response) {
     let status = response.status();
     span.record("http.response.status_code", status.as_u16());
     if status.is_server_error() {
         span.record("otel.status_code", "ERROR");
     }
-    response
 }

@@ -75,10 +75,12 @@ pub const ACCEPT_BACKLOG: i32 = 8192;
 
 /// Accepts connections until `stop_accepting`; then waits for open connections to finish,
 /// cutting those still open when `cut_all` is cancelled. Sockets that are not streams yet are
-/// bounded by `admission` (see `admission.rs`).
+/// bounded by `admission` (see `admission.rs`). A connection opening with a stream request is
+/// served by `streams` (see `stream_http1.rs`), any other by `router`.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    streams: Router,
     admission: Admission,
     stop_accepting: CancellationToken,
     cut_all: CancellationToken,
@@ -103,7 +105,7 @@ pub async fn serve(
         let Some(pending) = admission.admit() else {
             continue;
         };
-        let router = router.clone();
+        let routers = (router.clone(), streams.clone());
         let socket_token = cut_all.child_token();
         let graceful = stop_accepting.clone();
         let header_timeout = admission.header_read_timeout();
@@ -112,7 +114,7 @@ pub async fn serve(
         };
         tracker.spawn(connection(
             socket,
-            router,
+            routers,
             origin,
             graceful,
             pending,
@@ -128,7 +130,7 @@ pub async fn serve(
 /// complete by `pending.deadline`.
 async fn connection(
     socket: TcpStream,
-    router: Router,
+    (router, streams): (Router, Router),
     origin: Origin,
     graceful: CancellationToken,
     pending: Pending,
@@ -143,8 +145,9 @@ async fn connection(
     };
     match is_stream {
         Ok(true) => {
+            drop(router);
             tokio::select! {
-                () = stream_http1::serve(socket, router, origin, pending) => {}
+                () = stream_http1::serve(socket, streams, origin, pending) => {}
                 () = socket_token.cancelled() => {}
             }
         }

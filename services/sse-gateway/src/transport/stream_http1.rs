@@ -4,7 +4,8 @@
 //! read buffer and an 8 KiB header buffer; neither can be set below 8 KiB), which for an SSE
 //! stream idling for hours is most of its memory. A connection whose first bytes are a stream
 //! request is read here instead, into a small buffer freed once the head is parsed, handed to
-//! the same router (same middleware, same handler), and its response written here: a stream
+//! the stream router (the same checks and handler as the full router, as plain calls: see
+//! `routes/stream_direct.rs`), and its response written here: a stream
 //! hands its socket to its connection, which writes the head with the first frames and then
 //! every frame straight from its queue (see [`crate::transport::wire`]); this task only waits for a
 //! full socket or for the client to leave. Other responses (errors) are written frame by

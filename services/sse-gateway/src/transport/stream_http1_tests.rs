@@ -141,6 +141,7 @@ async fn streams_without_hyper_and_serves_everything_else_with_it() {
     );
     let server = tokio::spawn(super::super::serve(
         listener,
+        router.clone(),
         router,
         admission(),
         stop.clone(),
@@ -222,7 +223,7 @@ async fn a_streams_task_stays_small() {
     };
     let task = super::super::connection(
         socket,
-        Router::new(),
+        (Router::new(), Router::new()),
         origin,
         token,
         pending,

@@ -297,3 +297,54 @@ async fn the_demo_page_is_served_at_the_root() {
     assert!(page.contains("new EventSource(API + '/sse/connect"));
     assert!(page.contains("/resumes"));
 }
+
+/// A connection that opens with a stream request is served without the router (the
+/// transport's lean path); it must answer as the router would: CORS, metrics, errors.
+#[tokio::test]
+async fn a_stream_request_on_a_fresh_connection_gets_cors_metrics_and_errors_as_any_request() {
+    let app = spawn_app_with(|c| c.cors_allowed_origins = "https://app.example.com".into()).await;
+    let url = app.url("/api/v1/sse/connect");
+    // A client of its own: a fresh connection whose first request is the stream.
+    let open = |origin: &'static str| {
+        let url = url.clone();
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .header("origin", origin)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let allowed = open("https://app.example.com").await;
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert_eq!(
+        allowed.headers()["access-control-allow-credentials"],
+        "true"
+    );
+    let other = open("https://evil.example.com").await;
+    assert_eq!(other.status(), 200);
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    drop((allowed, other));
+
+    let refused = reqwest::Client::new()
+        .get(app.url("/api/v1/sse/connect?jobs=bad%20name"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_name");
+
+    let series = |status: &str| {
+        format!(
+            r#"http_requests_total{{route="/api/v1/sse/connect",method="GET",status="{status}"}}"#
+        )
+    };
+    assert_eq!(app.metric(&series("200")).await, 2.0);
+    assert_eq!(app.metric(&series("400")).await, 1.0);
+}
