@@ -242,25 +242,27 @@ impl Hub {
         true
     }
 
-    /// A stream's body was dropped: unregister it and write its final position.
+    /// A stream's body was dropped: unregister it and, where its session needs it, write its
+    /// final position.
     fn close(self: Arc<Self>, connection: &Arc<Connection>) {
         let evicted = write(&self.evicted).remove(&connection.id());
         if !self.detach(connection) {
             return;
         }
+        let by_server = connection.is_closed();
         if !evicted {
-            let reason = if connection.is_closed() {
-                "server"
-            } else {
-                "client"
-            };
+            let reason = if by_server { "server" } else { "client" };
             metrics::counter!(m::CONNECTIONS_CLOSED, "reason" => reason).increment(1);
         }
-        let position = connection.position_if_changed(true);
+        if !final_write_needed(connection.is_multi(), by_server) {
+            return;
+        }
+        let Some(position) = connection.position_if_changed(true) else {
+            return;
+        };
         let id = connection.id();
         let sessions = self.sessions.clone();
         self.flushes.spawn(async move {
-            let Some(position) = position else { return };
             if let Err(error) = sessions.flush(&id, &position, true).await {
                 tracing::warn!(%error, connection.id = %id, "writing the final position failed");
             }
@@ -291,6 +293,18 @@ impl Hub {
         self.flushes.wait().await;
         self.flushes.reopen();
     }
+}
+
+/// Whether a closing stream writes its final position (and `closedAt`) to its session.
+///
+/// A stream that has only ever had one channel carries its exact position in its SSE ids
+/// (see `fanout/position.rs`): when its client leaves, as every client does in a reconnect
+/// storm, nothing is written, and the session keeps the expiry it had while open (at least
+/// `RESUME_WINDOW`, at most twice that). A stream that has had several channels needs its
+/// position written; a stream the gateway ends (drain, rotation, token expiry) is marked
+/// closed, so the pod its client resumes on does not tell this one to stop it.
+fn final_write_needed(multi: bool, closed_by_server: bool) -> bool {
+    multi || closed_by_server
 }
 
 /// A hold on one channel's live events for one stream (see

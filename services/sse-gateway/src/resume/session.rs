@@ -1,6 +1,7 @@
 //! Sessions in Redis: who holds a stream (owner pod), what it is subscribed to, and how far
 //! it has read each channel. Any pod can load a session to take a subscribe request or a
-//! reconnect; sessions outlive their stream by `RESUME_WINDOW`.
+//! reconnect; sessions outlive their stream by at least `RESUME_WINDOW` (a one-channel stream
+//! whose client left keeps its open expiry: see `Hub::close`).
 //!
 //! Keys, hash-tagged by connection id so both live on one Cluster slot:
 //! `sse:sess:{id}` (hash: owner, subject, createdAt, seq, cursors, log, closedAt, multi, and

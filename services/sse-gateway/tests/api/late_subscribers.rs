@@ -422,7 +422,7 @@ async fn a_resume_from_the_start_of_a_trimmed_history_says_resync() {
     // Subscribed before the job had any event: the stream stands at the history's start.
     let (client, id) = app.connect("?jobs=gap").await;
     drop(client);
-    app.wait_session_closed(&id).await;
+    app.wait_numsub("job:gap", 0).await;
     publish_range(&app, "gap", 1, 3).await;
     app.redis
         .cli(&["XTRIM", "sse:hist:{job:gap}", "MAXLEN", "1"]);

@@ -101,6 +101,65 @@ async fn a_stream_on_several_channels_has_its_position_written_while_it_is_open(
 }
 
 #[tokio::test]
+async fn a_one_channel_stream_whose_client_leaves_writes_nothing_and_still_resumes_exactly() {
+    let window = Duration::from_secs(60);
+    let app = spawn_app_with(|config| config.resume_window = window).await;
+    let (mut multi, multi_id) = app.connect("?jobs=left-a,left-b").await;
+    let (mut single, single_id) = app.connect("?jobs=left-c").await;
+    for _ in 0..2 {
+        multi.next_named("subscribed", WAIT).await.unwrap();
+    }
+    single.next_named("subscribed", WAIT).await.unwrap();
+    for channel in ["job:left-a", "job:left-b", "job:left-c"] {
+        publish_seq(&app, channel, 1).await;
+    }
+    for _ in 0..2 {
+        multi.next_named("job_update", WAIT).await.unwrap();
+    }
+    let last = single.next_named("job_update", WAIT).await.unwrap().id;
+
+    // The one-channel stream goes first: had it written anything, that would have landed
+    // before the two-channel stream's final position.
+    drop(single);
+    app.wait_numsub("job:left-c", 0).await;
+    drop(multi);
+    app.wait_session_closed(&multi_id).await;
+    let key = format!("sse:sess:{{{single_id}}}");
+    for field in ["closedAt", "cursors"] {
+        assert_eq!(
+            app.redis.cli(&["HEXISTS", &key, field]).trim(),
+            "0",
+            "{field} of the one-channel stream"
+        );
+    }
+    let ttl: u64 = app.redis.cli(&["TTL", &key]).trim().parse().unwrap();
+    assert!(
+        ttl > window.as_secs(),
+        "kept with its open stream's expiry, longer than the window: {ttl} s"
+    );
+
+    // Its SSE id alone says where it stood: what it missed comes once, then live.
+    for seq in 2..=3 {
+        publish_seq(&app, "job:left-c", seq).await;
+    }
+    let url = app.url("/api/v1/sse/connect");
+    let mut resumed = test_support::SseClient::connect_with(&url, &[("last-event-id", &last)])
+        .await
+        .unwrap();
+    let connected = resumed.next_event(WAIT).await.unwrap();
+    assert_eq!(connected.json()["resumed"], true);
+    let mut seqs = Vec::new();
+    for publish_before in [None, None, Some(4)] {
+        if let Some(seq) = publish_before {
+            publish_seq(&app, "job:left-c", seq).await;
+        }
+        let event = resumed.next_named("job_update", WAIT).await.unwrap();
+        seqs.push(event.json()["seq"].as_u64().unwrap());
+    }
+    assert_eq!(seqs, [2, 3, 4], "each missed event once, then live");
+}
+
+#[tokio::test]
 async fn a_position_flush_never_brings_back_an_expired_session() {
     let app = spawn_app_with(|config| {
         crate::tokens::jwt(config);
