@@ -42,25 +42,20 @@ pub fn describe() {
     }
 }
 
-/// Where a request came from: its connection's cut handle and its TCP peer, put in every
-/// request's extensions. The peer is read from the socket when a request arrives, not kept
-/// in every stream's task.
+/// Where a request came from: its connection's cut handle and its TCP peer (as `accept`
+/// returned it: no system call per connection to ask again), put in every request's
+/// extensions.
 #[derive(Clone)]
 pub struct Origin {
     pub handle: SocketHandle,
+    pub peer: PeerAddr,
 }
 
 impl Origin {
-    pub fn mark<B>(&self, request: &mut Request<B>, peer: Option<PeerAddr>) {
+    pub fn mark<B>(&self, request: &mut Request<B>) {
         request.extensions_mut().insert(self.handle.clone());
-        if let Some(peer) = peer {
-            request.extensions_mut().insert(peer);
-        }
+        request.extensions_mut().insert(self.peer);
     }
-}
-
-fn peer_of(socket: &TcpStream) -> Option<PeerAddr> {
-    socket.peer_addr().ok().map(|addr| PeerAddr(addr.ip()))
 }
 
 /// Cancelling it closes the TCP connection a request arrived on (set by the server).
@@ -92,7 +87,7 @@ pub async fn serve(
             () = stop_accepting.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
-        let (socket, _peer) = match accepted {
+        let (socket, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(error) => {
                 // EMFILE and friends: back off instead of spinning.
@@ -109,9 +104,11 @@ pub async fn serve(
         let socket_token = cut_all.child_token();
         let graceful = stop_accepting.clone();
         let header_timeout = admission.header_read_timeout();
-        let origin = Origin {
+        // Boxed: a stream's task holds a pointer while its request is read, then nothing.
+        let origin = Box::new(Origin {
             handle: SocketHandle(socket_token.clone()),
-        };
+            peer: PeerAddr(peer.ip()),
+        });
         tracker.spawn(connection(
             socket,
             routers,
@@ -131,7 +128,7 @@ pub async fn serve(
 async fn connection(
     socket: TcpStream,
     (router, streams): (Router, Router),
-    origin: Origin,
+    origin: Box<Origin>,
     graceful: CancellationToken,
     pending: Pending,
     header_timeout: Duration,
@@ -163,12 +160,11 @@ async fn connection(
 async fn with_hyper(
     socket: TcpStream,
     router: Router,
-    origin: Origin,
+    origin: Box<Origin>,
     graceful: CancellationToken,
     (pending, header_timeout): (Pending, Duration),
 ) {
     let socket_token = origin.handle.0.clone();
-    let peer = peer_of(&socket);
     let deadline = pending.deadline;
     // Given back when the first request head has arrived.
     let pending = Arc::new(Mutex::new(Some(pending)));
@@ -178,7 +174,7 @@ async fn with_hyper(
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .take();
-        origin.mark(&mut request, peer);
+        origin.mark(&mut request);
         let router = router.clone();
         async move {
             let response = router.oneshot(request.map(axum::body::Body::new)).await;

@@ -55,7 +55,7 @@ fn is_stream_request(first: &[u8]) -> bool {
 
 /// Serves the one request of `socket` through `router`; its head must be complete by
 /// `pending.deadline`.
-pub async fn serve(mut socket: TcpStream, router: Router, origin: Origin, pending: Pending) {
+pub async fn serve(mut socket: TcpStream, router: Router, origin: Box<Origin>, pending: Pending) {
     let read = tokio::time::timeout_at(pending.deadline, read_request(&mut socket, origin));
     let Ok(read) = read.await else {
         return Cut::HeaderTimeout.count();
@@ -77,7 +77,10 @@ pub async fn serve(mut socket: TcpStream, router: Router, origin: Origin, pendin
 }
 
 /// Reads and parses the request head; `Ok(None)` if the client left before sending it all.
-async fn read_request(socket: &mut TcpStream, origin: Origin) -> Result<Option<Request>, ApiError> {
+async fn read_request(
+    socket: &mut TcpStream,
+    origin: Box<Origin>,
+) -> Result<Option<Request>, ApiError> {
     let mut buf = BytesMut::with_capacity(1024);
     loop {
         if buf.len() == buf.capacity() {
@@ -88,7 +91,7 @@ async fn read_request(socket: &mut TcpStream, origin: Origin) -> Result<Option<R
             Ok(_) => {}
         }
         if let Some(mut request) = parse_head(&buf)? {
-            origin.mark(&mut request, super::peer_of(socket));
+            origin.mark(&mut request);
             return Ok(Some(request));
         }
         if buf.len() >= MAX_HEAD {

@@ -215,12 +215,13 @@ async fn a_streams_task_stays_small() {
     let client = TcpStream::connect(listener.local_addr().unwrap())
         .await
         .unwrap();
-    let (socket, _) = listener.accept().await.unwrap();
+    let (socket, peer) = listener.accept().await.unwrap();
     let token = tokio_util::sync::CancellationToken::new();
     let pending = admission().admit().unwrap();
-    let origin = super::super::Origin {
+    let origin = Box::new(super::super::Origin {
         handle: crate::transport::SocketHandle(token.clone()),
-    };
+        peer: super::super::PeerAddr(peer.ip()),
+    });
     let task = super::super::connection(
         socket,
         (Router::new(), Router::new()),
