@@ -5,10 +5,10 @@ use std::time::Duration;
 use fred::prelude::{Client, KeysInterface};
 use service_runtime::redis::RedisOptions;
 use sse_gateway::resume::session::{REFRESH_BATCH, SessionStore};
-use test_support::RedisServer;
+use test_support::{RedisServer, SseClient};
 use uuid::Uuid;
 
-use crate::helpers::{WAIT, eventually, publish_seq, spawn_app_with};
+use crate::helpers::{TestApp, WAIT, eventually, publish_seq, spawn_app_with};
 
 async fn ttls(client: &Client, keys: &[String]) -> Vec<i64> {
     let pipeline = client.pipeline();
@@ -67,25 +67,53 @@ async fn the_gateway_loads_its_scripts_when_it_starts() {
     assert_eq!(exists.lines().collect::<Vec<_>>(), ["1", "1", "1", "1"]);
 }
 
+/// A stream on jobs `{prefix}-a` and `{prefix}-b` and another on `{prefix}-c`, each past
+/// event 1 of its jobs.
+struct TwoStreams {
+    multi: SseClient,
+    multi_id: String,
+    single: SseClient,
+    single_id: String,
+    /// The SSE id of the one-channel stream's event.
+    single_last: String,
+}
+
+async fn two_streams_past_event_one(app: &TestApp, prefix: &str) -> TwoStreams {
+    let (mut multi, multi_id) = app.connect(&format!("?jobs={prefix}-a,{prefix}-b")).await;
+    let (mut single, single_id) = app.connect(&format!("?jobs={prefix}-c")).await;
+    for _ in 0..2 {
+        multi.next_named("subscribed", WAIT).await.unwrap();
+    }
+    single.next_named("subscribed", WAIT).await.unwrap();
+    for job in ["a", "b", "c"] {
+        publish_seq(app, &format!("job:{prefix}-{job}"), 1).await;
+    }
+    for _ in 0..2 {
+        multi.next_named("job_update", WAIT).await.unwrap();
+    }
+    let single_last = single.next_named("job_update", WAIT).await.unwrap().id;
+    TwoStreams {
+        multi,
+        multi_id,
+        single,
+        single_id,
+        single_last,
+    }
+}
+
 #[tokio::test]
 async fn a_stream_on_several_channels_has_its_position_written_while_it_is_open() {
     let app = spawn_app_with(|config| {
         config.cursor_flush_interval = Duration::from_millis(100);
     })
     .await;
-    let (mut multi, multi_id) = app.connect("?jobs=pos-a,pos-b").await;
-    let (mut single, single_id) = app.connect("?jobs=pos-c").await;
-    for _ in 0..2 {
-        multi.next_named("subscribed", WAIT).await.unwrap();
-    }
-    single.next_named("subscribed", WAIT).await.unwrap();
-    for channel in ["job:pos-a", "job:pos-b", "job:pos-c"] {
-        publish_seq(&app, channel, 1).await;
-    }
-    for _ in 0..2 {
-        multi.next_named("job_update", WAIT).await.unwrap();
-    }
-    single.next_named("job_update", WAIT).await.unwrap();
+    let TwoStreams {
+        multi,
+        multi_id,
+        single,
+        single_id,
+        ..
+    } = two_streams_past_event_one(&app, "pos").await;
 
     // The flush visits the stream that has had several channels while it stays open…
     let key = format!("sse:sess:{{{multi_id}}}");
@@ -104,19 +132,13 @@ async fn a_stream_on_several_channels_has_its_position_written_while_it_is_open(
 async fn a_one_channel_stream_whose_client_leaves_writes_nothing_and_still_resumes_exactly() {
     let window = Duration::from_secs(60);
     let app = spawn_app_with(|config| config.resume_window = window).await;
-    let (mut multi, multi_id) = app.connect("?jobs=left-a,left-b").await;
-    let (mut single, single_id) = app.connect("?jobs=left-c").await;
-    for _ in 0..2 {
-        multi.next_named("subscribed", WAIT).await.unwrap();
-    }
-    single.next_named("subscribed", WAIT).await.unwrap();
-    for channel in ["job:left-a", "job:left-b", "job:left-c"] {
-        publish_seq(&app, channel, 1).await;
-    }
-    for _ in 0..2 {
-        multi.next_named("job_update", WAIT).await.unwrap();
-    }
-    let last = single.next_named("job_update", WAIT).await.unwrap().id;
+    let TwoStreams {
+        multi,
+        multi_id,
+        single,
+        single_id,
+        single_last: last,
+    } = two_streams_past_event_one(&app, "left").await;
 
     // The one-channel stream goes first: had it written anything, that would have landed
     // before the two-channel stream's final position.
@@ -143,7 +165,7 @@ async fn a_one_channel_stream_whose_client_leaves_writes_nothing_and_still_resum
         publish_seq(&app, "job:left-c", seq).await;
     }
     let url = app.url("/api/v1/sse/connect");
-    let mut resumed = test_support::SseClient::connect_with(&url, &[("last-event-id", &last)])
+    let mut resumed = SseClient::connect_with(&url, &[("last-event-id", &last)])
         .await
         .unwrap();
     let connected = resumed.next_event(WAIT).await.unwrap();
@@ -191,7 +213,7 @@ async fn a_position_flush_never_brings_back_an_expired_session() {
     );
     // Its owner reconnecting gets a new stream, not a refusal.
     let bearer = format!("Bearer {alice}");
-    let mut again = test_support::SseClient::connect_with(
+    let mut again = SseClient::connect_with(
         &app.url("/api/v1/sse/connect"),
         &[("authorization", &bearer), ("last-event-id", &last)],
     )
