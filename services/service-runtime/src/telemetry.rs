@@ -70,6 +70,10 @@ pub fn init(service: &'static str, format: LogFormat, default_filter: &str) -> T
             // No `busy_ns`/`idle_ns` per span: they cost a clock read and a lock on every
             // poll of every traced future, and say nothing a span's duration does not.
             .with_tracked_inactivity(false)
+            // Nor an OpenTelemetry context made current on every poll of every traced future:
+            // a span's parent is found from the tracing span tree, and what is handed on
+            // (`traceparent_of`) is read from the span itself.
+            .with_context_activation(false)
             .with_filter(filter_fn(traced)),
     );
     let ids = format::TraceIds::default();
