@@ -89,7 +89,9 @@ impl Stores {
         }
     }
 
-    fn trim_history(&self, channel: &str, keep: u64) {
+    /// `events` entries of which only the newest `keep` are left, as after trimming.
+    fn add_trimmed_history(&self, channel: &str, events: u64, keep: u64) {
+        self.add_history(channel, events);
         let key = format!("sse:hist:{{{channel}}}");
         self.redis
             .cli(&["XTRIM", &key, "MAXLEN", &keep.to_string()]);
@@ -211,11 +213,9 @@ async fn a_new_streams_first_deliveries_and_session_are_one_command_and_the_same
     // job's record (found in the second queue); trimmed without a record; only a record;
     // nothing yet.
     stores.add_history("job:whole", 3);
-    stores.add_history("job:trimmed", 4);
-    stores.trim_history("job:trimmed", 1);
+    stores.add_trimmed_history("job:trimmed", 4, 1);
     add_record(&stores.redis.url(), "trimmed").await;
-    stores.add_history("job:lost", 3);
-    stores.trim_history("job:lost", 2);
+    stores.add_trimmed_history("job:lost", 3, 2);
     add_record(&stores.redis.url(), "recorded").await;
     let channels: Vec<Channel> = ["whole", "trimmed", "lost", "recorded", "unknown"]
         .iter()
@@ -265,8 +265,7 @@ async fn live_only_openings_with_queues_and_workers_are_one_command_too() {
 async fn a_resumes_take_over_and_replays_are_one_command_and_the_same_as_in_steps() {
     let stores = stores().await;
     stores.add_history("job:full", 5);
-    stores.add_history("job:cut", 5);
-    stores.trim_history("job:cut", 2);
+    stores.add_trimmed_history("job:cut", 5, 2);
     let ids = |channel: &str| -> Vec<StreamId> {
         let key = format!("sse:hist:{{{channel}}}");
         stores
