@@ -124,6 +124,11 @@ impl Monitor {
             sent.push(name);
         }
     }
+
+    /// Asserts that clients sent exactly one command since the last look: a script.
+    async fn saw_one_script(&mut self, redis: &RedisServer) {
+        assert_eq!(self.sent(redis).await, ["EVALSHA"], "one command");
+    }
 }
 
 async fn add_record(client_url: &str, job_id: &str) {
@@ -196,11 +201,7 @@ async fn open_both_ways(
         .open_stream(&stores.sessions, &stream)
         .await
         .unwrap();
-    assert_eq!(
-        monitor.sent(&stores.redis).await,
-        ["EVALSHA"],
-        "one command"
-    );
+    monitor.saw_one_script(&stores.redis).await;
     same_plans(&one, &steps);
     let session = same_sessions(stores, &a, &b).await;
     (one, session)
@@ -312,11 +313,7 @@ async fn a_resumes_take_over_and_replays_are_one_command_and_the_same_as_in_step
         .take_over_and_replay(&id, &starts)
         .await
         .unwrap();
-    assert_eq!(
-        monitor.sent(&stores.redis).await,
-        ["EVALSHA"],
-        "one command"
-    );
+    monitor.saw_one_script(&stores.redis).await;
 
     assert_eq!(one.len(), steps.len());
     for ((a, b), (channel, from)) in one.iter().zip(&steps).zip(&starts) {
