@@ -24,6 +24,7 @@ use crate::resume::history::HistoryReader;
 use crate::resume::session::SessionStore;
 use crate::resume::{opening, resuming};
 use crate::routes;
+use crate::script_pipe::ScriptPipe;
 use crate::state::{ApiSettings, AppState};
 use crate::{cluster, drain, metrics as m, redis_listener, transport};
 
@@ -92,7 +93,10 @@ impl Application {
             .iter()
             .map(|name| Queue::new(client.clone(), name))
             .collect();
-        let sessions = SessionStore::new(client.clone(), &pod, config.resume_window);
+        let pipe =
+            ScriptPipe::start(&config.redis.redis_url, config.redis.redis_command_timeout).await;
+        let sessions =
+            SessionStore::new(client.clone(), &pod, config.resume_window).with_pipe(pipe);
         let history = HistoryReader::new(client.clone());
         let hub = Hub::new(
             HubSettings {

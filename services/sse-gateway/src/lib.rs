@@ -18,6 +18,7 @@ pub mod queues;
 pub mod redis_listener;
 pub mod resume;
 pub mod routes;
+pub mod script_pipe;
 pub mod state;
 pub mod transport;
 

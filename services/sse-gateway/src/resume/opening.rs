@@ -73,9 +73,7 @@ impl FirstDelivery {
             queues.len().to_string(),
         ]);
         args.extend(stream.channels.iter().map(Channel::redis_name));
-        let reply: Value = OPEN
-            .evalsha_with_reload(sessions.client(), keys, args)
-            .await?;
+        let reply = sessions.eval(&OPEN, keys, args).await?;
         let Value::Array(replies) = reply else {
             return Err(unexpected());
         };

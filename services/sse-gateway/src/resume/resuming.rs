@@ -51,9 +51,7 @@ impl SessionStore {
             keys.push(history_key(channel));
             args.extend(range);
         }
-        let reply: Value = RESUME
-            .evalsha_with_reload(self.client(), keys, args)
-            .await?;
+        let reply = self.eval(&RESUME, keys, args).await?;
         let mut replies = match reply {
             Value::Array(replies) => replies.into_iter(),
             _ => Vec::new().into_iter(),

@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 use crate::fanout::connection::Position;
 use crate::resume::history::HistoryReader;
+use crate::script_pipe::ScriptPipe;
 
 static FLUSH: LazyLock<Script> =
     LazyLock::new(|| Script::from_lua(include_str!("lua/session_flush.lua")));
@@ -82,6 +83,8 @@ pub const REFRESH_BATCH: usize = 500;
 #[derive(Clone)]
 pub struct SessionStore {
     client: Client,
+    /// The scripts' own connection, on one plain Redis server (see [`crate::script_pipe`]).
+    pipe: Option<ScriptPipe>,
     pod: Arc<str>,
     /// How long a session is kept after its stream closes.
     window: Duration,
@@ -100,9 +103,31 @@ impl SessionStore {
     pub fn new(client: Client, pod: &str, window: Duration) -> Self {
         Self {
             client,
+            pipe: None,
             pod: Arc::from(pod),
             window,
         }
+    }
+
+    /// Runs the session and stream scripts over `pipe` while it is connected.
+    pub fn with_pipe(mut self, pipe: Option<ScriptPipe>) -> Self {
+        self.pipe = pipe;
+        self
+    }
+
+    /// Runs `script`: over the pipe when it is up, else through fred.
+    pub async fn eval(
+        &self,
+        script: &Script,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> Result<Value, fred::error::Error> {
+        if let Some(pipe) = &self.pipe
+            && let Some(reply) = pipe.eval(script, &keys, &args).await
+        {
+            return reply;
+        }
+        script.evalsha_with_reload(&self.client, keys, args).await
     }
 
     pub fn pod(&self) -> &str {
@@ -124,9 +149,7 @@ impl SessionStore {
             args.push(channel.clone());
             args.push(since.to_string());
         }
-        let _: i64 = OPEN
-            .evalsha_with_reload(&self.client, self.keys(id), args)
-            .await?;
+        self.eval(&OPEN, self.keys(id), args).await?;
         Ok(())
     }
 
@@ -191,9 +214,10 @@ impl SessionStore {
 
     /// The session, or `None` when unknown or expired.
     pub async fn load(&self, id: &Uuid) -> Result<Option<Session>, fred::error::Error> {
-        let parts: Vec<Value> = LOAD
-            .evalsha_with_reload(&self.client, self.keys(id), Vec::<String>::new())
-            .await?;
+        let parts: Vec<Value> = self
+            .eval(&LOAD, self.keys(id), Vec::new())
+            .await?
+            .convert()?;
         let (hash, channels): (HashMap<String, String>, HashSet<String>) =
             match <[Value; 2]>::try_from(parts) {
                 Ok([hash, channels]) => (hash.convert()?, channels.convert()?),
@@ -250,8 +274,7 @@ impl SessionStore {
 
     /// Makes this pod the owner (a reconnect landed here).
     pub async fn take_over(&self, id: &Uuid) -> Result<(), fred::error::Error> {
-        let _: i64 = TAKE
-            .evalsha_with_reload(&self.client, self.keys(id), self.take_over_args())
+        self.eval(&TAKE, self.keys(id), self.take_over_args())
             .await?;
         Ok(())
     }
@@ -337,9 +360,9 @@ impl SessionStore {
         } else {
             ttl(self.window) * 2
         };
-        let written: i64 = FLUSH
-            .evalsha_with_reload(
-                &self.client,
+        let written: i64 = self
+            .eval(
+                &FLUSH,
                 self.keys(id),
                 vec![
                     self.pod.to_string(),
@@ -351,7 +374,8 @@ impl SessionStore {
                     now_millis().to_string(),
                 ],
             )
-            .await?;
+            .await?
+            .convert()?;
         Ok(written == 1)
     }
 

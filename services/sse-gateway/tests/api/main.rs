@@ -15,6 +15,7 @@ mod late_subscribers;
 mod one_command;
 mod openapi;
 mod resume;
+mod script_pipe;
 mod secrets;
 mod sessions;
 mod slow_consumers;

@@ -1,0 +1,412 @@
+//! One pipelined Redis connection for the scripts that open, resume and close streams, on a
+//! single Redis node, beside the fred client.
+//!
+//! Through fred, each script went to its router task, was written and flushed on its own,
+//! and its reply came back through a reader task and a channel: in the profile of a stream
+//! opening, a quarter of the gateway's CPU. Here a caller appends its command to one buffer;
+//! whoever finds no write in progress sends everything waiting in one `send` (a storm's
+//! scripts share writes, and Redis reads them in one go), and one reader task reads the
+//! replies in order and hands each to its caller.
+//!
+//! While the connection is down (not connected yet, Redis restarting) [`ScriptPipe::eval`]
+//! says so at once and the caller uses fred, which reconnects on its own: nothing waits on this
+//! connection. A command that was sent when the connection failed fails (it may or may not
+//! have run), as it would through fred. No reply for `timeout` while commands wait, and the
+//! connection is dropped and made again.
+
+mod resp;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use fred::error::{Error, ErrorKind};
+use fred::prelude::Config;
+use fred::types::Value;
+use fred::types::config::ServerConfig;
+use fred::types::scripts::Script;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::oneshot;
+
+/// Commands waiting for a reply, at most; past that, callers use fred.
+const MAX_WAITING: usize = 8192;
+const FIRST_RETRY: Duration = Duration::from_millis(50);
+const LAST_RETRY: Duration = Duration::from_secs(2);
+
+type Reply = Result<Value, Error>;
+
+/// Where and how to connect: one server, its credentials and database.
+#[derive(Clone, Debug)]
+struct Target {
+    address: String,
+    username: Option<String>,
+    password: Option<String>,
+    database: Option<u8>,
+}
+
+impl Target {
+    /// The target of a `redis://` URL (one server, no TLS); `None` for any other deployment.
+    fn from_url(url: &str) -> Option<Self> {
+        if !url.starts_with("redis://") {
+            return None;
+        }
+        let config = Config::from_url(url).ok()?;
+        let ServerConfig::Centralized { server } = config.server else {
+            return None;
+        };
+        Some(Self {
+            address: format!("{}:{}", server.host, server.port),
+            username: config.username,
+            password: config.password,
+            database: config.database,
+        })
+    }
+
+    /// The commands a new connection sends first, each answered `+OK`.
+    fn handshake(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        if let Some(password) = &self.password {
+            match &self.username {
+                Some(user) => {
+                    resp::encode(&mut out, &[b"AUTH", user.as_bytes(), password.as_bytes()])
+                }
+                None => resp::encode(&mut out, &[b"AUTH", password.as_bytes()]),
+            }
+        }
+        if let Some(database) = self.database.filter(|&db| db != 0) {
+            resp::encode(&mut out, &[b"SELECT", database.to_string().as_bytes()]);
+        }
+        resp::encode(&mut out, &[b"CLIENT", b"SETNAME", b"sse-gateway-scripts"]);
+        out
+    }
+}
+
+/// The pipelined connection (cheap to clone: one connection for all clones).
+#[derive(Clone)]
+pub struct ScriptPipe {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    target: Target,
+    timeout: Duration,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Bumped each time the connection is lost: work of an older connection stops.
+    generation: u64,
+    /// `None` while down.
+    socket: Option<Arc<OwnedWriteHalf>>,
+    /// Commands not written yet.
+    out: Vec<u8>,
+    /// A caller or the writer task is sending `out`.
+    writing: bool,
+    /// One per command written or waiting to be, in order.
+    waiting: VecDeque<oneshot::Sender<Reply>>,
+}
+
+impl ScriptPipe {
+    /// Starts the connection for `url` (first attempt now, then in the background); `None`
+    /// when the URL is not one plain Redis server (Cluster, Sentinel and TLS use fred only).
+    pub async fn start(url: &str, timeout: Duration) -> Option<Self> {
+        let target = Target::from_url(url)?;
+        let shared = Arc::new(Shared {
+            target,
+            timeout,
+            state: Mutex::new(State::default()),
+        });
+        if let Err(error) = connect(&shared, 0).await {
+            tracing::warn!(%error, "the script connection to Redis failed; retrying");
+            tokio::spawn(reconnect(Arc::downgrade(&shared), 0));
+        }
+        Some(Self { shared })
+    }
+
+    /// Whether the connection is up.
+    pub fn is_connected(&self) -> bool {
+        self.shared.lock().socket.is_some()
+    }
+
+    /// Runs `script` (by its hash, loading it when Redis does not have it). `None` when the
+    /// connection is down or too many commands wait: nothing was sent, use fred.
+    pub async fn eval(&self, script: &Script, keys: &[String], args: &[String]) -> Option<Reply> {
+        let count = keys.len().to_string();
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(3 + keys.len() + args.len());
+        parts.extend([&b"EVALSHA"[..], script.sha1().as_bytes(), count.as_bytes()]);
+        parts.extend(keys.iter().map(|k| k.as_bytes()));
+        parts.extend(args.iter().map(|a| a.as_bytes()));
+        let reply = self.call(&parts)?.await;
+        match reply {
+            Ok(Err(error)) if error.details().starts_with("NOSCRIPT") => {
+                let body = script.lua()?;
+                parts[0] = b"EVAL";
+                parts[1] = body.as_bytes();
+                Some(self.call(&parts)?.await.unwrap_or_else(|_| Err(lost())))
+            }
+            Ok(reply) => Some(reply),
+            Err(_) => Some(Err(lost())),
+        }
+    }
+
+    /// Queues one command and sends what is waiting unless a send is in progress.
+    fn call(&self, parts: &[&[u8]]) -> Option<oneshot::Receiver<Reply>> {
+        let (tell, reply) = oneshot::channel();
+        let mut state = self.shared.lock();
+        let socket = state.socket.clone()?;
+        if state.waiting.len() >= MAX_WAITING {
+            return None;
+        }
+        resp::encode(&mut state.out, parts);
+        state.waiting.push_back(tell);
+        if !state.writing {
+            state.writing = true;
+            let batch = std::mem::take(&mut state.out);
+            let generation = state.generation;
+            drop(state);
+            send_now(&self.shared, generation, &socket, batch);
+        }
+        Some(reply)
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// After a batch is sent: the next one, or `None` (and no send in progress) when nothing
+    /// waits or the connection changed.
+    fn next_batch(&self, generation: u64, mut done: Vec<u8>) -> Option<Vec<u8>> {
+        let mut state = self.lock();
+        if state.generation != generation {
+            return None;
+        }
+        if state.out.is_empty() {
+            state.writing = false;
+            // The buffer is kept for the next commands.
+            done.clear();
+            state.out = done;
+            return None;
+        }
+        done.clear();
+        Some(std::mem::replace(&mut state.out, done))
+    }
+
+    /// The connection of `generation` is lost: every waiting command fails, and a new
+    /// connection is made in the background.
+    fn fail(self: &Arc<Self>, generation: u64, error: &str) {
+        let waiting = {
+            let mut state = self.lock();
+            if state.generation != generation {
+                return;
+            }
+            state.generation += 1;
+            state.socket = None;
+            state.writing = false;
+            state.out.clear();
+            std::mem::take(&mut state.waiting)
+        };
+        tracing::warn!(
+            error,
+            "the script connection to Redis was lost; reconnecting"
+        );
+        for tell in waiting {
+            let _ = tell.send(Err(lost()));
+        }
+        tokio::spawn(reconnect(Arc::downgrade(self), generation + 1));
+    }
+}
+
+fn lost() -> Error {
+    Error::new(
+        ErrorKind::IO,
+        "the connection to Redis was lost before the reply",
+    )
+}
+
+/// Sends `batch` and whatever queues meanwhile from the caller's thread; when the socket is
+/// full the rest goes to a task that waits for it.
+fn send_now(shared: &Arc<Shared>, generation: u64, socket: &Arc<OwnedWriteHalf>, batch: Vec<u8>) {
+    let mut batch = batch;
+    loop {
+        let mut sent = 0;
+        while sent < batch.len() {
+            match socket.try_write(&batch[sent..]) {
+                Ok(n) => sent += n,
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                    batch.drain(..sent);
+                    let (shared, socket) = (shared.clone(), socket.clone());
+                    tokio::spawn(send_later(shared, generation, socket, batch));
+                    return;
+                }
+                Err(error) => return shared.fail(generation, &error.to_string()),
+            }
+        }
+        match shared.next_batch(generation, batch) {
+            Some(next) => batch = next,
+            None => return,
+        }
+    }
+}
+
+/// [`send_now`]'s rest, waiting for room in the socket.
+async fn send_later(
+    shared: Arc<Shared>,
+    generation: u64,
+    socket: Arc<OwnedWriteHalf>,
+    mut batch: Vec<u8>,
+) {
+    loop {
+        let mut sent = 0;
+        while sent < batch.len() {
+            if let Err(error) = socket.writable().await {
+                return shared.fail(generation, &error.to_string());
+            }
+            match socket.try_write(&batch[sent..]) {
+                Ok(n) => sent += n,
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(error) => return shared.fail(generation, &error.to_string()),
+            }
+        }
+        match shared.next_batch(generation, batch) {
+            Some(next) => batch = next,
+            None => return,
+        }
+    }
+}
+
+/// Connects, sends the handshake and waits for its replies, then takes commands; the reader
+/// task serves the connection from then on.
+async fn connect(shared: &Arc<Shared>, generation: u64) -> Result<(), Error> {
+    let io = |error: std::io::Error| Error::new(ErrorKind::IO, error.to_string());
+    let connecting = TcpStream::connect(&shared.target.address);
+    let mut socket = tokio::time::timeout(shared.timeout, connecting)
+        .await
+        .map_err(|_| Error::new(ErrorKind::Timeout, "connecting timed out"))?
+        .map_err(io)?;
+    socket.set_nodelay(true).map_err(io)?;
+    let handshake = shared.target.handshake();
+    tokio::io::AsyncWriteExt::write_all(&mut socket, &handshake)
+        .await
+        .map_err(io)?;
+    let mut buf = BytesMut::with_capacity(4096);
+    let mut expected = handshake.iter().filter(|&&b| b == b'*').count();
+    while expected > 0 {
+        let read = tokio::time::timeout(shared.timeout, socket.read_buf(&mut buf))
+            .await
+            .map_err(|_| Error::new(ErrorKind::Timeout, "no reply to the handshake"))?
+            .map_err(io)?;
+        if read == 0 {
+            return Err(Error::new(ErrorKind::IO, "Redis closed the connection"));
+        }
+        while let Some(reply) = resp::take_reply(&mut buf)
+            .map_err(|_| Error::new(ErrorKind::Protocol, "malformed reply"))?
+        {
+            reply?;
+            expected -= 1;
+        }
+    }
+    let (read, write) = socket.into_split();
+    {
+        let mut state = shared.lock();
+        if state.generation != generation {
+            return Err(Error::new_canceled());
+        }
+        state.socket = Some(Arc::new(write));
+    }
+    tokio::spawn(read_replies(Arc::downgrade(shared), generation, read, buf));
+    Ok(())
+}
+
+/// Makes the connection again, waiting longer after each failure; stops when the pipe is
+/// dropped.
+async fn reconnect(shared: Weak<Shared>, generation: u64) {
+    let mut delay = FIRST_RETRY;
+    loop {
+        tokio::time::sleep(delay).await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        match connect(&shared, generation).await {
+            Ok(()) => {
+                tracing::info!("the script connection to Redis is back");
+                return;
+            }
+            Err(error) if error.kind() == &ErrorKind::Canceled => return,
+            Err(error) => tracing::debug!(%error, "reconnecting the script connection failed"),
+        }
+        delay = (delay * 2).min(LAST_RETRY);
+    }
+}
+
+/// Reads replies in order and hands each to its command; ends when the connection fails or
+/// the pipe is dropped.
+async fn read_replies(
+    shared: Weak<Shared>,
+    generation: u64,
+    mut socket: OwnedReadHalf,
+    mut buf: BytesMut,
+) {
+    let mut replies = Vec::new();
+    // A command queued just before a quiet period's timer fired has not waited that long:
+    // only a second period without a byte while commands wait drops the connection.
+    let mut quiet = false;
+    loop {
+        let Some(timeout) = shared.upgrade().map(|s| s.timeout) else {
+            return;
+        };
+        let read = tokio::time::timeout(timeout, socket.read_buf(&mut buf)).await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let failure = match read {
+            Ok(Ok(0)) => Some("Redis closed the connection".to_owned()),
+            Ok(Err(error)) => Some(error.to_string()),
+            Err(_) if quiet && !shared.lock().waiting.is_empty() => {
+                Some(format!("no reply for {timeout:?}"))
+            }
+            Err(_) => {
+                quiet = !shared.lock().waiting.is_empty();
+                None
+            }
+            Ok(Ok(_)) => loop {
+                quiet = false;
+                match resp::take_reply(&mut buf) {
+                    Ok(Some(reply)) => replies.push(reply),
+                    Ok(None) => break None,
+                    Err(resp::Malformed) => break Some("malformed reply".to_owned()),
+                }
+            },
+        };
+        if let Some(error) = failure {
+            return shared.fail(generation, &error);
+        }
+        if replies.is_empty() {
+            continue;
+        }
+        let tells: Vec<_> = {
+            let mut state = shared.lock();
+            if state.generation != generation {
+                return;
+            }
+            if state.waiting.len() < replies.len() {
+                drop(state);
+                return shared.fail(generation, "a reply no command waits for");
+            }
+            state.waiting.drain(..replies.len()).collect()
+        };
+        for (tell, reply) in tells.into_iter().zip(replies.drain(..)) {
+            let _ = tell.send(reply);
+        }
+        if buf.capacity() > 64 * 1024 && buf.is_empty() {
+            buf = BytesMut::with_capacity(4096);
+        }
+    }
+}
