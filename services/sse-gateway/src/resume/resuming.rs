@@ -3,6 +3,10 @@
 //! missed events are read by one script (`lua/stream_resume.lua`). On a Redis Cluster the
 //! session and the histories live on different slots: the take-over and each channel's replay
 //! are commands of their own, sent at once (see `Hub::resume_stream`).
+//!
+//! Over the scripts' own connection ([`crate::script_pipe`]) the same steps go as plain
+//! commands, written together: Redis spends less on a handful of commands than on a script
+//! calling them (a script's own cost was more than half of a resume's in Redis).
 
 use std::sync::{Arc, LazyLock};
 
@@ -37,6 +41,9 @@ impl SessionStore {
         id: &Uuid,
         starts: &[(Arc<str>, ResumeFrom)],
     ) -> Result<Vec<Replay>, fred::error::Error> {
+        if let Some(replays) = self.take_over_and_replay_plain(id, starts).await {
+            return replays;
+        }
         let mut keys = self.keys(id);
         let mut args = self.take_over_args();
         args.push(REPLAY_LIMIT.to_string());
@@ -65,4 +72,148 @@ impl SessionStore {
             })
             .collect())
     }
+}
+
+/// One channel's part of a plain take-over: its commands' replies, in order.
+enum Read {
+    Nothing,
+    /// The whole history (`XRANGE - +`, then `XINFO STREAM`).
+    Whole,
+    /// From a point (`XRANGE start +`, then the oldest entry).
+    After,
+}
+
+impl SessionStore {
+    /// [`SessionStore::take_over_and_replay`] as plain commands over the pipe; `None` when
+    /// the pipe is down (nothing was sent).
+    async fn take_over_and_replay_plain(
+        &self,
+        id: &Uuid,
+        starts: &[(Arc<str>, ResumeFrom)],
+    ) -> Option<Result<Vec<Replay>, fred::error::Error>> {
+        let pipe = self.pipe()?;
+        let [hash, set] = <[String; 2]>::try_from(self.keys(id)).ok()?;
+        let [owner, ttl] = <[String; 2]>::try_from(self.take_over_args()).ok()?;
+        let limit = REPLAY_LIMIT.to_string();
+        let reads: Vec<(String, Option<[String; 2]>)> = starts
+            .iter()
+            .map(|(channel, from)| (history_key(channel), replay_args(*from)))
+            .collect();
+        let mut commands: Vec<Vec<&[u8]>> = vec![
+            vec![b"HSET", hash.as_bytes(), b"owner", owner.as_bytes()],
+            vec![b"HDEL", hash.as_bytes(), b"closedAt"],
+            vec![b"EXPIRE", hash.as_bytes(), ttl.as_bytes()],
+            vec![b"EXPIRE", set.as_bytes(), ttl.as_bytes()],
+        ];
+        let mut kinds = Vec::with_capacity(reads.len());
+        for (key, range) in &reads {
+            let key = key.as_bytes();
+            kinds.push(match range {
+                None => Read::Nothing,
+                Some([_, all]) if all == "1" => {
+                    commands.push(vec![b"XRANGE", key, b"-", b"+", b"COUNT", limit.as_bytes()]);
+                    commands.push(vec![b"XINFO", b"STREAM", key]);
+                    Read::Whole
+                }
+                Some([start, _]) => {
+                    // The range before the oldest entry: a trim between the two can only make
+                    // the replay look incomplete (a resync), never hide a gap.
+                    let start = start.as_bytes();
+                    commands.push(vec![
+                        b"XRANGE",
+                        key,
+                        start,
+                        b"+",
+                        b"COUNT",
+                        limit.as_bytes(),
+                    ]);
+                    commands.push(vec![b"XRANGE", key, b"-", b"+", b"COUNT", b"1"]);
+                    Read::After
+                }
+            });
+        }
+        let batch: Vec<&[&[u8]]> = commands.iter().map(Vec::as_slice).collect();
+        let replies = pipe.run(&batch).await?;
+        Some(replays_of(starts, &kinds, replies))
+    }
+}
+
+/// The replays of a plain take-over, from its replies (the take-over's four first).
+fn replays_of(
+    starts: &[(Arc<str>, ResumeFrom)],
+    kinds: &[Read],
+    replies: Vec<Result<Value, fred::error::Error>>,
+) -> Result<Vec<Replay>, fred::error::Error> {
+    let mut replies = replies.into_iter();
+    for _ in 0..4 {
+        replies.next().unwrap_or(Ok(Value::Null))?;
+    }
+    let mut next = || replies.next().unwrap_or(Ok(Value::Null));
+    let mut replays = Vec::with_capacity(starts.len());
+    for ((_, from), kind) in starts.iter().zip(kinds) {
+        let reply = match kind {
+            Read::Nothing => {
+                replays.push(Replay::default());
+                continue;
+            }
+            Read::Whole => {
+                let entries = next()?;
+                let info = next();
+                let oldest = first_id(&entries);
+                match oldest {
+                    None => empty_history(),
+                    // Unknown (no `entries-added`, or no stream any more) counts as trimmed.
+                    Some(oldest) => {
+                        let trimmed = info.map_or(true, |info| ever_trimmed(&info) != Some(false));
+                        replay_reply(oldest, entries, trimmed)
+                    }
+                }
+            }
+            Read::After => {
+                let entries = next()?;
+                match first_id(&next()?) {
+                    None => empty_history(),
+                    Some(oldest) => replay_reply(oldest, entries, false),
+                }
+            }
+        };
+        replays.push(Replay::from_reply(*from, reply));
+    }
+    Ok(replays)
+}
+
+/// The id of the first entry of an `XRANGE` reply.
+fn first_id(entries: &Value) -> Option<Value> {
+    let Value::Array(entries) = entries else {
+        return None;
+    };
+    let Value::Array(entry) = entries.first()? else {
+        return None;
+    };
+    entry.first().cloned()
+}
+
+/// The reply of the `replay()` Lua function (`lua/replay.lua`): `{oldest id, entries, ever
+/// trimmed}`.
+fn replay_reply(oldest: Value, entries: Value, trimmed: bool) -> Value {
+    Value::Array(vec![oldest, entries, Value::Integer(i64::from(trimmed))])
+}
+
+fn empty_history() -> Value {
+    replay_reply(Value::String("".into()), Value::Array(Vec::new()), false)
+}
+
+/// From an `XINFO STREAM` reply, whether entries were ever removed (as `lua/trimmed.lua`):
+/// more entries were added than are there. `None` when Redis does not say.
+fn ever_trimmed(info: &Value) -> Option<bool> {
+    let Value::Array(fields) = info else {
+        return None;
+    };
+    let field = |name: &str| {
+        fields
+            .chunks(2)
+            .find(|pair| pair[0].as_str().as_deref() == Some(name))
+            .and_then(|pair| pair.get(1)?.as_i64())
+    };
+    Some(field("entries-added")? > field("length")?)
 }

@@ -153,16 +153,38 @@ impl ScriptPipe {
         }
     }
 
-    /// Queues one command and sends what is waiting unless a send is in progress.
+    /// Runs `commands` back to back (one write when nothing else is being sent) and returns
+    /// their replies in order. `None` when the connection is down or too many commands wait:
+    /// nothing was sent, use fred. Redis runs a batch's commands one after the other, but
+    /// another client's command may come between two of them.
+    pub async fn run(&self, commands: &[&[&[u8]]]) -> Option<Vec<Reply>> {
+        let waiting = self.queue(commands)?;
+        let mut replies = Vec::with_capacity(waiting.len());
+        for reply in waiting {
+            replies.push(reply.await.unwrap_or_else(|_| Err(lost())));
+        }
+        Some(replies)
+    }
+
+    /// Queues one command (see [`ScriptPipe::run`]).
     fn call(&self, parts: &[&[u8]]) -> Option<oneshot::Receiver<Reply>> {
-        let (tell, reply) = oneshot::channel();
+        self.queue(&[parts])?.pop()
+    }
+
+    /// Queues `commands` together and sends what is waiting unless a send is in progress.
+    fn queue(&self, commands: &[&[&[u8]]]) -> Option<Vec<oneshot::Receiver<Reply>>> {
         let mut state = self.shared.lock();
         let socket = state.socket.clone()?;
-        if state.waiting.len() >= MAX_WAITING {
+        if state.waiting.len() + commands.len() > MAX_WAITING {
             return None;
         }
-        resp::encode(&mut state.out, parts);
-        state.waiting.push_back(tell);
+        let mut replies = Vec::with_capacity(commands.len());
+        for parts in commands {
+            let (tell, reply) = oneshot::channel();
+            resp::encode(&mut state.out, parts);
+            state.waiting.push_back(tell);
+            replies.push(reply);
+        }
         if !state.writing {
             state.writing = true;
             let batch = std::mem::take(&mut state.out);
@@ -170,7 +192,7 @@ impl ScriptPipe {
             drop(state);
             send_now(&self.shared, generation, &socket, batch);
         }
-        Some(reply)
+        Some(replies)
     }
 }
 

@@ -15,6 +15,7 @@ use sse_gateway::resume::history::{HistoryReader, Replay};
 use sse_gateway::resume::opening::NewStream;
 use sse_gateway::resume::points::ResumeFrom;
 use sse_gateway::resume::session::{Session, SessionStore};
+use sse_gateway::script_pipe::ScriptPipe;
 use std::time::Duration;
 use test_support::RedisServer;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
@@ -262,9 +263,10 @@ async fn live_only_openings_with_queues_and_workers_are_one_command_too() {
     open_both_ways(&stores, &channels, false, None).await;
 }
 
-#[tokio::test]
-async fn a_resumes_take_over_and_replays_are_one_command_and_the_same_as_in_steps() {
-    let stores = stores().await;
+/// Every way a channel resumes: from the start, after an event, including one, live only,
+/// after the largest id; on a trimmed history, after an event it still has and after one it
+/// lost. Returns them with each one's replay read on its own (the way a Redis Cluster takes).
+async fn resume_cases(stores: &Stores) -> (Vec<(Arc<str>, ResumeFrom)>, Vec<Replay>) {
     stores.add_history("job:full", 5);
     stores.add_trimmed_history("job:cut", 5, 2);
     let ids = |channel: &str| -> Vec<StreamId> {
@@ -278,9 +280,6 @@ async fn a_resumes_take_over_and_replays_are_one_command_and_the_same_as_in_step
     };
     let (full, cut) = (ids("job:full"), ids("job:cut"));
     assert_eq!((full.len(), cut.len()), (5, 2));
-    // Every way a channel resumes: from the start, after an event, including one, live
-    // only, after the largest id; on a trimmed history, after an event it still has and
-    // after one it lost.
     let starts: Vec<(Arc<str>, ResumeFrom)> = vec![
         ("job:full".into(), ResumeFrom::After(StreamId::ZERO)),
         ("job:full".into(), ResumeFrom::After(full[1])),
@@ -296,7 +295,11 @@ async fn a_resumes_take_over_and_replays_are_one_command_and_the_same_as_in_step
     for (channel, from) in &starts {
         steps.push(stores.history.replay(channel, *from).await.unwrap());
     }
-    // A session another pod held, closed.
+    (starts, steps)
+}
+
+/// A session another pod held, closed.
+async fn session_of_another_pod(stores: &Stores) -> Uuid {
     let id = Uuid::new_v4();
     let other = SessionStore::new(
         RedisOptions::new(stores.redis.url())
@@ -307,16 +310,19 @@ async fn a_resumes_take_over_and_replays_are_one_command_and_the_same_as_in_step
         Duration::from_secs(60),
     );
     other.open(&id, &[], None, false).await.unwrap();
-    let mut monitor = stores.monitor().await;
-    let one = stores
-        .sessions
-        .take_over_and_replay(&id, &starts)
-        .await
-        .unwrap();
-    monitor.saw_one_script(&stores.redis).await;
+    id
+}
 
+/// The take-over's replays are those read step by step, and the session is this pod's.
+async fn same_replays_and_taken_over(
+    stores: &Stores,
+    id: &Uuid,
+    starts: &[(Arc<str>, ResumeFrom)],
+    one: &[Replay],
+    steps: &[Replay],
+) {
     assert_eq!(one.len(), steps.len());
-    for ((a, b), (channel, from)) in one.iter().zip(&steps).zip(&starts) {
+    for ((a, b), (channel, from)) in one.iter().zip(steps).zip(starts) {
         assert_eq!(a.events, b.events, "{channel} {from:?}");
         assert_eq!(a.gap, b.gap, "{channel} {from:?}");
     }
@@ -335,7 +341,47 @@ async fn a_resumes_take_over_and_replays_are_one_command_and_the_same_as_in_step
             (0, true),
         ]
     );
-    let session = stores.sessions.load(&id).await.unwrap().unwrap();
+    let session = stores.sessions.load(id).await.unwrap().unwrap();
     assert_eq!(session.owner, "pod-a", "taken over");
     assert!(!session.closed);
+}
+
+#[tokio::test]
+async fn a_resumes_take_over_and_replays_are_one_command_and_the_same_as_in_steps() {
+    let stores = stores().await;
+    let (starts, steps) = resume_cases(&stores).await;
+    let id = session_of_another_pod(&stores).await;
+    let mut monitor = stores.monitor().await;
+    let one = stores
+        .sessions
+        .take_over_and_replay(&id, &starts)
+        .await
+        .unwrap();
+    monitor.saw_one_script(&stores.redis).await;
+    same_replays_and_taken_over(&stores, &id, &starts, &one, &steps).await;
+}
+
+#[tokio::test]
+async fn over_the_script_connection_a_resume_is_plain_commands_with_the_same_result() {
+    let mut stores = stores().await;
+    let pipe = ScriptPipe::start(&stores.redis.url(), Duration::from_secs(2)).await;
+    stores.sessions = stores.sessions.clone().with_pipe(pipe);
+    let (starts, steps) = resume_cases(&stores).await;
+    let id = session_of_another_pod(&stores).await;
+    let mut monitor = stores.monitor().await;
+    let one = stores
+        .sessions
+        .take_over_and_replay(&id, &starts)
+        .await
+        .unwrap();
+    let sent = monitor.sent(&stores.redis).await;
+    assert!(!sent.iter().any(|c| c.starts_with("EVAL")), "{sent:?}");
+    // The take-over (4 commands), then two reads per channel with something to replay.
+    assert_eq!(sent.len(), 4 + 2 * 7, "{sent:?}");
+    same_replays_and_taken_over(&stores, &id, &starts, &one, &steps).await;
+    // Loading a session is plain commands too.
+    let mut monitor = stores.monitor().await;
+    let loaded = stores.sessions.load(&id).await.unwrap().unwrap();
+    assert_eq!(loaded.owner, "pod-a");
+    assert_eq!(monitor.sent(&stores.redis).await, ["HGETALL", "SMEMBERS"]);
 }
