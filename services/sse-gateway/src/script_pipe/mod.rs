@@ -106,8 +106,17 @@ struct State {
     out: Vec<u8>,
     /// A caller or the writer task is sending `out`.
     writing: bool,
-    /// One per command written or waiting to be, in order.
-    waiting: VecDeque<oneshot::Sender<Reply>>,
+    /// One per batch of commands written or waiting to be, in order.
+    waiting: VecDeque<Batch>,
+    /// Commands in `waiting`.
+    commands: usize,
+}
+
+/// Commands queued together, answered together.
+struct Batch {
+    replies: Vec<Reply>,
+    expected: usize,
+    tell: oneshot::Sender<Vec<Reply>>,
 }
 
 impl ScriptPipe {
@@ -140,16 +149,14 @@ impl ScriptPipe {
         parts.extend([&b"EVALSHA"[..], script.sha1().as_bytes(), count.as_bytes()]);
         parts.extend(keys.iter().map(|k| k.as_bytes()));
         parts.extend(args.iter().map(|a| a.as_bytes()));
-        let reply = self.call(&parts)?.await;
-        match reply {
-            Ok(Err(error)) if error.details().starts_with("NOSCRIPT") => {
+        match self.call(&parts).await? {
+            Err(error) if error.details().starts_with("NOSCRIPT") => {
                 let body = script.lua()?;
                 parts[0] = b"EVAL";
                 parts[1] = body.as_bytes();
-                Some(self.call(&parts)?.await.unwrap_or_else(|_| Err(lost())))
+                self.call(&parts).await
             }
-            Ok(reply) => Some(reply),
-            Err(_) => Some(Err(lost())),
+            reply => Some(reply),
         }
     }
 
@@ -158,33 +165,32 @@ impl ScriptPipe {
     /// nothing was sent, use fred. Redis runs a batch's commands one after the other, but
     /// another client's command may come between two of them.
     pub async fn run(&self, commands: &[&[&[u8]]]) -> Option<Vec<Reply>> {
-        let waiting = self.queue(commands)?;
-        let mut replies = Vec::with_capacity(waiting.len());
-        for reply in waiting {
-            replies.push(reply.await.unwrap_or_else(|_| Err(lost())));
-        }
-        Some(replies)
+        let replies = self.queue(commands)?.await;
+        Some(replies.unwrap_or_else(|_| commands.iter().map(|_| Err(lost())).collect()))
     }
 
-    /// Queues one command (see [`ScriptPipe::run`]).
-    fn call(&self, parts: &[&[u8]]) -> Option<oneshot::Receiver<Reply>> {
-        self.queue(&[parts])?.pop()
+    /// Runs one command (see [`ScriptPipe::run`]).
+    async fn call(&self, parts: &[&[u8]]) -> Option<Reply> {
+        self.run(&[parts]).await?.pop()
     }
 
     /// Queues `commands` together and sends what is waiting unless a send is in progress.
-    fn queue(&self, commands: &[&[&[u8]]]) -> Option<Vec<oneshot::Receiver<Reply>>> {
+    fn queue(&self, commands: &[&[&[u8]]]) -> Option<oneshot::Receiver<Vec<Reply>>> {
         let mut state = self.shared.lock();
         let socket = state.socket.clone()?;
-        if state.waiting.len() + commands.len() > MAX_WAITING {
+        if commands.is_empty() || state.commands + commands.len() > MAX_WAITING {
             return None;
         }
-        let mut replies = Vec::with_capacity(commands.len());
         for parts in commands {
-            let (tell, reply) = oneshot::channel();
             resp::encode(&mut state.out, parts);
-            state.waiting.push_back(tell);
-            replies.push(reply);
         }
+        let (tell, replies) = oneshot::channel();
+        state.waiting.push_back(Batch {
+            replies: Vec::with_capacity(commands.len()),
+            expected: commands.len(),
+            tell,
+        });
+        state.commands += commands.len();
         if !state.writing {
             state.writing = true;
             let batch = std::mem::take(&mut state.out);
@@ -233,14 +239,16 @@ impl Shared {
             state.socket = None;
             state.writing = false;
             state.out.clear();
+            state.commands = 0;
             std::mem::take(&mut state.waiting)
         };
         tracing::warn!(
             error,
             "the script connection to Redis was lost; reconnecting"
         );
-        for tell in waiting {
-            let _ = tell.send(Err(lost()));
+        for batch in waiting {
+            let failed = (0..batch.expected).map(|_| Err(lost())).collect();
+            let _ = batch.tell.send(failed);
         }
         tokio::spawn(reconnect(Arc::downgrade(self), generation + 1));
     }
@@ -413,19 +421,32 @@ async fn read_replies(
         if replies.is_empty() {
             continue;
         }
-        let tells: Vec<_> = {
+        let answered = {
             let mut state = shared.lock();
             if state.generation != generation {
                 return;
             }
-            if state.waiting.len() < replies.len() {
+            if state.commands < replies.len() {
                 drop(state);
                 return shared.fail(generation, "a reply no command waits for");
             }
-            state.waiting.drain(..replies.len()).collect()
+            state.commands -= replies.len();
+            let mut answered = Vec::new();
+            for reply in replies.drain(..) {
+                let Some(batch) = state.waiting.front_mut() else {
+                    break;
+                };
+                batch.replies.push(reply);
+                if batch.replies.len() == batch.expected
+                    && let Some(batch) = state.waiting.pop_front()
+                {
+                    answered.push(batch);
+                }
+            }
+            answered
         };
-        for (tell, reply) in tells.into_iter().zip(replies.drain(..)) {
-            let _ = tell.send(reply);
+        for batch in answered {
+            let _ = batch.tell.send(batch.replies);
         }
         if buf.capacity() > 64 * 1024 && buf.is_empty() {
             buf = BytesMut::with_capacity(4096);
