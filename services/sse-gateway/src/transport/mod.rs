@@ -10,6 +10,7 @@
 //! reconnect storm.
 
 mod admission;
+mod rewind;
 pub mod socket;
 mod stream_http1;
 pub mod wire;
@@ -126,7 +127,7 @@ pub async fn serve(
 /// else by hyper (HTTP/1.1 keep-alive, HTTP/2, upgrades). The first request head must be
 /// complete by `pending.deadline`.
 async fn connection(
-    socket: TcpStream,
+    mut socket: TcpStream,
     (router, streams): (Router, Router),
     origin: Box<Origin>,
     graceful: CancellationToken,
@@ -134,22 +135,25 @@ async fn connection(
     header_timeout: Duration,
 ) {
     let socket_token = origin.handle.0.clone();
-    let is_stream = tokio::select! {
-        first = stream_http1::starts_with_stream_request(&socket) => first,
+    let first = tokio::select! {
+        first = stream_http1::first_bytes(&mut socket) => first,
         () = tokio::time::sleep_until(pending.deadline) => return Cut::HeaderTimeout.count(),
         () = socket_token.cancelled() => return,
         () = graceful.cancelled() => return,
     };
-    match is_stream {
-        Ok(true) => {
+    match first {
+        Ok(first) if first.is_empty() => {}
+        Ok(first) if stream_http1::is_stream_request(&first) => {
             drop(router);
+            let head = Box::new(stream_http1::Head { first, pending });
             tokio::select! {
-                () = stream_http1::serve(socket, streams, origin, pending) => {}
+                () = stream_http1::serve(socket, head, streams, origin) => {}
                 () = socket_token.cancelled() => {}
             }
         }
         // Boxed, so a stream's task is not as large as hyper's connection state.
-        Ok(false) => {
+        Ok(first) => {
+            let socket = rewind::Rewind::new(first.freeze(), socket);
             let limits = (pending, header_timeout);
             Box::pin(with_hyper(socket, router, origin, graceful, limits)).await;
         }
@@ -158,7 +162,7 @@ async fn connection(
 }
 
 async fn with_hyper(
-    socket: TcpStream,
+    socket: rewind::Rewind,
     router: Router,
     origin: Box<Origin>,
     graceful: CancellationToken,

@@ -39,24 +39,36 @@ const STREAM_REQUEST: &[u8] = b"GET /api/v1/sse/connect";
 const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
 
-/// Whether the connection's first bytes are a stream request (nothing is consumed). A request
-/// line that has not fully arrived yet goes to hyper, which serves it as well.
-pub async fn starts_with_stream_request(socket: &TcpStream) -> std::io::Result<bool> {
-    let mut first = [0u8; STREAM_REQUEST.len() + 1];
-    let read = socket.peek(&mut first).await?;
-    Ok(is_stream_request(&first[..read]))
+/// The connection's first bytes (empty when the client left before sending any), read into
+/// the buffer a stream request is parsed from: one read serves both the choice of path and the
+/// request. A request line that has not fully arrived goes to hyper, which serves it as well.
+pub async fn first_bytes(socket: &mut TcpStream) -> std::io::Result<BytesMut> {
+    let mut buf = BytesMut::with_capacity(1024);
+    socket.read_buf(&mut buf).await?;
+    Ok(buf)
 }
 
-fn is_stream_request(first: &[u8]) -> bool {
+/// Whether `first` (a connection's first bytes) starts a stream request.
+pub fn is_stream_request(first: &[u8]) -> bool {
     first.len() > STREAM_REQUEST.len()
         && first.starts_with(STREAM_REQUEST)
         && matches!(first[STREAM_REQUEST.len()], b' ' | b'?')
 }
 
-/// Serves the one request of `socket` through `router`; its head must be complete by
-/// `pending.deadline`.
-pub async fn serve(mut socket: TcpStream, router: Router, origin: Box<Origin>, pending: Pending) {
-    let read = tokio::time::timeout_at(pending.deadline, read_request(&mut socket, origin));
+/// What a request head is read with: the bytes already read, and the socket's place among
+/// those waiting for a head (see [`Pending`]). Boxed, so an idle stream's task does not keep
+/// room for what only reading its head needs.
+pub struct Head {
+    pub first: BytesMut,
+    pub pending: Pending,
+}
+
+/// Serves the one request of `socket`, which starts with `head.first`, through `router`; its
+/// head must be complete by `head.pending.deadline`.
+pub async fn serve(mut socket: TcpStream, head: Box<Head>, router: Router, origin: Box<Origin>) {
+    let Head { first, pending } = *head;
+    let reading = read_request(&mut socket, first, origin);
+    let read = tokio::time::timeout_at(pending.deadline, reading);
     let Ok(read) = read.await else {
         return Cut::HeaderTimeout.count();
     };
@@ -76,26 +88,27 @@ pub async fn serve(mut socket: TcpStream, router: Router, origin: Box<Origin>, p
     write_response(socket, response, version).await;
 }
 
-/// Reads and parses the request head; `Ok(None)` if the client left before sending it all.
+/// Parses the request head, reading what is missing after `buf`; `Ok(None)` if the client
+/// left before sending it all.
 async fn read_request(
     socket: &mut TcpStream,
+    mut buf: BytesMut,
     origin: Box<Origin>,
 ) -> Result<Option<Request>, ApiError> {
-    let mut buf = BytesMut::with_capacity(1024);
     loop {
-        if buf.len() == buf.capacity() {
-            buf.reserve(buf.len());
-        }
-        match socket.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => return Ok(None),
-            Ok(_) => {}
-        }
         if let Some(mut request) = parse_head(&buf)? {
             origin.mark(&mut request);
             return Ok(Some(request));
         }
         if buf.len() >= MAX_HEAD {
             return Err(too_large());
+        }
+        if buf.len() == buf.capacity() {
+            buf.reserve(buf.len());
+        }
+        match socket.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return Ok(None),
+            Ok(_) => {}
         }
     }
 }
