@@ -7,14 +7,17 @@
 //! - [`history`]: reading channel history for replays.
 //! - [`first_delivery`]: what a new subscription gets before live events (a job's story so
 //!   far, a queue's counts, a worker's status).
-//! - [`opening`]: a new stream's first deliveries and session in one command.
-//! - [`resuming`]: a resume's take-over and replays in one command.
+//! - [`opening`]: a new stream's first deliveries and session in one command;
+//!   [`opening_plain`]: the same as plain commands over the scripts' own connection.
+//! - [`resuming`]: a resume's take-over and replays in one command (or plain commands over
+//!   the scripts' own connection).
 //! - [`last_event_id`]: the resume point a reconnecting client sends.
 
 pub mod first_delivery;
 pub mod history;
 pub mod last_event_id;
 pub mod opening;
+pub mod opening_plain;
 pub mod points;
 pub mod resuming;
 pub mod session;

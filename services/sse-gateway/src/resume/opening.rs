@@ -59,6 +59,9 @@ impl FirstDelivery {
         sessions: &SessionStore,
         stream: &NewStream<'_>,
     ) -> Result<Vec<Plan>, fred::error::Error> {
+        if let Some(plans) = self.open_stream_plain(sessions, stream).await {
+            return plans;
+        }
         let queues = if stream.replay { self.queues() } else { &[] };
         let mut keys = sessions.keys(&stream.id);
         for channel in stream.channels {
@@ -90,7 +93,7 @@ impl FirstDelivery {
 
     /// One channel's plan from its part of the reply:
     /// `{exists, reaches the start, entries, record, queue holding it}`.
-    fn plan(
+    pub(super) fn plan(
         &self,
         channel: &Channel,
         replay: bool,

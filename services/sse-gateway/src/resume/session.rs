@@ -178,6 +178,46 @@ impl SessionStore {
         args
     }
 
+    /// The commands recording a new stream held by this pod, as `create_session()`
+    /// (`lua/session_create.lua`) does: its hash (owner, `createdAt`, `seq`, `subject`,
+    /// `multi`, `since:<channel>`), its channel set, and their expiry.
+    pub fn creation_commands(
+        &self,
+        id: &Uuid,
+        subject: Option<&str>,
+        multi: bool,
+        channels: &[(String, StreamId)],
+    ) -> Vec<Vec<String>> {
+        let (hash, set) = (hash_key(id), set_key(id));
+        let ttl = (ttl(self.window) * 2).to_string();
+        let mut fields = vec![
+            "HSET".to_owned(),
+            hash.clone(),
+            "owner".to_owned(),
+            self.pod.to_string(),
+            "createdAt".to_owned(),
+            now_millis().to_string(),
+            "seq".to_owned(),
+            "0".to_owned(),
+        ];
+        if let Some(subject) = subject {
+            fields.extend(["subject".to_owned(), subject.to_owned()]);
+        }
+        if multi {
+            fields.extend(["multi".to_owned(), "1".to_owned()]);
+        }
+        for (channel, since) in channels {
+            fields.extend([since_field(channel), since.to_string()]);
+        }
+        let mut commands = vec![fields, vec!["EXPIRE".to_owned(), hash, ttl.clone()]];
+        if !channels.is_empty() {
+            let mut add = vec!["SADD".to_owned(), set.clone()];
+            add.extend(channels.iter().map(|(channel, _)| channel.clone()));
+            commands.extend([add, vec!["EXPIRE".to_owned(), set, ttl]]);
+        }
+        commands
+    }
+
     /// The arguments of `take_over()` (`lua/take_over.lua`): this pod, the session's expiry.
     pub fn take_over_args(&self) -> Vec<String> {
         vec![self.pod.to_string(), (ttl(self.window) * 2).to_string()]

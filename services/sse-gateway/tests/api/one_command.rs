@@ -172,7 +172,8 @@ async fn same_sessions(stores: &Stores, a: &Uuid, b: &Uuid) -> Session {
 }
 
 /// Opens a stream on `channels` in steps (the way a Cluster takes) and another in one
-/// command, watching that one command is sent; both get the same plans and sessions.
+/// command, watching that one command is sent (over the scripts' own connection: plain
+/// commands, no script); both get the same plans and sessions.
 async fn open_both_ways(
     stores: &Stores,
     channels: &[Channel],
@@ -202,7 +203,14 @@ async fn open_both_ways(
         .open_stream(&stores.sessions, &stream)
         .await
         .unwrap();
-    monitor.saw_one_script(&stores.redis).await;
+    if stores.sessions.pipe().is_some() {
+        let sent = monitor.sent(&stores.redis).await;
+        assert!(!sent.iter().any(|c| c.starts_with("EVAL")), "{sent:?}");
+        let reads = sent.iter().filter(|c| *c == "XINFO").count();
+        assert_eq!(reads, channels.len(), "{sent:?}");
+    } else {
+        monitor.saw_one_script(&stores.redis).await;
+    }
     same_plans(&one, &steps);
     let session = same_sessions(stores, &a, &b).await;
     (one, session)
@@ -210,7 +218,22 @@ async fn open_both_ways(
 
 #[tokio::test]
 async fn a_new_streams_first_deliveries_and_session_are_one_command_and_the_same_as_in_steps() {
-    let stores = stores().await;
+    every_opening_case(&stores().await).await;
+}
+
+#[tokio::test]
+async fn over_the_script_connection_a_new_stream_is_plain_commands_with_the_same_result() {
+    let mut stores = stores().await;
+    let pipe = ScriptPipe::start(&stores.redis.url(), Duration::from_secs(2)).await;
+    stores.sessions = stores.sessions.clone().with_pipe(pipe);
+    every_opening_case(&stores).await;
+    // A stream without channels: its session only.
+    let (plans, session) = open_both_ways(&stores, &[], true, Some("user-2")).await;
+    assert!(plans.is_empty());
+    assert!(session.channels.is_empty());
+}
+
+async fn every_opening_case(stores: &Stores) {
     // Every case a job's first delivery has: its whole story; a trimmed story with the
     // job's record (found in the second queue); trimmed without a record; only a record;
     // nothing yet.
@@ -226,7 +249,7 @@ async fn a_new_streams_first_deliveries_and_session_are_one_command_and_the_same
     let sources: Vec<&str> = ["history", "snapshot", "history", "snapshot", "none"].to_vec();
 
     for (replay, subject) in [(true, Some("user-1")), (false, None)] {
-        let (one, session) = open_both_ways(&stores, &channels, replay, subject).await;
+        let (one, session) = open_both_ways(stores, &channels, replay, subject).await;
         assert_eq!(session.subject.as_deref(), subject);
         assert!(session.multi);
         assert_eq!(session.channels.len(), channels.len());
