@@ -193,10 +193,9 @@ impl ScriptPipe {
         state.commands += commands.len();
         if !state.writing {
             state.writing = true;
-            let batch = std::mem::take(&mut state.out);
             let generation = state.generation;
             drop(state);
-            send_now(&self.shared, generation, &socket, batch);
+            tokio::spawn(send(self.shared.clone(), generation, socket));
         }
         Some(replies)
     }
@@ -261,53 +260,25 @@ fn lost() -> Error {
     )
 }
 
-/// Sends `batch` and whatever queues meanwhile from the caller's thread; when the socket is
-/// full the rest goes to a task that waits for it.
-fn send_now(shared: &Arc<Shared>, generation: u64, socket: &Arc<OwnedWriteHalf>, batch: Vec<u8>) {
-    let mut batch = batch;
-    loop {
+/// Sends what is queued, and what queues meanwhile, until nothing is left. It first lets the
+/// tasks ready now run: in a burst (a reconnect storm), their commands go in one write, and
+/// Redis reads them in one go.
+async fn send(shared: Arc<Shared>, generation: u64, socket: Arc<OwnedWriteHalf>) {
+    tokio::task::yield_now().await;
+    let mut batch = Vec::new();
+    while let Some(next) = shared.next_batch(generation, batch) {
+        batch = next;
         let mut sent = 0;
         while sent < batch.len() {
             match socket.try_write(&batch[sent..]) {
                 Ok(n) => sent += n,
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
-                    batch.drain(..sent);
-                    let (shared, socket) = (shared.clone(), socket.clone());
-                    tokio::spawn(send_later(shared, generation, socket, batch));
-                    return;
+                    if let Err(error) = socket.writable().await {
+                        return shared.fail(generation, &error.to_string());
+                    }
                 }
                 Err(error) => return shared.fail(generation, &error.to_string()),
             }
-        }
-        match shared.next_batch(generation, batch) {
-            Some(next) => batch = next,
-            None => return,
-        }
-    }
-}
-
-/// [`send_now`]'s rest, waiting for room in the socket.
-async fn send_later(
-    shared: Arc<Shared>,
-    generation: u64,
-    socket: Arc<OwnedWriteHalf>,
-    mut batch: Vec<u8>,
-) {
-    loop {
-        let mut sent = 0;
-        while sent < batch.len() {
-            if let Err(error) = socket.writable().await {
-                return shared.fail(generation, &error.to_string());
-            }
-            match socket.try_write(&batch[sent..]) {
-                Ok(n) => sent += n,
-                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(error) => return shared.fail(generation, &error.to_string()),
-            }
-        }
-        match shared.next_batch(generation, batch) {
-            Some(next) => batch = next,
-            None => return,
         }
     }
 }
