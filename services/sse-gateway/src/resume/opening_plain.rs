@@ -19,6 +19,7 @@ use super::first_delivery::{FirstDelivery, Plan};
 use super::history::REPLAY_LIMIT;
 use super::opening::NewStream;
 use super::session::SessionStore;
+use crate::script_pipe::Commands;
 
 /// What `XINFO STREAM` says of a channel's history.
 #[derive(Debug, Default)]
@@ -121,24 +122,29 @@ impl FirstDelivery {
     ) -> Result<Vec<Plan>, fred::error::Error> {
         let queues = if stream.replay { self.queues() } else { &[] };
         let limit = REPLAY_LIMIT.to_string();
-        let mut commands: Vec<Vec<String>> = Vec::new();
+        let mut commands = Commands::default();
         let mut seconds = Vec::with_capacity(infos.len());
         let mut since = Vec::with_capacity(infos.len());
         for ((channel, key), info) in stream.channels.iter().zip(keys).zip(&infos) {
             let whole = stream.replay && info.exists && info.complete();
             let range = whole.then(|| {
-                let at = commands.len();
-                let read = ["XRANGE", key, "-", "+", "COUNT", &limit];
-                commands.push(read.map(str::to_owned).to_vec());
-                at
+                commands.push(&[
+                    b"XRANGE",
+                    key.as_bytes(),
+                    b"-",
+                    b"+",
+                    b"COUNT",
+                    limit.as_bytes(),
+                ])
             });
             // Read for every channel when replaying: a story trimmed since `XINFO` needs it.
             let records = (!queues.is_empty()).then(|| {
-                let at = commands.len();
+                let first = commands.len();
                 for queue in queues {
-                    commands.push(vec!["HGETALL".to_owned(), queue.keys().job(channel.id())]);
+                    let record = queue.keys().job(channel.id());
+                    commands.push(&[b"HGETALL", record.as_bytes()]);
                 }
-                at
+                first
             });
             seconds.push(Second { range, records });
             let newest = info.last.as_ref().and_then(Info::id_of);
@@ -149,20 +155,16 @@ impl FirstDelivery {
             since.push((channel.redis_name(), point.unwrap_or(StreamId::ZERO)));
         }
         let session_at = commands.len();
-        commands.extend(sessions.creation_commands(
+        sessions.push_creation(
+            &mut commands,
             &stream.id,
             stream.subject,
             stream.multi,
             &since,
-        ));
-        let parts: Vec<Vec<&[u8]>> = commands
-            .iter()
-            .map(|command| command.iter().map(String::as_bytes).collect())
-            .collect();
-        let batch: Vec<&[&[u8]]> = parts.iter().map(Vec::as_slice).collect();
+        );
         let pipe = sessions.pipe().ok_or_else(down)?;
         let mut replies: Vec<Option<Result<Value, fred::error::Error>>> = pipe
-            .run(&batch)
+            .send(&commands)
             .await
             .ok_or_else(down)?
             .into_iter()

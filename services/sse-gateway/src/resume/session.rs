@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use crate::fanout::connection::Position;
 use crate::resume::history::HistoryReader;
-use crate::script_pipe::ScriptPipe;
+use crate::script_pipe::{Commands, ScriptPipe};
 
 static FLUSH: LazyLock<Script> =
     LazyLock::new(|| Script::from_lua(include_str!("lua/session_flush.lua")));
@@ -178,44 +178,52 @@ impl SessionStore {
         args
     }
 
-    /// The commands recording a new stream held by this pod, as `create_session()`
-    /// (`lua/session_create.lua`) does: its hash (owner, `createdAt`, `seq`, `subject`,
-    /// `multi`, `since:<channel>`), its channel set, and their expiry.
-    pub fn creation_commands(
+    /// Adds to `commands` those recording a new stream held by this pod, as
+    /// `create_session()` (`lua/session_create.lua`) does: its hash (owner, `createdAt`,
+    /// `seq`, `subject`, `multi`, `since:<channel>`), its channel set, and their expiry.
+    pub fn push_creation(
         &self,
+        commands: &mut Commands,
         id: &Uuid,
         subject: Option<&str>,
         multi: bool,
         channels: &[(String, StreamId)],
-    ) -> Vec<Vec<String>> {
+    ) {
         let (hash, set) = (hash_key(id), set_key(id));
         let ttl = (ttl(self.window) * 2).to_string();
-        let mut fields = vec![
-            "HSET".to_owned(),
-            hash.clone(),
-            "owner".to_owned(),
-            self.pod.to_string(),
-            "createdAt".to_owned(),
-            now_millis().to_string(),
-            "seq".to_owned(),
-            "0".to_owned(),
-        ];
+        let created = now_millis().to_string();
+        let fields = 3 + usize::from(subject.is_some()) + usize::from(multi) + channels.len();
+        commands.start(2 + fields * 2);
+        commands.arg(&[b"HSET"]);
+        commands.arg(&[hash.as_bytes()]);
+        commands.arg(&[b"owner"]);
+        commands.arg(&[self.pod.as_bytes()]);
+        commands.arg(&[b"createdAt"]);
+        commands.arg(&[created.as_bytes()]);
+        commands.arg(&[b"seq"]);
+        commands.arg(&[b"0"]);
         if let Some(subject) = subject {
-            fields.extend(["subject".to_owned(), subject.to_owned()]);
+            commands.arg(&[b"subject"]);
+            commands.arg(&[subject.as_bytes()]);
         }
         if multi {
-            fields.extend(["multi".to_owned(), "1".to_owned()]);
+            commands.arg(&[b"multi"]);
+            commands.arg(&[b"1"]);
         }
         for (channel, since) in channels {
-            fields.extend([since_field(channel), since.to_string()]);
+            commands.arg(&[b"since:", channel.as_bytes()]);
+            commands.arg(&[since.to_string().as_bytes()]);
         }
-        let mut commands = vec![fields, vec!["EXPIRE".to_owned(), hash, ttl.clone()]];
+        commands.push(&[b"EXPIRE", hash.as_bytes(), ttl.as_bytes()]);
         if !channels.is_empty() {
-            let mut add = vec!["SADD".to_owned(), set.clone()];
-            add.extend(channels.iter().map(|(channel, _)| channel.clone()));
-            commands.extend([add, vec!["EXPIRE".to_owned(), set, ttl]]);
+            commands.start(2 + channels.len());
+            commands.arg(&[b"SADD"]);
+            commands.arg(&[set.as_bytes()]);
+            for (channel, _) in channels {
+                commands.arg(&[channel.as_bytes()]);
+            }
+            commands.push(&[b"EXPIRE", set.as_bytes(), ttl.as_bytes()]);
         }
-        commands
     }
 
     /// The arguments of `take_over()` (`lua/take_over.lua`): this pod, the session's expiry.

@@ -3,10 +3,11 @@
 //!
 //! Through fred, each script went to its router task, was written and flushed on its own,
 //! and its reply came back through a reader task and a channel: in the profile of a stream
-//! opening, a quarter of the gateway's CPU. Here a caller appends its command to one buffer;
-//! whoever finds no write in progress sends everything waiting in one `send` (a storm's
-//! scripts share writes, and Redis reads them in one go), and one reader task reads the
-//! replies in order and hands each to its caller.
+//! opening, a quarter of the gateway's CPU. Here a caller appends its commands to one buffer,
+//! and a sending task writes what has queued once the tasks ready at that moment have run:
+//! the commands of a burst of streams opening or resuming share one write, and Redis reads
+//! them in one go. One reader task reads the replies in order and hands each batch of
+//! commands its replies together.
 //!
 //! While the connection is down (not connected yet, Redis restarting) [`ScriptPipe::eval`]
 //! says so at once and the caller uses fred, which reconnects on its own: nothing waits on this
@@ -81,6 +82,43 @@ impl Target {
         }
         resp::encode(&mut out, &[b"CLIENT", b"SETNAME", b"sse-gateway-scripts"]);
         out
+    }
+}
+
+/// Commands encoded as they are added, sent together by [`ScriptPipe::send`].
+#[derive(Default)]
+pub struct Commands {
+    bytes: Vec<u8>,
+    count: usize,
+}
+
+impl Commands {
+    /// Adds a command (name first); returns its index among the replies.
+    pub fn push(&mut self, parts: &[&[u8]]) -> usize {
+        resp::encode(&mut self.bytes, parts);
+        self.count += 1;
+        self.count - 1
+    }
+
+    /// Adds a command of `count` arguments (name included), each then given by
+    /// [`Commands::arg`]; returns its index among the replies.
+    pub fn start(&mut self, count: usize) -> usize {
+        resp::start(&mut self.bytes, count);
+        self.count += 1;
+        self.count - 1
+    }
+
+    /// The next argument of the command begun by [`Commands::start`], made of `pieces`.
+    pub fn arg(&mut self, pieces: &[&[u8]]) {
+        resp::arg(&mut self.bytes, pieces);
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
     }
 }
 
@@ -165,8 +203,17 @@ impl ScriptPipe {
     /// nothing was sent, use fred. Redis runs a batch's commands one after the other, but
     /// another client's command may come between two of them.
     pub async fn run(&self, commands: &[&[&[u8]]]) -> Option<Vec<Reply>> {
+        let mut batch = Commands::default();
+        for parts in commands {
+            batch.push(parts);
+        }
+        self.send(&batch).await
+    }
+
+    /// Runs `commands` as [`ScriptPipe::run`] does.
+    pub async fn send(&self, commands: &Commands) -> Option<Vec<Reply>> {
         let replies = self.queue(commands)?.await;
-        Some(replies.unwrap_or_else(|_| commands.iter().map(|_| Err(lost())).collect()))
+        Some(replies.unwrap_or_else(|_| (0..commands.len()).map(|_| Err(lost())).collect()))
     }
 
     /// Runs one command (see [`ScriptPipe::run`]).
@@ -175,15 +222,13 @@ impl ScriptPipe {
     }
 
     /// Queues `commands` together and sends what is waiting unless a send is in progress.
-    fn queue(&self, commands: &[&[&[u8]]]) -> Option<oneshot::Receiver<Vec<Reply>>> {
+    fn queue(&self, commands: &Commands) -> Option<oneshot::Receiver<Vec<Reply>>> {
         let mut state = self.shared.lock();
         let socket = state.socket.clone()?;
         if commands.is_empty() || state.commands + commands.len() > MAX_WAITING {
             return None;
         }
-        for parts in commands {
-            resp::encode(&mut state.out, parts);
-        }
+        state.out.extend_from_slice(&commands.bytes);
         let (tell, replies) = oneshot::channel();
         state.waiting.push_back(Batch {
             replies: Vec::with_capacity(commands.len()),

@@ -16,14 +16,26 @@ pub struct Malformed;
 
 /// Appends the command `parts` (name first) to `out`.
 pub fn encode(out: &mut Vec<u8>, parts: &[&[u8]]) {
-    out.push(b'*');
-    push_number(out, parts.len());
+    start(out, parts.len());
     for part in parts {
-        out.push(b'$');
-        push_number(out, part.len());
-        out.extend_from_slice(part);
-        out.extend_from_slice(b"\r\n");
+        arg(out, &[part]);
     }
+}
+
+/// Starts a command of `count` arguments (name included), each then added by [`arg`].
+pub fn start(out: &mut Vec<u8>, count: usize) {
+    out.push(b'*');
+    push_number(out, count);
+}
+
+/// Appends one argument made of `pieces` end to end.
+pub fn arg(out: &mut Vec<u8>, pieces: &[&[u8]]) {
+    out.push(b'$');
+    push_number(out, pieces.iter().map(|p| p.len()).sum());
+    for piece in pieces {
+        out.extend_from_slice(piece);
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 fn push_number(out: &mut Vec<u8>, n: usize) {
@@ -194,6 +206,11 @@ mod tests {
         let long = vec![b'x'; 1234];
         encode(&mut out, &[&long]);
         assert!(out.starts_with(b"*1\r\n$1234\r\nxxx"));
+        let mut pieces = Vec::new();
+        start(&mut pieces, 2);
+        arg(&mut pieces, &[b"HGET"]);
+        arg(&mut pieces, &[b"since:", b"job:a"]);
+        assert_eq!(pieces, b"*2\r\n$4\r\nHGET\r\n$11\r\nsince:job:a\r\n");
     }
 
     #[test]
