@@ -369,18 +369,46 @@ async fn same_replays_and_taken_over(
     assert!(!session.closed);
 }
 
-#[tokio::test]
-async fn a_resumes_take_over_and_replays_are_one_command_and_the_same_as_in_steps() {
-    let stores = stores().await;
-    let (starts, steps) = resume_cases(&stores).await;
-    let id = session_of_another_pod(&stores).await;
-    let mut monitor = stores.monitor().await;
+/// A session of another pod taken over with every resume case, watched: what Redis was sent
+/// and the replays, beside the same read step by step.
+struct Resumed {
+    id: Uuid,
+    starts: Vec<(Arc<str>, ResumeFrom)>,
+    steps: Vec<Replay>,
+    one: Vec<Replay>,
+    monitor: Monitor,
+}
+
+async fn take_over_watched(stores: &Stores) -> Resumed {
+    let (starts, steps) = resume_cases(stores).await;
+    let id = session_of_another_pod(stores).await;
+    let monitor = stores.monitor().await;
     let one = stores
         .sessions
         .take_over_and_replay(&id, &starts)
         .await
         .unwrap();
-    monitor.saw_one_script(&stores.redis).await;
+    Resumed {
+        id,
+        starts,
+        steps,
+        one,
+        monitor,
+    }
+}
+
+#[tokio::test]
+async fn a_resumes_take_over_and_replays_are_one_command_and_the_same_as_in_steps() {
+    let stores = stores().await;
+    let mut resumed = take_over_watched(&stores).await;
+    resumed.monitor.saw_one_script(&stores.redis).await;
+    let Resumed {
+        id,
+        starts,
+        steps,
+        one,
+        ..
+    } = resumed;
     same_replays_and_taken_over(&stores, &id, &starts, &one, &steps).await;
 }
 
@@ -389,14 +417,13 @@ async fn over_the_script_connection_a_resume_is_plain_commands_with_the_same_res
     let mut stores = stores().await;
     let pipe = ScriptPipe::start(&stores.redis.url(), Duration::from_secs(2)).await;
     stores.sessions = stores.sessions.clone().with_pipe(pipe);
-    let (starts, steps) = resume_cases(&stores).await;
-    let id = session_of_another_pod(&stores).await;
-    let mut monitor = stores.monitor().await;
-    let one = stores
-        .sessions
-        .take_over_and_replay(&id, &starts)
-        .await
-        .unwrap();
+    let Resumed {
+        id,
+        starts,
+        steps,
+        one,
+        mut monitor,
+    } = take_over_watched(&stores).await;
     let sent = monitor.sent(&stores.redis).await;
     assert!(!sent.iter().any(|c| c.starts_with("EVAL")), "{sent:?}");
     // The take-over (4 commands), then two reads per channel with something to replay.
