@@ -136,6 +136,27 @@ pub fn describe() {
     }
 }
 
+/// The series every stream touches when it opens and closes, looked up once (as
+/// [`DeliverySeries`]).
+pub struct StreamSeries {
+    pub open: metrics::Gauge,
+    pub opened: metrics::Counter,
+    pub closed_by_client: metrics::Counter,
+    pub closed_by_server: metrics::Counter,
+}
+
+impl StreamSeries {
+    /// Taken from the recorder installed at the time.
+    pub fn from_recorder() -> Self {
+        Self {
+            open: metrics::gauge!(CONNECTIONS_OPEN),
+            opened: metrics::counter!(CONNECTIONS_OPENED),
+            closed_by_client: metrics::counter!(CONNECTIONS_CLOSED, "reason" => "client"),
+            closed_by_server: metrics::counter!(CONNECTIONS_CLOSED, "reason" => "server"),
+        }
+    }
+}
+
 /// The delivery series of one kind of progress event (`EVENTS_DELIVERED` and
 /// `DELIVERY_LATENCY` with its `event` label), looked up once: an event does not build a
 /// label set and search the recorder's registry for each.

@@ -96,6 +96,8 @@ pub struct Hub {
     /// Delivery counters and latency histograms per kind of progress event, taken from the
     /// metrics recorder at the first event.
     delivery_series: OnceLock<[m::DeliverySeries; 3]>,
+    /// Stream counts, taken from the metrics recorder at the first stream.
+    stream_series: OnceLock<m::StreamSeries>,
 }
 
 impl From<HubError> for crate::error::ApiError {
@@ -148,7 +150,13 @@ impl Hub {
             flushes: TaskTracker::new(),
             evicted: RwLock::new(HashSet::new()),
             delivery_series: OnceLock::new(),
+            stream_series: OnceLock::new(),
         })
+    }
+
+    fn stream_series(&self) -> &m::StreamSeries {
+        self.stream_series
+            .get_or_init(m::StreamSeries::from_recorder)
     }
 
     pub fn settings(&self) -> &HubSettings {
@@ -164,8 +172,9 @@ impl Hub {
     /// writes its final position to its session.
     pub fn open(self: &Arc<Self>, connection: Arc<Connection>) -> ConnectionStream {
         self.table.insert(&connection);
-        metrics::gauge!(m::CONNECTIONS_OPEN).increment(1.0);
-        metrics::counter!(m::CONNECTIONS_OPENED).increment(1);
+        let series = self.stream_series();
+        series.open.increment(1.0);
+        series.opened.increment(1);
         let hub = Arc::downgrade(self);
         ConnectionStream::new(connection, move |conn| {
             if let Some(hub) = hub.upgrade() {
@@ -230,7 +239,7 @@ impl Hub {
         let Some(emptied) = self.table.remove(connection) else {
             return false;
         };
-        metrics::gauge!(m::CONNECTIONS_OPEN).decrement(1.0);
+        self.stream_series().open.decrement(1.0);
         if !emptied.is_empty() {
             let hub = self.clone();
             tokio::spawn(async move {
@@ -251,8 +260,12 @@ impl Hub {
         }
         let by_server = connection.is_closed();
         if !evicted {
-            let reason = if by_server { "server" } else { "client" };
-            metrics::counter!(m::CONNECTIONS_CLOSED, "reason" => reason).increment(1);
+            let series = self.stream_series();
+            let closed = match by_server {
+                true => &series.closed_by_server,
+                false => &series.closed_by_client,
+            };
+            closed.increment(1);
         }
         if !final_write_needed(connection.is_multi(), by_server) {
             return;

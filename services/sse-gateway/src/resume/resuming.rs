@@ -18,6 +18,7 @@ use uuid::Uuid;
 use super::history::{REPLAY_LIMIT, Replay, replay_args};
 use super::points::ResumeFrom;
 use super::session::SessionStore;
+use crate::script_pipe::Commands;
 
 /// The script taking a session over with its replays.
 pub const RESUME_LUA: &str = concat!(
@@ -99,41 +100,32 @@ impl SessionStore {
             .iter()
             .map(|(channel, from)| (history_key(channel), replay_args(*from)))
             .collect();
-        let mut commands: Vec<Vec<&[u8]>> = vec![
-            vec![b"HSET", hash.as_bytes(), b"owner", owner.as_bytes()],
-            vec![b"HDEL", hash.as_bytes(), b"closedAt"],
-            vec![b"EXPIRE", hash.as_bytes(), ttl.as_bytes()],
-            vec![b"EXPIRE", set.as_bytes(), ttl.as_bytes()],
-        ];
+        let mut commands = Commands::default();
+        commands.push(&[b"HSET", hash.as_bytes(), b"owner", owner.as_bytes()]);
+        commands.push(&[b"HDEL", hash.as_bytes(), b"closedAt"]);
+        commands.push(&[b"EXPIRE", hash.as_bytes(), ttl.as_bytes()]);
+        commands.push(&[b"EXPIRE", set.as_bytes(), ttl.as_bytes()]);
         let mut kinds = Vec::with_capacity(reads.len());
         for (key, range) in &reads {
             let key = key.as_bytes();
             kinds.push(match range {
                 None => Read::Nothing,
                 Some([_, all]) if all == "1" => {
-                    commands.push(vec![b"XRANGE", key, b"-", b"+", b"COUNT", limit.as_bytes()]);
-                    commands.push(vec![b"XINFO", b"STREAM", key]);
+                    commands.push(&[b"XRANGE", key, b"-", b"+", b"COUNT", limit.as_bytes()]);
+                    commands.push(&[b"XINFO", b"STREAM", key]);
                     Read::Whole
                 }
                 Some([start, _]) => {
                     // The range before the oldest entry: a trim between the two can only make
                     // the replay look incomplete (a resync), never hide a gap.
                     let start = start.as_bytes();
-                    commands.push(vec![
-                        b"XRANGE",
-                        key,
-                        start,
-                        b"+",
-                        b"COUNT",
-                        limit.as_bytes(),
-                    ]);
-                    commands.push(vec![b"XRANGE", key, b"-", b"+", b"COUNT", b"1"]);
+                    commands.push(&[b"XRANGE", key, start, b"+", b"COUNT", limit.as_bytes()]);
+                    commands.push(&[b"XRANGE", key, b"-", b"+", b"COUNT", b"1"]);
                     Read::After
                 }
             });
         }
-        let batch: Vec<&[&[u8]]> = commands.iter().map(Vec::as_slice).collect();
-        let replies = pipe.run(&batch).await?;
+        let replies = pipe.send(&commands).await?;
         Some(replays_of(starts, &kinds, replies))
     }
 }

@@ -24,10 +24,21 @@ pub async fn record(request: Request, next: Next) -> Response {
 /// Counts a request to `route` answered by `response`, started at `started`.
 pub fn count(route: String, method: &'static str, started: Instant, response: &Response) {
     let status = response.status().as_u16().to_string();
-    metrics::counter!(m::HTTP_REQUESTS, "route" => route.clone(), "method" => method, "status" => status.clone())
-        .increment(1);
-    metrics::histogram!(m::HTTP_DURATION, "route" => route, "status" => status)
-        .record(started.elapsed().as_secs_f64());
+    let (requests, duration) = series(route, method, status);
+    requests.increment(1);
+    duration.record(started.elapsed().as_secs_f64());
+}
+
+/// The request counter and the duration histogram of `route`, `method` and `status`.
+pub fn series(
+    route: String,
+    method: &'static str,
+    status: String,
+) -> (metrics::Counter, metrics::Histogram) {
+    (
+        metrics::counter!(m::HTTP_REQUESTS, "route" => route.clone(), "method" => method, "status" => status.clone()),
+        metrics::histogram!(m::HTTP_DURATION, "route" => route, "status" => status),
+    )
 }
 
 /// The method as a label; any other method a client makes up counts as `other`, so requests

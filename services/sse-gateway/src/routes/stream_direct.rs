@@ -5,7 +5,10 @@
 //! boxed future, and routing strips the `/api/v1` prefix: for a request that only opens a
 //! stream, that was more of the gateway's CPU than the stream's own work.
 
+use std::sync::OnceLock;
 use std::time::Instant;
+
+use axum::http::StatusCode;
 
 use axum::extract::{FromRef, Query, Request, State};
 use axum::response::{IntoResponse, Response};
@@ -26,9 +29,34 @@ pub async fn serve(State(state): State<AppState>, request: Request) -> Response 
     let method = observe::method_label(request.method());
     let started = Instant::now();
     let response = checked(state, request).instrument(span.clone()).await;
-    observe::count(ROUTE.to_owned(), method, started, &response);
+    match (method, response.status()) {
+        ("GET", StatusCode::OK) => opened_series().record(started),
+        _ => observe::count(ROUTE.to_owned(), method, started, &response),
+    }
     request_span::finish(&span, &response);
     response
+}
+
+/// The request series of a stream opened (`GET`, 200), looked up once, as
+/// [`observe::count`] names them: every stream counts there.
+struct OpenedSeries {
+    requests: metrics::Counter,
+    duration: metrics::Histogram,
+}
+
+impl OpenedSeries {
+    fn record(&self, started: Instant) {
+        self.requests.increment(1);
+        self.duration.record(started.elapsed().as_secs_f64());
+    }
+}
+
+fn opened_series() -> &'static OpenedSeries {
+    static SERIES: OnceLock<OpenedSeries> = OnceLock::new();
+    SERIES.get_or_init(|| {
+        let (requests, duration) = observe::series(ROUTE.to_owned(), "GET", "200".to_owned());
+        OpenedSeries { requests, duration }
+    })
 }
 
 async fn checked(state: AppState, request: Request) -> Response {
