@@ -94,15 +94,14 @@ impl FirstDelivery {
             .iter()
             .map(|channel| history_key(&channel.redis_name()))
             .collect();
-        let first: Vec<[&[u8]; 3]> = keys
-            .iter()
-            .map(|key| [&b"XINFO"[..], b"STREAM", key.as_bytes()])
-            .collect();
-        let first: Vec<&[&[u8]]> = first.iter().map(|c| &c[..]).collect();
+        let mut first = Commands::default();
+        for key in &keys {
+            first.push(&[b"XINFO", b"STREAM", key.as_bytes()]);
+        }
         let mut infos = Vec::with_capacity(keys.len());
         let read = match first.is_empty() {
             true => Vec::new(),
-            false => pipe.run(&first).await?,
+            false => pipe.send(&first).await?,
         };
         for reply in read {
             match Info::from_reply(reply) {
