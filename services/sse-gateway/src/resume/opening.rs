@@ -59,7 +59,8 @@ impl FirstDelivery {
         sessions: &SessionStore,
         stream: &NewStream<'_>,
     ) -> Result<Vec<Plan>, fred::error::Error> {
-        if let Some(plans) = self.open_stream_plain(sessions, stream).await {
+        let plain = self.open_stream_plain(sessions, stream).await;
+        if let Some(plans) = crate::script_pipe::or_fred(plain) {
             return plans;
         }
         let queues = if stream.replay { self.queues() } else { &[] };

@@ -19,7 +19,7 @@ use super::first_delivery::{FirstDelivery, Plan};
 use super::history::REPLAY_LIMIT;
 use super::opening::NewStream;
 use super::session::SessionStore;
-use crate::script_pipe::Commands;
+use crate::script_pipe::{Commands, lost};
 
 /// What `XINFO STREAM` says of a channel's history.
 #[derive(Debug, Default)]
@@ -82,7 +82,8 @@ struct Second {
 
 impl FirstDelivery {
     /// [`FirstDelivery::open_stream`] as plain commands over the pipe; `None` when the pipe
-    /// is down before anything was sent.
+    /// is down before anything was sent. Its first write only reads: when the pipe is lost
+    /// before or during the second, the error says so ([`crate::script_pipe::or_fred`]).
     pub async fn open_stream_plain(
         &self,
         sessions: &SessionStore,
@@ -161,11 +162,11 @@ impl FirstDelivery {
             stream.multi,
             &since,
         );
-        let pipe = sessions.pipe().ok_or_else(down)?;
+        let pipe = sessions.pipe().ok_or_else(lost)?;
         let mut replies: Vec<Option<Result<Value, fred::error::Error>>> = pipe
             .send(&commands)
             .await
-            .ok_or_else(down)?
+            .ok_or_else(lost)?
             .into_iter()
             .map(Some)
             .collect();
@@ -218,13 +219,6 @@ fn story(replay: bool, info: Info, whole: Option<Value>) -> Vec<Value> {
     } else {
         vec![1.into(), 0.into(), newest_of(entries.pop())]
     }
-}
-
-fn down() -> fred::error::Error {
-    fred::error::Error::new(
-        fred::error::ErrorKind::IO,
-        "the connection to Redis was lost",
-    )
 }
 
 #[cfg(test)]

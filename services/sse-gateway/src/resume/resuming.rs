@@ -42,7 +42,8 @@ impl SessionStore {
         id: &Uuid,
         starts: &[(Arc<str>, ResumeFrom)],
     ) -> Result<Vec<Replay>, fred::error::Error> {
-        if let Some(replays) = self.take_over_and_replay_plain(id, starts).await {
+        let plain = self.take_over_and_replay_plain(id, starts).await;
+        if let Some(replays) = crate::script_pipe::or_fred(plain) {
             return replays;
         }
         let mut keys = self.keys(id);

@@ -267,7 +267,7 @@ impl SessionStore {
 
     /// The session, or `None` when unknown or expired.
     pub async fn load(&self, id: &Uuid) -> Result<Option<Session>, fred::error::Error> {
-        let parts: Vec<Value> = match self.load_plain(id).await {
+        let parts: Vec<Value> = match crate::script_pipe::or_fred(self.load_plain(id).await) {
             Some(parts) => parts?,
             None => self
                 .eval(&LOAD, self.keys(id), Vec::new())

@@ -298,11 +298,26 @@ impl Shared {
     }
 }
 
-fn lost() -> Error {
-    Error::new(
-        ErrorKind::IO,
-        "the connection to Redis was lost before the reply",
-    )
+const LOST: &str = "the connection to Redis was lost before the reply";
+
+/// The error of a command sent when the connection failed (it may or may not have run).
+pub fn lost() -> Error {
+    Error::new(ErrorKind::IO, LOST)
+}
+
+/// What a way of plain commands over the pipe came to, or `None` when it is to be done again
+/// through fred: the pipe was down or too busy for a later write, or lost its connection
+/// with the commands in flight. Only for ways whose commands read, or write the same values
+/// again when repeated (a session's load, creation and take-over): doing them twice is safe,
+/// and a request is not failed for a connection Redis is still answering on another.
+pub fn or_fred<T>(outcome: Option<Result<T, Error>>) -> Option<Result<T, Error>> {
+    match outcome {
+        Some(Err(error)) if error.kind() == &ErrorKind::IO && error.details() == LOST => {
+            tracing::debug!("the scripts' connection was lost mid-way; done again through fred");
+            None
+        }
+        outcome => outcome,
+    }
 }
 
 /// Sends what is queued, and what queues meanwhile, until nothing is left. It first lets the

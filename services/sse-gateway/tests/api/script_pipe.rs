@@ -188,3 +188,112 @@ async fn the_gateway_opens_and_resumes_streams_over_the_pipe() {
     let missed = back.next_named("job_update", WAIT).await.unwrap();
     assert_eq!(missed.json()["seq"], 2);
 }
+
+/// Sets its flag when dropped: the cutting stops also when the test fails on the way.
+struct StopOnDrop(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Cuts the pipe's connection to the Redis on `port` (`CLIENT KILL`) over and over until
+/// `stop` (for a minute at most); returns how often it was cut.
+fn keep_cutting_the_pipe(
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<usize> {
+    let cli = move |args: &[&str]| {
+        let output = std::process::Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+            .args(args)
+            .output()
+            .expect("running redis-cli");
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    tokio::task::spawn_blocking(move || {
+        let mut cuts = 0;
+        let until = std::time::Instant::now() + Duration::from_secs(60);
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) && std::time::Instant::now() < until {
+            let list = cli(&["CLIENT", "LIST"]);
+            let id = list
+                .lines()
+                .filter(|line| line.contains("name=sse-gateway-scripts"))
+                .find_map(|line| line.split(' ').find_map(|f| f.strip_prefix("id=")))
+                .map(str::to_owned);
+            if let Some(id) = id
+                && cli(&["CLIENT", "KILL", "ID", &id]) == "1"
+            {
+                cuts += 1;
+            }
+            std::thread::sleep(Duration::from_millis(3));
+        }
+        cuts
+    })
+}
+
+#[tokio::test]
+async fn streams_opened_and_resumed_while_the_pipes_connection_is_cut_all_succeed() {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use test_support::sse::SseClient;
+
+    let app = spawn_app().await;
+    eventually("the pipe is up", || async {
+        !pipe_clients(&app.redis).is_empty()
+    })
+    .await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let cutter = keep_cutting_the_pipe(app.redis.port(), stop.clone());
+    let stopping = StopOnDrop(stop);
+    // New streams: their first reads and session writes go over a connection that keeps
+    // being cut; each one still opens (what was lost is done again through fred).
+    let mut streams = Vec::new();
+    for wave in 0..4 {
+        let opens = (0..60).map(|i| {
+            let app = &app;
+            async move {
+                let job = format!("cut-{wave}-{i}");
+                let url = app.url(&format!("/api/v1/sse/connect?jobs={job}"));
+                let mut client = SseClient::connect(&url)
+                    .await
+                    .unwrap_or_else(|e| panic!("stream for {job} did not open: {e:?}"));
+                let connected = client.next_named("connected", WAIT).await.unwrap();
+                (job, client, connected.json()["connectionId"].to_string())
+            }
+        });
+        streams.extend(join_all(opens).await);
+    }
+    // Every stream gets one event, is dropped, misses the next, and comes back with its
+    // Last-Event-ID while the cuts go on: each load and take-over succeeds too.
+    let mut points = Vec::new();
+    for (job, client, id) in &mut streams {
+        crate::helpers::publish_seq(&app, &format!("job:{job}"), 1).await;
+        let event = client.next_named("job_update", WAIT).await.unwrap();
+        points.push((job.clone(), id.clone(), event.id));
+    }
+    drop(streams);
+    for (job, _, _) in &points {
+        app.wait_numsub(&format!("job:{job}"), 0).await;
+        crate::helpers::publish_seq(&app, &format!("job:{job}"), 2).await;
+    }
+    let resumes = points.iter().map(|(job, id, last)| {
+        let app = &app;
+        async move {
+            let url = app.url("/api/v1/sse/connect");
+            let mut client = SseClient::connect_with(&url, &[("Last-Event-ID", last)])
+                .await
+                .unwrap_or_else(|e| panic!("stream of {job} did not resume: {e:?}"));
+            let connected = client.next_named("connected", WAIT).await.unwrap();
+            assert_eq!(connected.json()["connectionId"].to_string(), *id);
+            assert_eq!(connected.json()["resumed"], true);
+            let missed = client.next_named("job_update", WAIT).await.unwrap();
+            assert_eq!(missed.json()["seq"], 2, "{job}");
+        }
+    });
+    join_all(resumes).await;
+    drop(stopping);
+    let cuts = cutter.await.unwrap();
+    assert!(cuts >= 3, "the pipe's connection was cut {cuts} times");
+}
