@@ -117,12 +117,7 @@ impl RedisServer {
 
     /// Runs `redis-cli` against this server and returns its trimmed output.
     pub fn cli(&self, args: &[&str]) -> String {
-        let output = Command::new("redis-cli")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .expect("running redis-cli");
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        cli_on(self.port, args)
     }
 
     fn spawn(&mut self) -> anyhow::Result<()> {
@@ -178,4 +173,15 @@ impl Drop for RedisServer {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Runs `redis-cli` against the server on `port` (on loopback) and returns its trimmed
+/// output; for threads that do not hold the [`RedisServer`].
+pub fn cli_on(port: u16, args: &[&str]) -> String {
+    let output = Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(args)
+        .output()
+        .expect("running redis-cli");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }

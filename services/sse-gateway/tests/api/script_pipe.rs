@@ -9,7 +9,7 @@ use fred::types::Value;
 use fred::types::scripts::Script;
 use futures::future::join_all;
 use sse_gateway::script_pipe::ScriptPipe;
-use test_support::redis_server::RedisServer;
+use test_support::redis_server::{RedisServer, cli_on};
 
 use crate::helpers::{WAIT, eventually, spawn_app};
 
@@ -30,8 +30,12 @@ fn pair(key: &str, arg: &str) -> Value {
 
 /// The clients on `redis` named as the pipe names its connection.
 fn pipe_clients(redis: &RedisServer) -> Vec<String> {
-    redis
-        .cli(&["CLIENT", "LIST"])
+    pipe_clients_on(redis.port())
+}
+
+/// [`pipe_clients`] of the Redis on `port`.
+fn pipe_clients_on(port: u16) -> Vec<String> {
+    cli_on(port, &["CLIENT", "LIST"])
         .lines()
         .filter(|line| line.contains("name=sse-gateway-scripts"))
         .map(str::to_owned)
@@ -204,26 +208,17 @@ fn keep_cutting_the_pipe(
     port: u16,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> tokio::task::JoinHandle<usize> {
-    let cli = move |args: &[&str]| {
-        let output = std::process::Command::new("redis-cli")
-            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
-            .args(args)
-            .output()
-            .expect("running redis-cli");
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
-    };
     tokio::task::spawn_blocking(move || {
         let mut cuts = 0;
         let until = std::time::Instant::now() + Duration::from_secs(60);
         while !stop.load(std::sync::atomic::Ordering::SeqCst) && std::time::Instant::now() < until {
-            let list = cli(&["CLIENT", "LIST"]);
-            let id = list
-                .lines()
-                .filter(|line| line.contains("name=sse-gateway-scripts"))
-                .find_map(|line| line.split(' ').find_map(|f| f.strip_prefix("id=")))
-                .map(str::to_owned);
+            let id = pipe_clients_on(port).iter().find_map(|line| {
+                line.split(' ')
+                    .find_map(|f| f.strip_prefix("id="))
+                    .map(str::to_owned)
+            });
             if let Some(id) = id
-                && cli(&["CLIENT", "KILL", "ID", &id]) == "1"
+                && cli_on(port, &["CLIENT", "KILL", "ID", &id]) == "1"
             {
                 cuts += 1;
             }
