@@ -243,19 +243,29 @@ async fn streams_opened_and_resumed_while_the_pipes_connection_is_cut_all_succee
     let cutter = keep_cutting_the_pipe(app.redis.port(), stop.clone());
     let stopping = StopOnDrop(stop);
     // New streams: their first reads and session writes go over a connection that keeps
-    // being cut; each one still opens (what was lost is done again through fred).
+    // being cut; each one still opens (what was lost is done again through fred). Half of
+    // them as the seed's frontends do: a bare stream, then the job subscribed.
     let mut streams = Vec::new();
     for wave in 0..4 {
         let opens = (0..60).map(|i| {
             let app = &app;
             async move {
                 let job = format!("cut-{wave}-{i}");
-                let url = app.url(&format!("/api/v1/sse/connect?jobs={job}"));
+                let query = match i % 2 {
+                    0 => format!("?jobs={job}"),
+                    _ => String::new(),
+                };
+                let url = app.url(&format!("/api/v1/sse/connect{query}"));
                 let mut client = SseClient::connect(&url)
                     .await
                     .unwrap_or_else(|e| panic!("stream for {job} did not open: {e:?}"));
                 let connected = client.next_named("connected", WAIT).await.unwrap();
-                (job, client, connected.json()["connectionId"].to_string())
+                let id = connected.json()["connectionId"].clone();
+                if query.is_empty() {
+                    let id = id.as_str().unwrap();
+                    app.subscribe(&mut client, id, "job", &job).await;
+                }
+                (job, client, id.to_string())
             }
         });
         streams.extend(join_all(opens).await);
