@@ -12,6 +12,7 @@
 mod format;
 mod otel;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
@@ -53,11 +54,21 @@ impl Telemetry {
     }
 }
 
+/// Whether spans leave the process (set by [`init`]).
+static EXPORTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether spans are exported to a collector. Spans that matter only as a trace (not as the
+/// context of a log line or of a `traceparent` handed on) can be skipped when they are not.
+pub fn spans_exported() -> bool {
+    EXPORTED.load(Ordering::Relaxed)
+}
+
 /// Installs the global subscriber (logs + traces) and the W3C propagator. Call once, inside
 /// the tokio runtime, before anything logs; `service` names the process in traces unless
 /// `OTEL_SERVICE_NAME` or `OTEL_RESOURCE_ATTRIBUTES` says otherwise.
 pub fn init(service: &'static str, format: LogFormat, default_filter: &str) -> Telemetry {
     let (provider, export, problem) = otel::provider(service);
+    EXPORTED.store(export != ExportSettings::Off, Ordering::Relaxed);
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, service);
     // `RUST_LOG` filters log lines only: traces keep the product's spans whatever the log level.

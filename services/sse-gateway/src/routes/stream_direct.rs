@@ -21,7 +21,7 @@ use crate::limits::client::PeerAddr;
 use crate::transport::SocketHandle;
 
 /// The route template the request is counted and traced under, as through the router.
-const ROUTE: &str = "/api/v1/sse/connect";
+pub(super) const ROUTE: &str = "/api/v1/sse/connect";
 
 /// Serves a stream request (the transport sends only `GET /api/v1/sse/connect` here).
 pub async fn serve(State(state): State<AppState>, request: Request) -> Response {

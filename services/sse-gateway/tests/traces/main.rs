@@ -45,6 +45,12 @@ impl Collector {
             .cloned()
             .collect()
     }
+
+    /// Whether a span named `name` arrived from `service`, in any trace.
+    fn has(&self, service: &str, name: &str) -> bool {
+        let spans = self.0.lock().unwrap();
+        spans.iter().any(|s| s.service == service && s.name == name)
+    }
 }
 
 impl Collector {
@@ -363,7 +369,8 @@ async fn one_trace(protocol: Protocol) {
         let complete = named("POST /api/v1/resumes") == 1
             && named("analyze-resume") == 1
             && named("stage storing") == 1
-            && named("deliver job_update") >= 8;
+            && named("deliver job_update") >= 8
+            && collector.has("sse-gateway", "GET /api/v1/sse/connect");
         if complete || Instant::now() > deadline {
             break spans;
         }
@@ -375,6 +382,13 @@ async fn one_trace(protocol: Protocol) {
         .iter()
         .map(|s| format!("{}:{}", s.service, s.name))
         .collect();
+
+    // With a collector, a stream's open is traced too (its own trace: the client sent no
+    // `traceparent`).
+    assert!(
+        collector.has("sse-gateway", "GET /api/v1/sse/connect"),
+        "the stream's open span was exported"
+    );
 
     // The request span continues the caller's span.
     let request = by_name("POST /api/v1/resumes");
