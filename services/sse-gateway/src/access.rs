@@ -131,7 +131,9 @@ pub async fn authorise_channel(
         return Ok(());
     }
     match channel.kind() {
-        ChannelKind::Job => authorise_job_watch(state, principal, channel.id()).await,
+        // Boxed: its Redis lookups are kilobytes of future, which every stream's open
+        // (anonymous ones included) would otherwise carry and move.
+        ChannelKind::Job => Box::pin(authorise_job_watch(state, principal, channel.id())).await,
         ChannelKind::Queue | ChannelKind::Worker => principal.require_monitor(),
     }
 }

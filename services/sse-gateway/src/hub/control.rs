@@ -39,7 +39,8 @@ impl Hub {
     pub async fn send_control(&self, pod: &str, op: &ControlOp) -> Result<u64, fred::error::Error> {
         use fred::prelude::PubsubInterface;
         let payload = serde_json::to_string(op).unwrap_or_default();
-        self.client.publish(channel_of(pod), payload).await
+        // Boxed: a resume tells the previous pod only when it was another one.
+        Box::pin(self.client.publish(channel_of(pod), payload)).await
     }
 
     pub(super) fn dispatch_control(self: &Arc<Self>, payload: &[u8]) {

@@ -139,28 +139,42 @@ impl Hub {
             tell.await;
             replayed
         } else {
-            let take_over = async {
-                self.sessions
-                    .take_over(&id)
-                    .await
-                    .map_err(HubError::SessionStore)?;
-                tell.await;
-                Ok::<_, HubError>(())
-            };
-            let replay = async {
-                self.replay_from(&connection, &starts)
-                    .await
-                    .map_err(HubError::SessionStore)
-            };
-            let (taken, replayed) = tokio::join!(take_over, replay);
-            taken?;
-            replayed?
+            // Boxed: the Redis client's futures, on this way only (a cluster), are kilobytes that
+            // every resume's future would otherwise carry.
+            Box::pin(self.take_over_elsewhere(&id, &connection, &starts, tell)).await?
         };
         drop(hold);
         self.subscribe_channels(&connection, &extra, replay, false, None)
             .await?;
         tracing::debug!(connection.id = %id, replayed, "stream resumed");
         Ok((stream, connection))
+    }
+
+    /// A resume's take-over and replays on a cluster: both in flight at once; `tell` is run
+    /// once the session is this pod's. Returns how many events were replayed.
+    async fn take_over_elsewhere(
+        self: &Arc<Self>,
+        id: &Uuid,
+        connection: &Arc<Connection>,
+        starts: &[(Arc<str>, crate::resume::points::ResumeFrom)],
+        tell: impl std::future::Future<Output = ()>,
+    ) -> Result<usize, HubError> {
+        let take_over = async {
+            self.sessions
+                .take_over(id)
+                .await
+                .map_err(HubError::SessionStore)?;
+            tell.await;
+            Ok::<_, HubError>(())
+        };
+        let replay = async {
+            self.replay_from(connection, starts)
+                .await
+                .map_err(HubError::SessionStore)
+        };
+        let (taken, replayed) = tokio::join!(take_over, replay);
+        taken?;
+        replayed
     }
 }
 

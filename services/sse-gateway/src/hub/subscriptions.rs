@@ -154,6 +154,21 @@ impl Hub {
             };
             return self.first.open_stream(&self.sessions, &stream).await;
         }
+        // Boxed: through the Redis client, this way's futures are kilobytes that the way above
+        // (a stream's open on one Redis node) would otherwise carry too.
+        Box::pin(self.first_deliveries_in_two_steps(id, multi, channels, replay, opening)).await
+    }
+
+    /// [`Hub::prepare_first_deliveries`] on a cluster, or for channels added to a stream: the
+    /// first deliveries read, then the session written while they are completed.
+    async fn first_deliveries_in_two_steps(
+        &self,
+        id: Uuid,
+        multi: bool,
+        channels: &[Channel],
+        replay: bool,
+        opening: Option<Opening<'_>>,
+    ) -> Result<Vec<Plan>, fred::error::Error> {
         let mut plans = self.first.read(channels, replay).await?;
         let since: Vec<(String, StreamId)> = plans.iter().map(|p| (p.name(), p.since)).collect();
         let write = async {
@@ -325,8 +340,11 @@ impl Hub {
             && !crate::keys::is_control_channel(channel)
     }
 
+    /// Boxed, as [`Hub::redis_unsubscribe`]: the Redis client's futures are kilobytes, and a
+    /// stream's open, which subscribes only a channel new to this pod, would otherwise carry
+    /// and move that room every time.
     async fn redis_subscribe(&self, channels: &[String]) -> Result<(), fred::error::Error> {
-        self.redis_subscribe_reporting(channels, &mut |_| {}).await
+        Box::pin(self.redis_subscribe_reporting(channels, &mut |_| {})).await
     }
 
     /// Subscribes `channels`, calling `subscribed` with each group Redis confirmed.
@@ -358,9 +376,9 @@ impl Hub {
 
     async fn redis_unsubscribe(&self, channel: &str) -> Result<(), fred::error::Error> {
         if self.is_sharded(channel) {
-            self.subscriber.sunsubscribe(channel).await
+            Box::pin(self.subscriber.sunsubscribe(channel)).await
         } else {
-            self.subscriber.unsubscribe(channel).await
+            Box::pin(self.subscriber.unsubscribe(channel)).await
         }
     }
 

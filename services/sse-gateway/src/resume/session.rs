@@ -132,7 +132,10 @@ impl SessionStore {
         {
             return reply;
         }
-        script.evalsha_with_reload(&self.client, keys, args).await
+        // Boxed: the Redis client's command future is kilobytes, and every caller's future
+        // (a stream's open and resume among them) would carry and move that room although
+        // this way is taken only without the pipe.
+        Box::pin(script.evalsha_with_reload(&self.client, keys, args)).await
     }
 
     pub fn pod(&self) -> &str {

@@ -39,9 +39,8 @@ pub(super) async fn reauthorise(
             None => false,
         };
         if !allowed {
-            state
-                .sessions
-                .remove_channel(&point.connection, &name)
+            // Boxed: seldom taken, and the Redis client's future is kilobytes.
+            Box::pin(state.sessions.remove_channel(&point.connection, &name))
                 .await
                 .map_err(|e| ApiError::redis("the session store is", e))?;
             session.channels.remove(&name);

@@ -153,17 +153,17 @@ pub async fn connect(
     // twice a new stream's), not the largest of them, while it waits for Redis.
     let (stream, connection) = match resumable {
         Some((point, session)) => {
-            let session = Box::pin(super::resume::reauthorise(
+            let session = boxed(super::resume::reauthorise(
                 &state, &principal, &point, session,
             ))
             .await?;
-            Box::pin(super::resume::resume(
+            boxed(super::resume::resume(
                 &state, socket, point, session, &channels, replay,
             ))
             .await?
         }
         None => {
-            Box::pin(fresh(
+            boxed(fresh(
                 &state,
                 socket,
                 &channels,
@@ -196,6 +196,24 @@ pub async fn connect(
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok(response)
+}
+
+/// The most a way of opening a stream may hold while it waits for Redis. The Redis client's
+/// futures are kilobytes each: on the ways a stream's open takes only now and then (a channel
+/// new to this pod, a cluster, the pipe down, a resume from another pod), they are boxed
+/// where they are awaited, so an open or a resume does not carry and move that room (a
+/// resume's was 22 KiB before, docs/benchmarks.md).
+const MAX_OPENING_STATE: usize = 4096;
+
+/// `way` in a box of its own (a request holds the memory of the way it takes only), checked,
+/// in test builds, against [`MAX_OPENING_STATE`].
+fn boxed<F: std::future::Future>(way: F) -> std::pin::Pin<Box<F>> {
+    debug_assert!(
+        std::mem::size_of::<F>() <= MAX_OPENING_STATE,
+        "a way of opening a stream holds {} bytes",
+        std::mem::size_of::<F>()
+    );
+    Box::pin(way)
 }
 
 pub(super) fn connected_frame(

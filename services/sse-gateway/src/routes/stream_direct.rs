@@ -87,3 +87,19 @@ async fn connect(state: AppState, request: Request) -> Result<Response, ApiError
     let (parts, _) = request.into_parts();
     stream::connect(State(state), principal, parts.headers, query, socket, peer).await
 }
+
+#[cfg(test)]
+mod tests {
+    /// The size of the future `f` returns.
+    fn future_size<A, B, R>(_: fn(A, B) -> R) -> usize {
+        std::mem::size_of::<R>()
+    }
+
+    #[test]
+    fn a_stream_requests_future_stays_small() {
+        // Built for every stream request and moved into its box; the ways of opening it are
+        // boxed apart (see `stream::boxed`).
+        let size = future_size(super::serve as fn(_, _) -> _);
+        assert!(size <= 4096, "a stream request's future is {size} bytes");
+    }
+}
