@@ -16,7 +16,7 @@ pub const DEFAULT_TTL_SECS: u64 = 3600;
 /// The history stream of a channel. The hash tag is the whole channel name, so the stream
 /// lives on the channel's slot on a Redis Cluster.
 pub fn history_key(channel: &str) -> String {
-    format!("sse:hist:{{{channel}}}")
+    crate::text::joined(&["sse:hist:{", channel, "}"])
 }
 
 /// A Redis stream id (`<ms>-<seq>`), ordered.

@@ -22,6 +22,7 @@ pub mod incoming;
 pub mod jobs;
 pub mod publisher;
 pub mod summary;
+mod text;
 pub mod time;
 
 pub use channel::{Channel, ChannelKind, InvalidName};
