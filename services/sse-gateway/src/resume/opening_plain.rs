@@ -122,7 +122,7 @@ impl FirstDelivery {
     ) -> Result<Vec<Plan>, fred::error::Error> {
         let queues = if stream.replay { self.queues() } else { &[] };
         let limit = REPLAY_LIMIT.to_string();
-        let mut commands = Commands::default();
+        let mut commands = Commands::for_a_stream();
         let mut seconds = Vec::with_capacity(infos.len());
         let mut since = Vec::with_capacity(infos.len());
         for ((channel, key), info) in stream.channels.iter().zip(keys).zip(&infos) {

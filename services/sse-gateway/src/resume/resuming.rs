@@ -101,7 +101,7 @@ impl SessionStore {
             .iter()
             .map(|(channel, from)| (history_key(channel), replay_args(*from)))
             .collect();
-        let mut commands = Commands::default();
+        let mut commands = Commands::for_a_stream();
         commands.push(&[b"HSET", hash.as_bytes(), b"owner", owner.as_bytes()]);
         commands.push(&[b"HDEL", hash.as_bytes(), b"closedAt"]);
         commands.push(&[b"EXPIRE", hash.as_bytes(), ttl.as_bytes()]);

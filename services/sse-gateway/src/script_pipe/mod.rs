@@ -92,7 +92,19 @@ pub struct Commands {
     count: usize,
 }
 
+/// Room for the commands of a stream's open or resume on one channel (three to four hundred
+/// bytes), so that encoding them does not grow the buffer step by step.
+const STREAM_ROOM: usize = 512;
+
 impl Commands {
+    /// Empty, with room for the commands of a stream's open or resume.
+    pub fn for_a_stream() -> Self {
+        Self {
+            bytes: Vec::with_capacity(STREAM_ROOM),
+            count: 0,
+        }
+    }
+
     /// Adds a command (name first); returns its index among the replies.
     pub fn push(&mut self, parts: &[&[u8]]) -> usize {
         resp::encode(&mut self.bytes, parts);

@@ -16,6 +16,8 @@ pub struct Malformed;
 
 /// Appends the command `parts` (name first) to `out`.
 pub fn encode(out: &mut Vec<u8>, parts: &[&[u8]]) {
+    // Each argument adds `$`, its length (a few digits) and two line ends.
+    out.reserve(16 + parts.iter().map(|part| part.len() + 16).sum::<usize>());
     start(out, parts.len());
     for part in parts {
         arg(out, &[part]);
