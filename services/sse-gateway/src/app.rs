@@ -280,7 +280,7 @@ impl Application {
         let http = tokio::spawn(transport::serve(
             listener,
             routes::router(state.clone()),
-            routes::stream_router(state.clone()),
+            routes::stream_service(state.clone()),
             admission,
             stop_accepting.clone(),
             cut_all.clone(),

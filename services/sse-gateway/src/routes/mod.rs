@@ -118,13 +118,28 @@ pub fn router(state: AppState) -> Router {
 /// What a connection that opens with `GET /api/v1/sse/connect` is served by (the
 /// transport's lean path, see `transport/stream_http1.rs`): the same steps as through
 /// [`router`], behind the same CORS layer, without a service per layer
-/// ([`stream_direct::serve`]).
-pub fn stream_router(state: AppState) -> Router {
+/// ([`stream_direct::serve`]) and without routing: the transport sends only that route here.
+/// The CORS service is shared, and copied for each request inside the request's own future,
+/// so a stream's task never holds it.
+pub fn stream_service(state: AppState) -> crate::transport::StreamService {
+    use tower::{Layer, ServiceExt};
     let cors = cors(&state.settings.cors_allowed_origins);
-    Router::new()
-        .fallback(stream_direct::serve)
-        .layer(cors)
-        .with_state(state)
+    let service = cors.layer(tower::service_fn(move |request| {
+        let state = state.clone();
+        async move {
+            let response = stream_direct::serve(axum::extract::State(state), request).await;
+            Ok::<_, std::convert::Infallible>(response)
+        }
+    }));
+    std::sync::Arc::new(move |request| {
+        let service = service.clone();
+        Box::pin(async move {
+            let response = service.oneshot(request).await;
+            response
+                .map(|response| response.map(axum::body::Body::new))
+                .unwrap_or_else(|never| match never {})
+        })
+    })
 }
 
 /// `REQUEST_TIMEOUT` until the response starts (a stream's body is not cut), then 408 with

@@ -59,6 +59,12 @@ impl Origin {
     }
 }
 
+/// What serves a stream request read by the lean path (`stream_http1.rs`): the stream
+/// route's own steps, called directly, without a router's matching and services.
+pub type StreamService = Arc<
+    dyn Fn(Request) -> futures::future::BoxFuture<'static, axum::response::Response> + Send + Sync,
+>;
+
 /// Cancelling it closes the TCP connection a request arrived on (set by the server).
 #[derive(Clone, Debug)]
 pub struct SocketHandle(pub CancellationToken);
@@ -76,7 +82,7 @@ pub const ACCEPT_BACKLOG: i32 = 8192;
 pub async fn serve(
     listener: TcpListener,
     router: Router,
-    streams: Router,
+    streams: StreamService,
     admission: Admission,
     stop_accepting: CancellationToken,
     cut_all: CancellationToken,
@@ -128,7 +134,7 @@ pub async fn serve(
 /// complete by `pending.deadline`.
 async fn connection(
     mut socket: TcpStream,
-    (router, streams): (Router, Router),
+    (router, streams): (Router, StreamService),
     origin: Box<Origin>,
     graceful: CancellationToken,
     pending: Pending,

@@ -4,7 +4,7 @@
 //! read buffer and an 8 KiB header buffer; neither can be set below 8 KiB), which for an SSE
 //! stream idling for hours is most of its memory. A connection whose first bytes are a stream
 //! request is read here instead, into a small buffer freed once the head is parsed, handed to
-//! the stream router (the same checks and handler as the full router, as plain calls: see
+//! the stream service (the same checks and handler as the full router, as plain calls: see
 //! `routes/stream_direct.rs`), and its response written here: a stream
 //! hands its socket to its connection, which writes the head with the first frames and then
 //! every frame straight from its queue (see [`crate::transport::wire`]); this task only waits for a
@@ -16,7 +16,6 @@ use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::{Body, HttpBody};
 use axum::extract::Request;
 use axum::http::header::{self, HeaderName, HeaderValue};
@@ -25,7 +24,6 @@ use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use tower::ServiceExt;
 
 use super::socket::end_writing;
 use super::wire;
@@ -63,9 +61,14 @@ pub struct Head {
     pub pending: Pending,
 }
 
-/// Serves the one request of `socket`, which starts with `head.first`, through `router`; its
+/// Serves the one request of `socket`, which starts with `head.first`, through `streams`; its
 /// head must be complete by `head.pending.deadline`.
-pub async fn serve(mut socket: TcpStream, head: Box<Head>, router: Router, origin: Box<Origin>) {
+pub async fn serve(
+    mut socket: TcpStream,
+    head: Box<Head>,
+    streams: super::StreamService,
+    origin: Box<Origin>,
+) {
     let Head { first, pending } = *head;
     let reading = read_request(&mut socket, first, origin);
     let read = tokio::time::timeout_at(pending.deadline, reading);
@@ -77,10 +80,9 @@ pub async fn serve(mut socket: TcpStream, head: Box<Head>, router: Router, origi
     let (response, version) = match read {
         Ok(Some(request)) => {
             let version = request.version();
-            // Boxed: the handler's state is large and only needed until the response starts;
-            // the stream's task keeps only what writing the body needs.
-            let response = Box::pin(router.oneshot(request)).await;
-            (response.unwrap_or_else(|never| match never {}), version)
+            // Boxed by the service: the handler's state is large and only needed until the
+            // response starts; the stream's task keeps only what writing the body needs.
+            (streams(request).await, version)
         }
         Ok(None) => return,
         Err(rejected) => (rejected.into_response(), Version::HTTP_11),

@@ -1,5 +1,18 @@
 //! The lean HTTP/1 stream path: request heads, response heads, and a stream's task size.
 use super::*;
+use axum::Router;
+use tower::ServiceExt;
+
+/// Stream requests served by `router`, as the gateway's stream service serves them.
+fn served_by(router: Router) -> crate::transport::StreamService {
+    std::sync::Arc::new(move |request| {
+        let router = router.clone();
+        Box::pin(async move {
+            let response = router.oneshot(request).await;
+            response.unwrap_or_else(|never| match never {})
+        })
+    })
+}
 use axum::body::Bytes;
 use tokio::io::AsyncWriteExt;
 
@@ -142,7 +155,7 @@ async fn streams_without_hyper_and_serves_everything_else_with_it() {
     let server = tokio::spawn(super::super::serve(
         listener,
         router.clone(),
-        router,
+        served_by(router),
         admission(),
         stop.clone(),
         cut.clone(),
@@ -224,7 +237,7 @@ async fn a_streams_task_stays_small() {
     });
     let task = super::super::connection(
         socket,
-        (Router::new(), Router::new()),
+        (Router::new(), served_by(Router::new())),
         origin,
         token,
         pending,
