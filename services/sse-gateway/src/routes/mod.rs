@@ -135,9 +135,7 @@ pub fn stream_service(state: AppState) -> crate::transport::StreamService {
         let service = service.clone();
         Box::pin(async move {
             let response = service.oneshot(request).await;
-            response
-                .map(|response| response.map(axum::body::Body::new))
-                .unwrap_or_else(|never| match never {})
+            response.unwrap_or_else(|never| match never {})
         })
     })
 }
